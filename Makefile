@@ -1,0 +1,41 @@
+# DTR: `make run` starts the registry, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTANCE ?= instance
+BIND ?= 0.0.0.0:8443
+
+.PHONY: run test lint format install install-dev system-deps bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+
+## Start DTR on its embedded default: SQLite + filesystem under instance/, HTTPS on 8443.
+run: install
+	$(BIN)/python app.py serve --bind $(BIND) --instance $(INSTANCE)
+
+## The clients the tests drive (docker, skopeo, podman, buildah) and the reference registry.
+system-deps:
+	./scripts/install-system-deps.sh
+
+## Install what the tests need and run every test.
+test: system-deps install-dev
+	$(BIN)/ruff check dtr tests app.py bench
+	$(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check dtr tests app.py bench
+	$(BIN)/ruff format --check dtr tests app.py bench
+
+format: install-dev
+	$(BIN)/ruff format dtr tests app.py bench
+	$(BIN)/ruff check --fix dtr tests app.py bench
+
+bench: install-dev
+	$(BIN)/python bench/bench.py --help

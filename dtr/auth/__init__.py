@@ -1,0 +1,1 @@
+"""Identities: who is calling. Password checks, the token service, the auth modes."""

@@ -1,0 +1,57 @@
+"""Configuration: defaults, then `instance/config.json`, then `DTR_*` environment variables.
+
+Settings that admins change at run time (domain name, auth mode, create-on-push...) live in
+the database instead (see `services/settings.py`); this module holds what is fixed at start.
+"""
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    # Seconds a registry bearer token lives.
+    "TOKEN_LIFETIME": 900,
+    # Seconds a refresh token (docker login identity token) lives.
+    "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
+    # Seconds a successful password check is remembered, so a push of many layers hashes once.
+    "CREDENTIAL_CACHE_SECONDS": 60,
+    "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
+    # Bytes read from a request body or a file per step while streaming.
+    "STREAM_CHUNK_BYTES": 1024 * 1024,
+    "STORAGE_BACKEND": "filesystem",
+    "THREADS": 32,
+}
+
+INTEGER_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
+
+
+def load_config(instance_dir, overrides=None):
+    """Return the configuration mapping for an instance folder (created if missing)."""
+    instance = Path(instance_dir).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    config = dict(DEFAULTS)
+    config["INSTANCE_DIR"] = str(instance)
+    config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'dtr.db'}"
+    config["STORAGE_ROOT"] = str(instance / "storage")
+    file = instance / "config.json"
+    if file.exists():
+        config.update(json.loads(file.read_text()))
+    for key, value in os.environ.items():
+        if key.startswith("DTR_") and key != "DTR_INSTANCE":
+            name = key[4:]
+            config[name] = int(value) if name in INTEGER_KEYS else value
+    config.update(overrides or {})
+    config.setdefault("SECRET_KEY", _instance_secret(instance))
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
+    config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+    return config
+
+
+def _instance_secret(instance):
+    """A random secret kept in the instance, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

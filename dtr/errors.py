@@ -1,0 +1,83 @@
+"""Domain exceptions raised by services. Each blueprint maps them to its own answer once:
+the registry to OCI error JSON, the API to JSON problems, the web to form messages."""
+
+
+class DomainError(Exception):
+    """Base class; `message` is safe to show to the client."""
+
+    def __init__(self, message, detail=None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NameInvalid(DomainError):
+    pass
+
+
+class NameUnknown(DomainError):
+    """The repository does not exist (or the caller may not see it)."""
+
+
+class NameTaken(DomainError):
+    pass
+
+
+class BlobUnknown(DomainError):
+    pass
+
+
+class BlobUploadUnknown(DomainError):
+    pass
+
+
+class BlobUploadInvalid(DomainError):
+    pass
+
+
+class RangeInvalid(DomainError):
+    """A chunk does not start where the upload ends, or a read range is outside the blob."""
+
+    def __init__(self, message, current_size=0):
+        super().__init__(message)
+        self.current_size = current_size
+
+
+class DigestInvalid(DomainError):
+    pass
+
+
+class SizeInvalid(DomainError):
+    pass
+
+
+class ManifestInvalid(DomainError):
+    pass
+
+
+class ManifestTooLarge(DomainError):
+    pass
+
+
+class ManifestUnknown(DomainError):
+    pass
+
+
+class ManifestBlobUnknown(DomainError):
+    pass
+
+
+class Unsupported(DomainError):
+    pass
+
+
+class Denied(DomainError):
+    """The caller is known but may not do this."""
+
+
+class InvalidCredentials(DomainError):
+    pass
+
+
+class InvalidInput(DomainError):
+    """A value given by the caller is not acceptable (role, password...)."""

@@ -1,0 +1,53 @@
+"""Validation of repository names, tags and digests (OCI distribution spec grammar)."""
+
+import re
+
+from .errors import DigestInvalid, NameInvalid
+
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
+MAX_NAME_LENGTH = 255
+
+
+def split_repository_name(name: str) -> tuple[str, str]:
+    """Check a `namespace/name` repository name and return its two parts."""
+    if len(name) > MAX_NAME_LENGTH or not REPOSITORY_NAME.match(name):
+        raise NameInvalid(
+            "invalid repository name",
+            {"name": name[:300], "rule": "lowercase components [a-z0-9] joined by . _ __ -"},
+        )
+    parts = name.split("/")
+    if len(parts) != 2:
+        raise NameInvalid(
+            "repository names are NAMESPACE/NAME (a user or an organization, then the name)",
+            {"name": name[:300]},
+        )
+    return parts[0], parts[1]
+
+
+def check_account_name(name: str) -> str:
+    if not name or len(name) > MAX_NAME_LENGTH - 2 or not ACCOUNT_NAME.match(name):
+        raise NameInvalid(
+            "invalid name: use lowercase letters and digits, then also - _ . (at most 253)",
+            {"name": name[:300]},
+        )
+    return name
+
+
+def is_digest(reference: str) -> bool:
+    return ":" in reference
+
+
+def check_digest(digest: str | None) -> str:
+    if not digest or not DIGEST.match(digest):
+        raise DigestInvalid("invalid digest: expected sha256:<64 hex> or sha512:<128 hex>")
+    return digest
+
+
+def check_tag(tag: str) -> str:
+    if not TAG.match(tag):
+        raise NameInvalid("invalid tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", {"tag": tag[:200]})
+    return tag

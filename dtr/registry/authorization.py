@@ -1,0 +1,134 @@
+"""Who is calling the registry and may they do this? Bearer tokens carry what the token
+service granted (from the access function); HTTP Basic is checked against it directly."""
+
+from dataclasses import dataclass, field
+
+from flask import current_app, request
+
+from .. import access
+from ..auth.identity import ANONYMOUS, Identity
+from ..auth.tokens import TokenInvalid, granted_actions
+from ..errors import Denied, InvalidCredentials, NameUnknown
+from ..services.accounts import authenticate, find_account
+from ..services.repositories import repository_or_prospect
+from ..services.settings import domain_name
+
+# registry action -> token action
+TOKEN_ACTION = {access.PULL: "pull", access.PUSH: "push", access.DELETE: "delete"}
+
+
+class AuthChallenge(Exception):
+    """Answer 401 with a WWW-Authenticate challenge."""
+
+    def __init__(self, message, scope=None, error=None):
+        super().__init__(message)
+        self.message, self.scope, self.error = message, scope, error
+
+
+@dataclass
+class Caller:
+    identity: Identity | None = None  # set for HTTP Basic
+    claims: dict | None = None  # set for a bearer token
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def name(self):
+        if self.claims is not None:
+            return self.claims.get("sub") or None
+        return self.identity.name
+
+    def full_identity(self) -> Identity:
+        """The Identity (with account id) of a bearer token's subject."""
+        if self.identity is None:
+            account = find_account(self.name) if self.name else None
+            self.identity = (
+                Identity(name=account.name, role=account.role, account_id=account.id)
+                if account
+                else ANONYMOUS
+            )
+        return self.identity
+
+
+def current_caller(scope=None) -> Caller:
+    """Authenticate the request; raise AuthChallenge (for `scope`) when credentials are
+    missing or bad."""
+    header = request.authorization
+    if header is None:
+        raise AuthChallenge("authentication required", scope=scope)
+    if header.type == "bearer":
+        key = current_app.extensions["dtr_token_key"]
+        try:
+            return Caller(claims=key.verify(header.token or "", domain_name()))
+        except TokenInvalid as error:
+            raise AuthChallenge(
+                f"invalid token: {error}", scope=scope, error="invalid_token"
+            ) from None
+    if header.type == "basic":
+        try:
+            return Caller(identity=authenticate(header.username or "", header.password or ""))
+        except InvalidCredentials:
+            raise AuthChallenge("incorrect username or password", scope=scope) from None
+    raise AuthChallenge("unsupported authorization scheme", scope=scope)
+
+
+def actions_on(caller: Caller, name: str) -> set:
+    """Registry actions the caller may do on a repository name."""
+    if name in caller.cache:
+        return caller.cache[name]
+    if caller.claims is not None:
+        granted = granted_actions(caller.claims, "repository", name)
+        actions = {a for a, t in TOKEN_ACTION.items() if t in granted or "*" in granted}
+    else:
+        actions = set(access.allowed_actions(caller.identity, repository_or_prospect(name)))
+    caller.cache[name] = actions
+    return actions
+
+
+def require(caller: Caller, name: str, action: str):
+    """Raise unless the caller may do `action` on repository `name`."""
+    actions = actions_on(caller, name)
+    if action in actions:
+        return
+    scope = repository_scope(name, action)
+    if caller.claims is not None:
+        if access.PULL in actions:
+            raise Denied("requested access to the resource is denied")
+        raise AuthChallenge("authentication required", scope=scope, error="insufficient_scope")
+    if access.PULL not in actions:
+        if caller.name is None:
+            raise AuthChallenge("authentication required", scope=scope)
+        raise NameUnknown("repository name not known to registry", {"name": name})
+    raise Denied("requested access to the resource is denied")
+
+
+def repository_scope(name, action):
+    """The token scope a client needs for `action` (docker asks pull,push to push)."""
+    if action == access.PUSH:
+        return f"repository:{name}:pull,push"
+    return f"repository:{name}:{TOKEN_ACTION.get(action, action)}"
+
+
+CATALOG_SCOPE = "registry:catalog:*"
+
+
+def require_catalog(caller: Caller):
+    if caller.claims is not None:
+        allowed = "*" in granted_actions(caller.claims, "registry", "catalog")
+    else:
+        allowed = access.may_list_catalog(caller.identity)
+    if not allowed:
+        if caller.claims is not None:
+            raise AuthChallenge(
+                "authentication required", scope=CATALOG_SCOPE, error="insufficient_scope"
+            )
+        raise Denied("only administrators may list the catalog")
+
+
+def challenge_header(challenge: AuthChallenge) -> str:
+    realm = f"{request.scheme}://{request.host}/auth/token"
+    header = f'Bearer realm="{realm}",service="{domain_name()}"'
+    if challenge.scope:
+        header += f',scope="{challenge.scope}"'
+    if challenge.error:
+        header += f',error="{challenge.error}"'
+    return header

@@ -1,0 +1,48 @@
+"""OCI error responses: `{"errors": [{"code", "message", "detail"}]}` with the spec's status."""
+
+from flask import jsonify
+
+from .. import errors
+from ..storage import StorageError
+
+# domain exception -> (OCI code, HTTP status)
+OCI_ERRORS = {
+    errors.NameInvalid: ("NAME_INVALID", 400),
+    errors.NameUnknown: ("NAME_UNKNOWN", 404),
+    errors.NameTaken: ("DENIED", 409),
+    errors.BlobUnknown: ("BLOB_UNKNOWN", 404),
+    errors.BlobUploadUnknown: ("BLOB_UPLOAD_UNKNOWN", 404),
+    errors.BlobUploadInvalid: ("BLOB_UPLOAD_INVALID", 400),
+    errors.RangeInvalid: ("BLOB_UPLOAD_INVALID", 416),
+    errors.DigestInvalid: ("DIGEST_INVALID", 400),
+    errors.SizeInvalid: ("SIZE_INVALID", 400),
+    errors.ManifestInvalid: ("MANIFEST_INVALID", 400),
+    errors.ManifestTooLarge: ("SIZE_INVALID", 413),
+    errors.ManifestUnknown: ("MANIFEST_UNKNOWN", 404),
+    errors.ManifestBlobUnknown: ("MANIFEST_BLOB_UNKNOWN", 400),
+    errors.Unsupported: ("UNSUPPORTED", 415),
+    errors.Denied: ("DENIED", 403),
+    errors.InvalidCredentials: ("UNAUTHORIZED", 401),
+    errors.InvalidInput: ("UNSUPPORTED", 400),
+}
+
+
+def oci_error(code, message, status, detail=None, headers=None):
+    response = jsonify({"errors": [{"code": code, "message": message, "detail": detail}]})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def domain_error_response(error: errors.DomainError):
+    for kind in type(error).__mro__:
+        if kind in OCI_ERRORS:
+            code, status = OCI_ERRORS[kind]
+            return oci_error(code, error.message, status, error.detail)
+    return oci_error("UNKNOWN", error.message, 400, error.detail)
+
+
+def storage_error_response(error: StorageError):
+    return oci_error(
+        "UNAVAILABLE", "storage backend failed; try again", 503, {"reason": str(error)}
+    )

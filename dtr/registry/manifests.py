@@ -1,0 +1,85 @@
+"""Manifests (GET/HEAD/PUT/DELETE by tag or digest), tags list, referrers, catalog."""
+
+from flask import Response, current_app, request
+
+from .. import access
+from ..errors import InvalidInput
+from ..names import check_digest
+from ..services import manifests
+from ..services.catalog import list_repository_names
+from .authorization import CATALOG_SCOPE, current_caller, require_catalog
+from .repository_lookup import authorized_repository
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def get_manifest(name, reference):
+    repository, _ = authorized_repository(name, access.PULL)
+    manifest = manifests.find_manifest(repository, reference)
+    response = Response(manifest.payload, content_type=manifest.media_type)
+    response.headers["Docker-Content-Digest"] = manifest.digest
+    response.headers["ETag"] = f'"{manifest.digest}"'
+    return response
+
+
+def put_manifest(name, reference):
+    repository, caller = authorized_repository(name, access.PUSH)
+    payload = manifests.read_manifest_body(request.stream, current_app.config["MAX_MANIFEST_BYTES"])
+    digest, parsed = manifests.push_manifest(
+        repository, reference, payload, request.headers.get("Content-Type"), caller.name
+    )
+    headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
+    if parsed.subject:
+        headers["OCI-Subject"] = parsed.subject
+    return "", 201, headers
+
+
+def delete_manifest(name, reference):
+    repository, _ = authorized_repository(name, access.DELETE)
+    manifests.delete_manifest(repository, reference)
+    return "", 202
+
+
+def _page_arguments():
+    """(n, last) from the query string; n must be a non-negative integer."""
+    n = request.args.get("n")
+    if n is not None:
+        if not n.isdigit():
+            raise InvalidInput("n must be a non-negative integer")
+        n = min(int(n), 10000)
+    return n, request.args.get("last")
+
+
+def _paginated(path, key, items, n, extra):
+    body = {**extra, key: items}
+    response = current_app.json.response(body)
+    if n is not None and n > 0 and len(items) == n:
+        response.headers["Link"] = f'<{path}?n={n}&last={items[-1]}>; rel="next"'
+    return response
+
+
+def list_tags(name):
+    repository, _ = authorized_repository(name, access.PULL)
+    n, last = _page_arguments()
+    tags = manifests.list_tags(repository, n, last) if n != 0 else []
+    return _paginated(f"/v2/{name}/tags/list", "tags", tags, n, {"name": name})
+
+
+def catalog():
+    require_catalog(current_caller(CATALOG_SCOPE))
+    n, last = _page_arguments()
+    names = list_repository_names(n, last) if n != 0 else []
+    return _paginated("/v2/_catalog", "repositories", names, n, {})
+
+
+def referrers(name, digest):
+    repository, _ = authorized_repository(name, access.PULL)
+    check_digest(digest)
+    artifact_type = request.args.get("artifactType")
+    descriptors = manifests.list_referrers(repository, digest, artifact_type)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
+    response = current_app.json.response(index)
+    response.content_type = OCI_INDEX
+    if artifact_type:
+        response.headers["OCI-Filters-Applied"] = "artifactType"
+    return response

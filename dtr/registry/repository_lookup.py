@@ -1,0 +1,26 @@
+"""Resolve the repository of a registry request, after checking the caller may act on it."""
+
+from .. import access
+from ..errors import NameUnknown
+from ..names import split_repository_name
+from ..services.repositories import create_repository, find_repository
+from ..services.settings import get_setting
+from .authorization import current_caller, repository_scope, require
+
+
+def authorized_repository(name, action):
+    """(repository, caller) for a request doing `action` on repository `name`."""
+    namespace, _ = split_repository_name(name)
+    caller = current_caller(repository_scope(name, action))
+    require(caller, name, action)
+    repository = find_repository(name)
+    if repository is None:
+        if action == access.PUSH and get_setting("create_on_push") and namespace == caller.name:
+            repository = create_repository(caller.full_identity(), name)
+        else:
+            raise NameUnknown(
+                f"repository {name} does not exist: create it first (web UI, API or "
+                "`python app.py create-repo`), or ask an admin to enable create-on-push",
+                {"name": name},
+            )
+    return repository, caller

@@ -1,0 +1,1 @@
+"""The domain: what DTR does, independent of HTTP."""

@@ -1,0 +1,68 @@
+"""Blobs: lookup, linking to repositories, the content-addressed commit of uploaded bytes."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..database import db
+from ..errors import BlobUnknown
+from ..models import Blob, RepositoryBlob
+from ..storage import current_storage
+from ..storage.layout import blob_path
+
+
+def find_linked_blob(repository, digest) -> Blob:
+    """The blob if `repository` may use it; BlobUnknown otherwise."""
+    blob = db.session.execute(
+        select(Blob)
+        .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
+        .where(RepositoryBlob.repository_id == repository.id, Blob.digest == digest)
+    ).scalar_one_or_none()
+    if blob is None:
+        raise BlobUnknown("blob unknown to registry", {"digest": digest})
+    return blob
+
+
+def find_blob(digest) -> Blob | None:
+    return db.session.get(Blob, digest)
+
+
+def link_blob(repository, digest, size):
+    """Record the blob (once for the registry) and let `repository` use it; commits."""
+    _insert_ignoring_duplicate(Blob(digest=digest, size=size))
+    _insert_ignoring_duplicate(RepositoryBlob(repository_id=repository.id, digest=digest))
+    db.session.commit()
+
+
+def _insert_ignoring_duplicate(row):
+    """Insert a row unless its primary key exists (another request may race us)."""
+    if db.session.get(type(row), _primary_key(row)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        pass
+
+
+def _primary_key(row):
+    return tuple(getattr(row, c.key) for c in db.inspect(type(row)).primary_key)
+
+
+def unlink_blob(repository, digest):
+    """Remove the blob from the repository (its bytes stay until garbage collection)."""
+    link = db.session.get(RepositoryBlob, (repository.id, digest))
+    if link is None:
+        raise BlobUnknown("blob unknown to repository", {"digest": digest})
+    db.session.delete(link)
+    db.session.commit()
+
+
+def commit_blob_bytes(source_path, digest):
+    """Move verified bytes to the blob's content-addressed path (or drop them when the same
+    content is already there)."""
+    storage = current_storage()
+    target = blob_path(digest)
+    if storage.stat(target) is not None:
+        storage.delete(source_path)
+    else:
+        storage.move(source_path, target)

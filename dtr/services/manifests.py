@@ -1,0 +1,175 @@
+"""Manifests and tags: push (validated against the repository's blobs), fetch, delete."""
+
+import hashlib
+import json
+
+from sqlalchemy import delete, select
+
+from ..database import db
+from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestTooLarge, ManifestUnknown
+from ..models import Manifest, ManifestReference, RepositoryBlob, Tag, utcnow
+from ..names import check_digest, check_tag, is_digest
+from .manifest_parsing import parse_manifest
+
+
+def read_manifest_body(stream, limit):
+    """Read at most `limit` bytes; a longer body is refused without reading it all."""
+    payload = stream.read(limit + 1)
+    if len(payload) > limit:
+        raise ManifestTooLarge(f"manifest larger than {limit} bytes")
+    return payload
+
+
+def push_manifest(repository, reference, payload, content_type, pushed_by):
+    """Store a manifest (under a tag or its digest); returns (digest, parsed manifest)."""
+    if is_digest(reference):
+        check_digest(reference)
+        algorithm = reference.split(":", 1)[0]
+    else:
+        check_tag(reference)
+        algorithm = "sha256"
+    digest = f"{algorithm}:{hashlib.new(algorithm, payload).hexdigest()}"
+    if is_digest(reference) and reference != digest:
+        raise DigestInvalid(
+            "manifest digest does not match its content", {"expected": reference, "actual": digest}
+        )
+    parsed = parse_manifest(payload, content_type)
+    _check_references(repository, parsed)
+    manifest = _find_by_digest(repository, digest)
+    if manifest is None:
+        manifest = Manifest(
+            repository_id=repository.id,
+            digest=digest,
+            media_type=parsed.media_type,
+            artifact_type=parsed.artifact_type,
+            subject_digest=parsed.subject,
+            annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
+            size=len(payload),
+            payload=payload,
+            pushed_by=pushed_by,
+        )
+        db.session.add(manifest)
+        db.session.flush()
+        for target in dict.fromkeys(parsed.blobs):
+            db.session.add(ManifestReference(manifest_id=manifest.id, digest=target, kind="blob"))
+        for target in dict.fromkeys(parsed.manifests):
+            db.session.add(
+                ManifestReference(manifest_id=manifest.id, digest=target, kind="manifest")
+            )
+    if not is_digest(reference):
+        _set_tag(repository, reference, manifest, pushed_by)
+    db.session.commit()
+    return digest, parsed
+
+
+def _check_references(repository, parsed):
+    if parsed.blobs:
+        present = set(
+            db.session.scalars(
+                select(RepositoryBlob.digest).where(
+                    RepositoryBlob.repository_id == repository.id,
+                    RepositoryBlob.digest.in_(set(parsed.blobs)),
+                )
+            )
+        )
+        for digest in parsed.blobs:
+            if digest not in present:
+                raise ManifestBlobUnknown("blob unknown to registry", {"digest": digest})
+    if parsed.manifests:
+        present = set(
+            db.session.scalars(
+                select(Manifest.digest).where(
+                    Manifest.repository_id == repository.id,
+                    Manifest.digest.in_(set(parsed.manifests)),
+                )
+            )
+        )
+        for digest in parsed.manifests:
+            if digest not in present:
+                raise ManifestBlobUnknown("manifest unknown to repository", {"digest": digest})
+
+
+def _set_tag(repository, name, manifest, pushed_by):
+    tag = db.session.execute(
+        select(Tag).where(Tag.repository_id == repository.id, Tag.name == name)
+    ).scalar_one_or_none()
+    if tag is None:
+        db.session.add(
+            Tag(
+                repository_id=repository.id, name=name, manifest_id=manifest.id, pushed_by=pushed_by
+            )
+        )
+    else:
+        tag.manifest_id = manifest.id
+        tag.pushed_by = pushed_by
+        tag.updated_at = utcnow()
+
+
+def _find_by_digest(repository, digest):
+    return db.session.execute(
+        select(Manifest).where(Manifest.repository_id == repository.id, Manifest.digest == digest)
+    ).scalar_one_or_none()
+
+
+def find_manifest(repository, reference) -> Manifest:
+    if is_digest(reference):
+        check_digest(reference)
+        manifest = _find_by_digest(repository, reference)
+    else:
+        check_tag(reference)
+        manifest = db.session.execute(
+            select(Manifest)
+            .join(Tag, Tag.manifest_id == Manifest.id)
+            .where(Tag.repository_id == repository.id, Tag.name == reference)
+        ).scalar_one_or_none()
+    if manifest is None:
+        raise ManifestUnknown("manifest unknown", {"reference": reference})
+    return manifest
+
+
+def delete_manifest(repository, reference):
+    """By digest: the manifest and every tag pointing at it. By tag: only the tag."""
+    manifest = find_manifest(repository, reference)
+    if is_digest(reference):
+        db.session.execute(delete(Tag).where(Tag.manifest_id == manifest.id))
+        db.session.execute(
+            delete(ManifestReference).where(ManifestReference.manifest_id == manifest.id)
+        )
+        db.session.delete(manifest)
+    else:
+        db.session.execute(
+            delete(Tag).where(Tag.repository_id == repository.id, Tag.name == reference)
+        )
+    db.session.commit()
+
+
+def list_tags(repository, limit=None, last=None):
+    query = select(Tag.name).where(Tag.repository_id == repository.id).order_by(Tag.name)
+    if last:
+        query = query.where(Tag.name > last)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def list_referrers(repository, digest, artifact_type=None):
+    """Descriptors of the manifests whose subject is `digest`."""
+    check_digest(digest)
+    query = select(Manifest).where(
+        Manifest.repository_id == repository.id, Manifest.subject_digest == digest
+    )
+    if artifact_type:
+        query = query.where(Manifest.artifact_type == artifact_type)
+    descriptors = []
+    for manifest in db.session.scalars(query.order_by(Manifest.id)):
+        descriptor = {
+            "mediaType": manifest.media_type,
+            "digest": manifest.digest,
+            "size": manifest.size,
+        }
+        if manifest.artifact_type:
+            descriptor["artifactType"] = manifest.artifact_type
+        if manifest.annotations:
+            descriptor["annotations"] = json.loads(manifest.annotations)
+        descriptors.append(descriptor)
+    return descriptors

@@ -1,0 +1,213 @@
+"""Blob uploads: monolithic, chunked and streamed, resumable, verified before commit.
+
+Bytes go to `uploads/<id>` while they arrive, hashed as they are written. The hash state
+of each open upload is kept in memory; after a restart it is rebuilt from the stored bytes.
+Only after the digest matches do the bytes move (atomically) to the blob's final path.
+No database transaction is held open while a body streams.
+"""
+
+import hashlib
+import threading
+import uuid
+
+from flask import current_app
+from sqlalchemy import delete
+
+from ..database import db
+from ..errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from ..models import Upload, utcnow
+from ..names import check_digest
+from ..storage import current_storage
+from ..storage.layout import upload_path
+from .blobs import commit_blob_bytes, link_blob
+
+_hash_states: dict = {}  # upload id -> (size, sha256 state)
+_upload_locks: dict = {}
+_registry_lock = threading.Lock()
+
+
+def _lock_for(upload_id):
+    with _registry_lock:
+        return _upload_locks.setdefault(upload_id, threading.Lock())
+
+
+def _forget(upload_id):
+    with _registry_lock:
+        _hash_states.pop(upload_id, None)
+        _upload_locks.pop(upload_id, None)
+
+
+def start_upload(repository, started_by) -> Upload:
+    upload = Upload(id=str(uuid.uuid4()), repository_id=repository.id, started_by=started_by)
+    db.session.add(upload)
+    db.session.commit()
+    current_storage().writer(upload_path(upload.id)).commit()
+    return upload
+
+
+def find_upload(repository, upload_id) -> Upload:
+    upload = db.session.get(Upload, upload_id)
+    if upload is None or upload.repository_id != repository.id:
+        raise BlobUploadUnknown("upload unknown", {"uuid": upload_id})
+    return upload
+
+
+def append_chunk(repository, upload_id, stream, content_length, content_range=None) -> int:
+    """Append a body to an upload; returns the new size. `content_range` is (start, end)."""
+    find_upload(repository, upload_id)
+    db.session.commit()  # end the transaction before streaming
+    with _lock_for(upload_id):
+        size = _append(upload_id, stream, content_length, content_range)
+    _record_size(upload_id, size)
+    return size
+
+
+def finish_upload(repository, upload_id, digest, stream, content_length):
+    """Append the last body (may be empty), verify the digest and commit the blob."""
+    check_digest(digest)
+    find_upload(repository, upload_id)
+    db.session.commit()
+    with _lock_for(upload_id):
+        try:
+            if content_length:
+                _append(upload_id, stream, content_length, None)
+            size, state = _hash_state(upload_id)
+            _verify_and_commit(upload_path(upload_id), digest, size, state)
+        except (DigestInvalid, SizeInvalid):
+            _discard(upload_id)
+            raise
+    db.session.execute(delete(Upload).where(Upload.id == upload_id))
+    db.session.commit()
+    _forget(upload_id)
+    link_blob(repository, digest, size)
+    return size
+
+
+def monolithic_upload(repository, digest, stream, content_length):
+    """POST ?digest=: the whole blob in one request, never registered as a session."""
+    check_digest(digest)
+    db.session.commit()
+    path = upload_path("mono-" + uuid.uuid4().hex)
+    writer = current_storage().writer(path)
+    state = hashlib.sha256()
+    try:
+        _receive(writer, state, stream, content_length)
+        writer.commit()
+        _verify_and_commit(path, digest, writer.size, state)
+    except BaseException:
+        current_storage().delete(path)
+        raise
+    link_blob(repository, digest, writer.size)
+    return writer.size
+
+
+def cancel_upload(repository, upload_id):
+    find_upload(repository, upload_id)
+    db.session.execute(delete(Upload).where(Upload.id == upload_id))
+    db.session.commit()
+    with _lock_for(upload_id):
+        current_storage().delete(upload_path(upload_id))
+    _forget(upload_id)
+
+
+def upload_size(repository, upload_id) -> int:
+    return find_upload(repository, upload_id).size
+
+
+def _append(upload_id, stream, content_length, content_range):
+    size, state = _hash_state(upload_id)
+    if content_range is not None:
+        start, end = content_range
+        if start != size:
+            raise RangeInvalid(f"chunk starts at {start}, the upload has {size} bytes", size)
+        if content_length is not None and end - start + 1 != content_length:
+            raise BlobUploadInvalid("Content-Range and Content-Length disagree")
+    writer = current_storage().writer(upload_path(upload_id), append=True)
+    before = state.copy()
+    try:
+        _receive(writer, state, stream, content_length)
+    except BaseException:
+        writer.truncate(size)  # drop the partial chunk: the upload stays as it was
+        writer.commit()
+        with _registry_lock:
+            _hash_states[upload_id] = (size, before)
+        raise
+    writer.commit()
+    with _registry_lock:
+        _hash_states[upload_id] = (writer.size, state)
+    return writer.size
+
+
+def _hash_state(upload_id):
+    """(size, sha256 state) of an upload; rebuilt from storage when not in memory."""
+    storage = current_storage()
+    path = upload_path(upload_id)
+    stored = storage.stat(path)
+    if stored is None:
+        raise BlobUploadUnknown("upload data missing", {"uuid": upload_id})
+    with _registry_lock:
+        known = _hash_states.get(upload_id)
+    if known is not None and known[0] == stored:
+        return known[0], known[1]
+    state = hashlib.sha256()
+    chunk = current_app.config["STREAM_CHUNK_BYTES"]
+    with storage.reader(path) as source:
+        while data := source.read(chunk):
+            state.update(data)
+    return stored, state
+
+
+def _receive(writer, state, stream, content_length):
+    """Copy a request body into a writer, hashing it; a short body is an error."""
+    chunk = current_app.config["STREAM_CHUNK_BYTES"]
+    received = 0
+    while content_length is None or received < content_length:
+        wanted = chunk if content_length is None else min(chunk, content_length - received)
+        data = stream.read(wanted)
+        if not data:
+            break
+        writer.write(data)
+        state.update(data)
+        received += len(data)
+    if content_length is not None and received != content_length:
+        raise BlobUploadInvalid(
+            f"the body ended after {received} of {content_length} bytes; nothing was stored"
+        )
+
+
+def _verify_and_commit(path, digest, size, sha256_state):
+    algorithm = digest.split(":", 1)[0]
+    if algorithm == "sha256":
+        actual = "sha256:" + sha256_state.hexdigest()
+    else:
+        actual = algorithm + ":" + _rehash(path, algorithm)
+    if actual != digest:
+        raise DigestInvalid(
+            "provided digest did not match uploaded content",
+            {"expected": digest, "actual": actual, "size": size},
+        )
+    commit_blob_bytes(path, digest)
+
+
+def _rehash(path, algorithm):
+    state = hashlib.new(algorithm)
+    chunk = current_app.config["STREAM_CHUNK_BYTES"]
+    with current_storage().reader(path) as source:
+        while data := source.read(chunk):
+            state.update(data)
+    return state.hexdigest()
+
+
+def _record_size(upload_id, size):
+    upload = db.session.get(Upload, upload_id)
+    if upload is not None:
+        upload.size = size
+        upload.updated_at = utcnow()
+        db.session.commit()
+
+
+def _discard(upload_id):
+    db.session.execute(delete(Upload).where(Upload.id == upload_id))
+    db.session.commit()
+    current_storage().delete(upload_path(upload_id))
+    _forget(upload_id)

@@ -1,0 +1,75 @@
+"""The storage driver interface, in the spirit of CNCF distribution's storagedriver.
+
+Paths are relative, `/`-separated, without `..`. Writers append to a path and are made durable
+by `commit()`; `move()` is atomic, so content reaches its final path whole or not at all.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+class StorageError(Exception):
+    """The backend failed (I/O error, credentials, network)."""
+
+
+class PathNotFound(StorageError):
+    pass
+
+
+class Writer(ABC):
+    """Appends bytes to one path."""
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Bytes stored at the path so far, this writer's included."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make what was written durable and close."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Forget what this writer wrote and close."""
+
+    @abstractmethod
+    def truncate(self, size: int) -> None:
+        """Cut the content back to `size` bytes (drops a partly received chunk)."""
+
+
+class StorageDriver(ABC):
+    @abstractmethod
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        """A stream of the content from `offset`; raises PathNotFound."""
+
+    @abstractmethod
+    def writer(self, path: str, append: bool = False) -> Writer:
+        """A writer that creates the path (or continues it when `append`)."""
+
+    @abstractmethod
+    def stat(self, path: str) -> int | None:
+        """Size in bytes, or None when the path does not exist."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every path under `prefix`."""
+
+    @abstractmethod
+    def move(self, source: str, destination: str) -> None:
+        """Atomically move content, replacing the destination."""
+
+    @abstractmethod
+    def delete(self, path: str) -> None:
+        """Delete a path or a folder of paths; missing paths are not an error."""
+
+    def local_path(self, path: str) -> str | None:
+        """A local file path for zero-copy serving (sendfile), when the backend has one."""
+        return None
+
+    def download_url(self, path: str, expires_in: int) -> str | None:
+        """A short-lived URL the client may download from directly, when supported."""
+        return None

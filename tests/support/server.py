@@ -1,0 +1,111 @@
+"""Start DTR for tests: `python app.py serve` (gunicorn) in a fresh instance folder."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS = {  # name: (password, global role)
+    "admin": ("admin-pass", "admin"),
+    "writer": ("writer-pass", "read-write"),
+    "reader": ("reader-pass", "read-only"),
+    "nobody": ("nobody-pass", "none"),
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(instance, *args, stdin=None, env=None):
+    return subprocess.run(
+        [sys.executable, "app.py", *args, "--instance", str(instance)],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+class DTRProcess:
+    """A DTR server process; `url` is its base URL."""
+
+    def __init__(self, instance, http=True, env=None):
+        self.instance = Path(instance)
+        self.port = free_port()
+        self.scheme = "http" if http else "https"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.host = f"127.0.0.1:{self.port}"
+        self.env = env or {}
+        self.http = http
+        self.process = None
+
+    def create_users(self, users=USERS):
+        for name, (password, role) in users.items():
+            result = run_cli(
+                self.instance,
+                "create-user",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+                stdin=password + "\n",
+                env=self.env,
+            )
+            assert result.returncode == 0, result.stderr
+
+    def start(self):
+        args = [
+            sys.executable,
+            "app.py",
+            "serve",
+            "--bind",
+            self.host,
+            "--instance",
+            str(self.instance),
+        ]
+        if self.http:
+            args.append("--http")
+        self.log = open(self.instance.parent / f"dtr-{self.port}.log", "wb")
+        self.process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"DTR exited: {self.log_text()}")
+            try:
+                requests.get(f"{self.url}/health", timeout=1, verify=False)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"DTR did not start: {self.log_text()}")
+
+    def log_text(self):
+        self.log.flush()
+        return (self.instance.parent / f"dtr-{self.port}.log").read_text(errors="replace")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def cli(self, *args, stdin=None):
+        return run_cli(self.instance, *args, stdin=stdin, env=self.env)
