@@ -15,6 +15,7 @@ import argparse
 import base64
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import datetime
 import hashlib
@@ -24,6 +25,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import statistics
@@ -303,6 +305,8 @@ class Registry:
         if not realm:
             raise BenchError("Bearer challenge without realm")
         query = [("service", params["service"])] if "service" in params else []
+        if self.creds:
+            query.append(("account", self.creds[0]))
         query += [("scope", s) for s in merge_scopes(params.get("scope", ""), wanted)]
         r = self.session.get(
             realm, params=query, auth=self.creds, timeout=TIMEOUT, verify=self.verify
@@ -523,9 +527,7 @@ class TestData:
                     h.update(chunk)
                     f.write(chunk)
                     left -= len(chunk)
-            log(
-                f"generated {size / MiB:.0f} MiB blob in {time.perf_counter() - t0:.1f}s"
-            )
+            log(f"generated {size / MiB:.0f} MiB blob in {time.perf_counter() - t0:.1f}s")
             self._blobs[key] = Blob(path, size, "sha256:" + h.hexdigest())
         return self._blobs[key]
 
@@ -698,11 +700,11 @@ def parse_wrk(output: str) -> LoadResult:
     errors = 0
     if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
         errors += int(m.group(1))
-    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+)", output):
+    if m := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
         errors += sum(int(g) for g in m.groups())
-    return LoadResult(
-        "wrk", float(rps.group(1)), pct["50"], pct["99"], int(total.group(1)), errors
-    )
+    return LoadResult("wrk", float(rps.group(1)), pct["50"], pct["99"], int(total.group(1)), errors)
 
 
 def _lua_str(s: str) -> str:
@@ -727,9 +729,7 @@ def run_wrk(wrk, url, method, headers, duration, threads, conns, tmp) -> LoadRes
         str(script),
         url,
     ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=duration + 60, check=False
-    )
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     if out.returncode != 0:
         raise BenchError(f"wrk failed ({out.returncode}): {out.stderr or out.stdout}")
     return parse_wrk(out.stdout)
@@ -755,9 +755,7 @@ def run_python_load(url, method, headers, duration, conns, verify=True) -> LoadR
                 parts.hostname, parts.port or 443, timeout=30, context=ctx
             )
         else:
-            conn = http.client.HTTPConnection(
-                parts.hostname, parts.port or 80, timeout=30
-            )
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
         while (t0 := time.perf_counter()) < deadline:
             try:
                 conn.request(method, target, headers=headers)
@@ -826,6 +824,12 @@ def stream_blob(reg: Registry, repo: str, blob: Blob) -> int:
     return n
 
 
+def settle() -> None:
+    """Flush dirty pages so one step's writeback does not slow the next."""
+    os.sync()
+    time.sleep(0.5)
+
+
 def parallel(threads: int, fn: Callable, items) -> list:
     """Run fn over items on a thread pool, re-raising the first error."""
     with concurrent.futures.ThreadPoolExecutor(max(1, threads)) as pool:
@@ -852,9 +856,7 @@ class Suite:
         self.reg.ping()
         res.info.append(f"auth: {self.reg.auth_mode}")
         if self.t.pid:
-            res.add(
-                "rss_idle", "Server RSS at start", rss_mib(self.t.pid), "MiB", "lower"
-            )
+            res.add("rss_idle", "Server RSS at start", rss_mib(self.t.pid), "MiB", "lower")
         steps = [
             ("uploads", self.uploads),
             ("get", self.downloads),
@@ -869,6 +871,7 @@ class Suite:
                 continue
             if name in a.skip or (name == "big" and not a.big_upload_gib):
                 continue
+            settle()
             try:
                 fn()
             except STEP_ERRORS as exc:
@@ -888,9 +891,7 @@ class Suite:
         mib = f"{a.blob_mib:g} MiB"
         with RssMonitor(self.t.pid) as mon:
             if "mono" not in a.skip:
-                self._upload(
-                    "upload_mono", f"Monolithic upload {mib}", "mono", size, None
-                )
+                self._upload("upload_mono", f"Monolithic upload {mib}", "mono", size, None)
             if "chunked" not in a.skip:
                 label = f"Chunked upload {mib} ({a.chunk_mib:g} MiB PATCHes)"
                 self._upload("upload_chunked", label, "chunked", size, a.chunk_mib)
@@ -901,6 +902,7 @@ class Suite:
     def _upload(self, key, label, name, size, chunk_mib) -> None:
         """Time one upload of fresh random data (chunked if chunk_mib)."""
         blob = self.data.fresh(name, size)
+        settle()
         note = ""
         try:
             t0 = time.perf_counter()
@@ -931,9 +933,7 @@ class Suite:
             self.pushed.append((self.repo, blob.digest))
         mib = f"{a.blob_mib:g} MiB"
         dt, _ = timed(lambda: stream_blob(self.reg, self.repo, blob))
-        self.res.add(
-            "get_1", f"Blob GET {mib}, 1 client", mbps(size, dt), "MB/s", "higher"
-        )
+        self.res.add("get_1", f"Blob GET {mib}, 1 client", mbps(size, dt), "MB/s", "higher")
 
         barrier = threading.Barrier(a.clients)
 
@@ -969,15 +969,13 @@ class Suite:
         head_digest = json.loads(manifest)["config"]["digest"]
         head_tool, note = tool, ""
         if tool != "python":
-            self.reg.push_small_blob(repo, b"", EMPTY_DIGEST)
-            r = self.reg.request("HEAD", f"/v2/{repo}/blobs/{EMPTY_DIGEST}", ok=(200,))
-            if (
-                r.headers.get("Content-Length") == "0"
-                and "Transfer-Encoding" not in r.headers
-            ):
-                head_digest, note = EMPTY_DIGEST, "zero-length blob (wrk limitation)"
-            else:
-                head_tool, note = "python", "python: empty-blob HEAD has a body length"
+            head_tool, note = "python", "python: no zero-length blob HEAD for wrk"
+            with contextlib.suppress(*STEP_ERRORS):
+                self.reg.push_small_blob(repo, b"", EMPTY_DIGEST)
+                r = self.reg.request("HEAD", f"/v2/{repo}/blobs/{EMPTY_DIGEST}")
+                if r.status_code == 200 and r.headers.get("Content-Length") == "0":
+                    head_digest, head_tool = EMPTY_DIGEST, tool
+                    note = "zero-length blob (wrk limitation)"
         path = f"/v2/{repo}/blobs/{head_digest}"
         self._load_case("head", "Blob HEAD", "HEAD", path, {}, head_tool, note)
 
@@ -997,9 +995,7 @@ class Suite:
             headers["Authorization"] = auth
         url = self.reg.url(path)
         if tool == "python":
-            r = run_python_load(
-                url, method, headers, a.duration, a.connections, not a.insecure
-            )
+            r = run_python_load(url, method, headers, a.duration, a.connections, not a.insecure)
         else:
             r = run_wrk(
                 tool,
@@ -1031,9 +1027,7 @@ class Suite:
         """wrk path, or "python" if wrk is absent or not wanted."""
         if self.a.load_tool == "python":
             return "python"
-        wrk = shutil.which("wrk") or (
-            "/usr/bin/wrk" if os.path.exists("/usr/bin/wrk") else None
-        )
+        wrk = shutil.which("wrk") or ("/usr/bin/wrk" if os.path.exists("/usr/bin/wrk") else None)
         if wrk:
             return wrk
         if self.a.load_tool == "wrk":
@@ -1049,9 +1043,7 @@ class Suite:
         blobs = [os.urandom(a.small_size) for _ in range(a.small_blobs)]
         digests = [sha256_digest(b) for b in blobs]
         config = image_config(digests)
-        items = [(config, sha256_digest(config))] + list(
-            zip(blobs, digests, strict=True)
-        )
+        items = [(config, sha256_digest(config))] + list(zip(blobs, digests, strict=True))
         manifest = image_manifest(config, [descriptor(OCI_LAYER, b) for b in blobs])
         self.reg.blob_exists(repo, digests[0])  # warm auth outside the timing
 
@@ -1129,9 +1121,7 @@ class Suite:
         ):
             times, count, pages = [], 0, 0
             for _ in range(a.repeat):
-                dt, (items, pages) = timed(
-                    lambda n=n: self.reg.list_paged(path, field, n)
-                )
+                dt, (items, pages) = timed(lambda n=n: self.reg.list_paged(path, field, n))
                 times.append(dt * 1e3)
                 count = len(items)
             note = f"{count} entries, {pages} request(s), median of {a.repeat}"
@@ -1154,24 +1144,25 @@ class Suite:
         """Monolithic upload of --big-upload-gib GiB with peak RSS."""
         size = int(self.a.big_upload_gib * 1024 * MiB)
         blob = self.data.fresh("big", size)
+        settle()
         gib = f"{self.a.big_upload_gib:g} GiB"
         with RssMonitor(self.t.pid) as mon:
-            dt, _ = timed(
-                lambda: self.reg.upload_monolithic(self.repo, blob.path, blob.digest)
-            )
+            dt, _ = timed(lambda: self.reg.upload_monolithic(self.repo, blob.path, blob.digest))
         self.pushed.append((self.repo, blob.digest))
-        self.res.add(
-            "upload_big", f"Monolithic upload {gib}", mbps(size, dt), "MB/s", "higher"
-        )
+        self.res.add("upload_big", f"Monolithic upload {gib}", mbps(size, dt), "MB/s", "higher")
         if self.t.pid:
             label = f"Server peak RSS during {gib} upload"
             self.res.add("rss_big", label, mon.peak_mib, "MiB", "lower")
 
     def cleanup(self) -> None:
         """Best-effort DELETE of the large blobs this run uploaded."""
+        done = 0
         for repo, digest in self.pushed:
-            with contextlib.suppress(Exception):
-                self.reg.request("DELETE", f"/v2/{repo}/blobs/{digest}").close()
+            with contextlib.suppress(*STEP_ERRORS):
+                r = self.reg.request("DELETE", f"/v2/{repo}/blobs/{digest}")
+                r.close()
+                done += r.status_code == 202
+        log(f"  cleanup: deleted {done} of {len(self.pushed)} big blobs")
 
 
 # --------------------------------------------------------------------------
@@ -1205,6 +1196,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the benchmark process dies (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
 
 
 def ensure_reference_binary(binary: str) -> str:
@@ -1250,6 +1247,7 @@ class ReferenceRegistry:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -1313,9 +1311,7 @@ def report_rows(results: list[Results]) -> tuple[list[str], list[list[str]]]:
         for r in results:
             got = r.metrics.get(k)
             vals.append(got.value if got else None)
-            row.append(
-                "error" if got and got.value is None and got.note else fmt(vals[-1])
-            )
+            row.append("error" if got and got.value is None and got.note else fmt(vals[-1]))
         if len(results) == 2:
             a, b = vals
             row.append(f"{a / b:.2f}x" if a is not None and b else "n/a")
@@ -1364,18 +1360,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BENCH_PASSWORD"),
         help="password (default: $BENCH_PASSWORD)",
     )
-    p.add_argument(
-        "--repo", default="bench/bench", help="repository (default bench/bench)"
-    )
-    p.add_argument(
-        "--server-pid", type=int, help="registry pid for RSS (children summed)"
-    )
-    p.add_argument(
-        "--reference", action="store_true", help="also benchmark docker-registry"
-    )
-    p.add_argument(
-        "--only-reference", action="store_true", help="benchmark only docker-registry"
-    )
+    p.add_argument("--repo", default="bench/bench", help="repository (default bench/bench)")
+    p.add_argument("--server-pid", type=int, help="registry pid for RSS (children summed)")
+    p.add_argument("--reference", action="store_true", help="also benchmark docker-registry")
+    p.add_argument("--only-reference", action="store_true", help="benchmark only docker-registry")
     p.add_argument("--reference-binary", default=DEFAULT_REFERENCE_BINARY)
     p.add_argument(
         "--skip",
@@ -1387,33 +1375,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--blob-mib", type=float, help="big blob size (256; quick 16)")
     p.add_argument("--chunk-mib", type=float, help="PATCH chunk size (16; quick 4)")
     p.add_argument("--clients", type=int, help="concurrent GET clients (8)")
-    p.add_argument(
-        "--small-blobs", type=int, help="number of small blobs (500; quick 50)"
-    )
+    p.add_argument("--small-blobs", type=int, help="number of small blobs (500; quick 50)")
     p.add_argument("--small-size", type=int, help="small blob size in bytes (1024)")
     p.add_argument("--threads", type=int, default=4, help="threads for pushes (4)")
-    p.add_argument(
-        "--tags", type=int, help="tags in the tags-list repo (5000; quick 200)"
-    )
-    p.add_argument(
-        "--repos", type=int, help="repositories for the catalog (1000; quick 50)"
-    )
-    p.add_argument(
-        "--catalog-prefix", default="bench-cat", help="catalog repo namespace"
-    )
-    p.add_argument(
-        "--page-size", type=int, help="n= for paginated lists (100; quick 20)"
-    )
-    p.add_argument(
-        "--repeat", type=int, help="repetitions of list timings (5; quick 3)"
-    )
-    p.add_argument("--duration", type=float, help="seconds per load run (10; quick 2)")
+    p.add_argument("--tags", type=int, help="tags in the tags-list repo (5000; quick 200)")
+    p.add_argument("--repos", type=int, help="repositories for the catalog (1000; quick 50)")
+    p.add_argument("--catalog-prefix", default="bench-cat", help="catalog repo namespace")
+    p.add_argument("--page-size", type=int, help="n= for paginated lists (100; quick 20)")
+    p.add_argument("--repeat", type=int, help="repetitions of list timings (5; quick 3)")
+    p.add_argument("--duration", type=int, help="seconds per load run (10; quick 2)")
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto")
-    p.add_argument(
-        "--big-upload-gib", type=float, default=0, help="also a GiB-sized upload (RSS)"
-    )
+    p.add_argument("--big-upload-gib", type=float, default=0, help="also a GiB-sized upload (RSS)")
     p.add_argument("--markdown", help="write the result table as Markdown to FILE")
     p.add_argument("--json", help="write raw results as JSON to FILE")
     p.add_argument("--tmpdir", help="where to put temp data (default: system temp)")
@@ -1439,6 +1413,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     a = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the reference registry is cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results: list[Results] = []
     with tempfile.TemporaryDirectory(prefix="dtr-bench-", dir=a.tmpdir) as tmp_s:
         tmp = Path(tmp_s)
@@ -1476,9 +1452,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         Path(a.json).write_text(json.dumps({"meta": meta, "results": raw}, indent=2))
         log(f"wrote {a.json}")
-    failed = any(
-        m.value is None and m.note for r in results for m in r.metrics.values()
-    )
+    failed = any(m.value is None and m.note for r in results for m in r.metrics.values())
     failed = failed or any("failed" in line for r in results for line in r.info)
     return 1 if failed else 0
 

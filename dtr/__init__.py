@@ -37,7 +37,7 @@ def create_app(instance_dir="instance", overrides=None):
 
     @app.errorhandler(HTTPException)
     def _http_error(error):
-        if request.path.startswith("/v2"):
+        if request.path.startswith("/v2") and error.code in (404, 405):
             response = registry.unrouted_error(error)
             response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
             return response

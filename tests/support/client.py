@@ -17,6 +17,7 @@ class RegistryClient:
         self.session.verify = verify
         self.tokens = {}
         self.token_requests = 0
+        self.last_token = None
 
     def token_for(self, challenge):
         params = dict(_CHALLENGE.findall(challenge))
@@ -36,6 +37,8 @@ class RegistryClient:
         """Send a request; answer a Bearer challenge once, as docker does."""
         url = path if path.startswith("http") else self.url + path
         headers = dict(kwargs.pop("headers", None) or {})
+        if self.last_token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.last_token}"
         response = self.session.request(
             method, url, headers=headers, allow_redirects=False, **kwargs
         )
@@ -47,6 +50,7 @@ class RegistryClient:
             if token is None:
                 return response
             headers["Authorization"] = f"Bearer {token}"
+            self.last_token = token
             data = kwargs.get("data")
             if hasattr(data, "seek"):
                 data.seek(0)
