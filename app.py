@@ -140,6 +140,22 @@ def set_domain_command(domain, instance_dir):
     click.echo(f"domain name set to {domain}; certificate regenerated")
 
 
+@cli.command("setting")
+@click.argument("key", type=click.Choice(["create_on_push"]))
+@click.argument("value", required=False, type=click.BOOL)
+@instance_option
+def setting_command(key, value, instance_dir):
+    """Show or change an admin setting (create_on_push: a push creates the repository in the
+    pusher's own namespace)."""
+    from dtr.services.settings import get_setting, set_setting
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        if value is not None:
+            set_setting(key, value)
+        click.echo(f"{key} = {str(get_setting(key)).lower()}")
+
+
 def __getattr__(name):
     """`app:app` for WSGI servers, created on first use only."""
     if name == "app":

@@ -12,6 +12,7 @@ from .database import db, set_read_only_transactions
 from .storage import create_driver
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+UNREAD_BODY_DRAIN_BYTES = 16 * 1024 * 1024
 migrate = Migrate(directory=MIGRATIONS, render_as_batch=True)
 
 
@@ -34,6 +35,16 @@ def create_app(instance_dir="instance", overrides=None):
     @app.before_request
     def _transaction_style():
         set_read_only_transactions(request.method in ("GET", "HEAD"))
+
+    @app.after_request
+    def _drain_unread_body(response):
+        """Read what the view left of the request body (an error answered before reading it),
+        so the client's next request can reuse the connection; gunicorn would close it."""
+        if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", ""):
+            left = UNREAD_BODY_DRAIN_BYTES
+            while left > 0 and (data := request.stream.read(min(65536, left))):
+                left -= len(data)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error):

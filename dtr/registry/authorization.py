@@ -94,7 +94,7 @@ def require(caller: Caller, name: str, action: str):
         # The token lacks the action. When the caller could have it, a new token will do;
         # when they may see the repository but not do this, say so plainly.
         could = access.allowed_actions(caller.full_identity(), repository_or_prospect(name))
-        if action not in could and access.PULL in could:
+        if caller.name is not None and action not in could and access.PULL in could:
             raise Denied("requested access to the resource is denied")
         raise AuthChallenge("authentication required", scope=scope, error="insufficient_scope")
     if access.PULL not in actions:
