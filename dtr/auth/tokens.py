@@ -95,7 +95,7 @@ class TokenKey:
                 audience=audience,
                 issuer=ISSUER,
                 options={"require": ["exp", "iat", "aud", "iss", "sub"]},
-                leeway=5,
+                leeway=1,
             )
         except jwt.PyJWTError as error:
             raise TokenInvalid(str(error)) from error

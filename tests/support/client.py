@@ -14,7 +14,7 @@ class RegistryClient:
         self.url = url.rstrip("/")
         self.auth = (user, password) if user else None
         self.session = requests.Session()
-        self.session.verify = verify
+        self.verify = verify  # passed per request: REQUESTS_CA_BUNDLE would beat session.verify
         self.tokens = {}
         self.token_requests = 0
         self.last_token = None
@@ -26,7 +26,9 @@ class RegistryClient:
             query = {"service": params["service"]}
             if "scope" in params:
                 query["scope"] = params["scope"]
-            response = self.session.get(params["realm"], params=query, auth=self.auth)
+            response = self.session.get(
+                params["realm"], params=query, auth=self.auth, verify=self.verify
+            )
             self.token_requests += 1
             if response.status_code != 200:
                 return None
@@ -37,6 +39,7 @@ class RegistryClient:
         """Send a request; answer a Bearer challenge once, as docker does."""
         url = path if path.startswith("http") else self.url + path
         headers = dict(kwargs.pop("headers", None) or {})
+        kwargs.setdefault("verify", self.verify)
         if self.last_token and "Authorization" not in headers:
             headers["Authorization"] = f"Bearer {self.last_token}"
         response = self.session.request(

@@ -74,7 +74,7 @@ class DTRProcess:
         ]
         if self.http:
             args.append("--http")
-        self.log = open(self.instance.parent / f"dtr-{self.port}.log", "wb")
+        self.log = open(self.instance.parent / f"dtr-{self.port}.log", "ab")
         self.process = subprocess.Popen(
             args,
             cwd=ROOT,
@@ -105,7 +105,8 @@ class DTRProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
 
     def cli(self, *args, stdin=None):
         return run_cli(self.instance, *args, stdin=stdin, env=self.env)

@@ -1,0 +1,184 @@
+"""TLS, the command line, restarts, token expiry during a push, concurrent pushes."""
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from cryptography import x509
+
+from tests.support.client import RegistryClient
+from tests.support.images import sha256, simple_image
+from tests.support.server import ROOT, DTRProcess
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A DTR of its own (for restarts and special settings); started by the test."""
+    servers = []
+
+    def make(http=True, env=None):
+        server = DTRProcess(tmp_path / f"instance{len(servers)}", http=http, env=env)
+        server.create_users()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def served_certificate(port):
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def san_names(certificate):
+    san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(n.value) for n in san}
+
+
+def test_https_with_self_signed_certificate_and_domain_change(fresh, tmp_path):
+    server = fresh(http=False).start()
+    ca = requests.get(f"{server.url}/ca.crt", verify=False)
+    assert ca.status_code == 200 and b"BEGIN CERTIFICATE" in ca.content
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(ca.content)
+    # verified against the downloaded certificate, for both names
+    assert requests.get(f"{server.url}/v2/", verify=str(ca_file)).status_code == 401
+    https_localhost = f"https://localhost:{server.port}/v2/"
+    assert requests.get(https_localhost, verify=str(ca_file)).status_code == 401
+    names = san_names(served_certificate(server.port))
+    assert {"localhost", "127.0.0.1", socket.gethostname()} <= names
+    # a new domain name regenerates the certificate; the running server serves it
+    result = server.cli("set-domain", "registry.example.test")
+    assert result.returncode == 0, result.stderr
+    assert "registry.example.test" in san_names(served_certificate(server.port))
+    with pytest.raises(requests.exceptions.SSLError):  # the old certificate is not served
+        requests.get(f"{server.url}/v2/", verify=str(ca_file))
+    client = RegistryClient(server.url, "admin", "admin-pass")
+    assert server.cli("create-repo", "admin/tls").returncode == 0
+    image = simple_image("tls")
+    assert client.push_image("admin/tls", "v1", image) == image.digest
+
+
+def test_cli_errors_are_clear(fresh):
+    server = fresh()
+    taken = server.cli("create-user", "admin", "--role", "admin", "--password-stdin", stdin="x\n")
+    assert taken.returncode != 0 and "already taken" in taken.stderr
+    invalid = server.cli(
+        "create-user", "Bad Name", "--role", "none", "--password-stdin", stdin="x\n"
+    )
+    assert invalid.returncode != 0 and "invalid name" in invalid.stderr
+    role = server.cli("create-user", "someone", "--role", "king", "--password-stdin", stdin="x\n")
+    assert role.returncode != 0
+    empty = server.cli("create-user", "someone", "--role", "none", "--password-stdin", stdin="\n")
+    assert empty.returncode != 0 and "password" in empty.stderr
+    assert server.cli("create-repo", "ghost/repo").returncode != 0
+    assert server.cli("create-repo", "admin/Bad").returncode != 0
+    assert server.cli("create-repo", "admin/ok").returncode == 0
+    again = server.cli("create-repo", "admin/ok")
+    assert again.returncode != 0 and "already exists" in again.stderr
+    helps = subprocess.run(
+        [sys.executable, "app.py", "serve", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "--bind" in helps.stdout and "--http" in helps.stdout and "--instance" in helps.stdout
+
+
+def test_fresh_install_allows_nothing_until_an_admin_exists(tmp_path):
+    server = DTRProcess(tmp_path / "empty")
+    result = server.cli(
+        "create-user", "dev", "--role", "read-write", "--password-stdin", stdin="pw\n"
+    )
+    assert result.returncode == 0
+    server.start()
+    try:
+        # auth mode is still None: no credentials work, nothing is granted
+        response = requests.get(f"{server.url}/v2/", auth=("dev", "pw"))
+        assert response.status_code == 401
+        token = requests.get(f"{server.url}/auth/token", params={"scope": "repository:dev/x:pull"})
+        assert token.json()["scope"] == ""
+    finally:
+        server.stop()
+
+
+def test_upload_resumes_after_a_restart(fresh):
+    server = fresh().start()
+    assert server.cli("create-repo", "admin/resume").returncode == 0
+    client = RegistryClient(server.url, "admin", "admin-pass")
+    data = os.urandom(3 * 1024 * 1024)
+    location = client.request("POST", "/v2/admin/resume/blobs/uploads/").headers["Location"]
+    first = client.request(
+        "PATCH", location, data=data[:1000000], headers={"Content-Range": "0-999999"}
+    )
+    assert first.status_code == 202
+    server.stop()
+    server.start()  # hash state is rebuilt from the stored bytes
+    client = RegistryClient(server.url, "admin", "admin-pass")
+    status = client.request("GET", location)
+    assert status.status_code == 204 and status.headers["Range"] == "0-999999"
+    rest = client.request(
+        "PATCH",
+        location,
+        data=data[1000000:],
+        headers={"Content-Range": f"1000000-{len(data) - 1}"},
+    )
+    assert rest.status_code == 202
+    done = client.request("PUT", location, params={"digest": sha256(data)})
+    assert done.status_code == 201
+    assert client.request("GET", f"/v2/admin/resume/blobs/{sha256(data)}").content == data
+
+
+def test_push_slower_than_the_token_lifetime(fresh):
+    server = fresh(env={"DTR_TOKEN_LIFETIME": "2"}).start()
+    assert server.cli("create-repo", "admin/slow").returncode == 0
+    client = RegistryClient(server.url, "admin", "admin-pass")
+    chunks = [os.urandom(100_000) for _ in range(3)]
+    location = client.request("POST", "/v2/admin/slow/blobs/uploads/").headers["Location"]
+    offset = 0
+    for chunk in chunks:
+        time.sleep(3.2)  # the token expires between chunks; the client re-authenticates
+        end = offset + len(chunk) - 1
+        response = client.request(
+            "PATCH", location, data=chunk, headers={"Content-Range": f"{offset}-{end}"}
+        )
+        assert response.status_code == 202, response.text
+        location, offset = response.headers["Location"], end + 1
+    data = b"".join(chunks)
+    assert client.request("PUT", location, params={"digest": sha256(data)}).status_code == 201
+    assert client.token_requests >= 3
+
+
+def test_concurrent_pushes_do_not_fail(fresh):
+    server = fresh().start()
+    assert server.cli("create-repo", "admin/busy").returncode == 0
+    shared = os.urandom(200_000)
+    errors = []
+
+    def push(index):
+        try:
+            client = RegistryClient(server.url, "writer", "writer-pass")
+            image = simple_image(f"concurrent-{index}", layers=3)
+            client.push_blob("admin/busy", shared)
+            assert client.push_image("admin/busy", f"t{index}", image) == image.digest
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    tags = (
+        RegistryClient(server.url, "admin", "admin-pass")
+        .request("GET", "/v2/admin/busy/tags/list")
+        .json()["tags"]
+    )
+    assert len(tags) == 16
+    assert "database is locked" not in server.log_text()
