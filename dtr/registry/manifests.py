@@ -9,6 +9,7 @@ from ..services import manifests
 from ..services.catalog import list_repository_names
 from .authorization import CATALOG_SCOPE, current_caller, require_catalog
 from .repository_lookup import authorized_repository
+from .request_body import body_stream
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -24,7 +25,7 @@ def get_manifest(name, reference):
 
 def put_manifest(name, reference):
     repository, caller = authorized_repository(name, access.PUSH)
-    payload = manifests.read_manifest_body(request.stream, current_app.config["MAX_MANIFEST_BYTES"])
+    payload = manifests.read_manifest_body(body_stream(), current_app.config["MAX_MANIFEST_BYTES"])
     digest, parsed = manifests.push_manifest(
         repository, reference, payload, request.headers.get("Content-Type"), caller.name
     )

@@ -14,6 +14,7 @@ from ..services.repositories import find_repository
 from .authorization import actions_on
 from .errors import domain_error_response
 from .repository_lookup import authorized_repository
+from .request_body import body_stream
 
 _CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
 
@@ -39,9 +40,7 @@ def start_upload(name):
         if _mount(repository, caller, digest, args.get("from")):
             return _blob_created(name, digest)
     if "digest" in args:
-        uploads.monolithic_upload(
-            repository, args["digest"], request.stream, request.content_length
-        )
+        uploads.monolithic_upload(repository, args["digest"], body_stream(), request.content_length)
         return _blob_created(name, args["digest"])
     upload = uploads.start_upload(repository, caller.name)
     return "", 202, _upload_headers(name, upload.id, 0)
@@ -79,7 +78,7 @@ def patch_upload(name, upload_id):
     repository, _ = authorized_repository(name, access.PUSH)
     try:
         size = uploads.append_chunk(
-            repository, upload_id, request.stream, request.content_length, _content_range()
+            repository, upload_id, body_stream(), request.content_length, _content_range()
         )
     except RangeInvalid as error:
         response = domain_error_response(error)
@@ -92,7 +91,7 @@ def patch_upload(name, upload_id):
 def finish_upload(name, upload_id):
     repository, _ = authorized_repository(name, access.PUSH)
     digest = request.args.get("digest")
-    uploads.finish_upload(repository, upload_id, digest, request.stream, request.content_length)
+    uploads.finish_upload(repository, upload_id, digest, body_stream(), request.content_length)
     return _blob_created(name, digest)
 
 

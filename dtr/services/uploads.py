@@ -9,6 +9,7 @@ No database transaction is held open while a body streams.
 import hashlib
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 from sqlalchemy import delete
@@ -21,6 +22,7 @@ from ..storage import current_storage
 from ..storage.layout import upload_path
 from .blobs import commit_blob_bytes, link_blob
 
+_writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dtr-blob-writer")
 _hash_states: dict = {}  # upload id -> (size, sha256 state)
 _upload_locks: dict = {}
 _registry_lock = threading.Lock()
@@ -158,17 +160,28 @@ def _hash_state(upload_id):
 
 
 def _receive(writer, state, stream, content_length):
-    """Copy a request body into a writer, hashing it; a short body is an error."""
+    """Copy a request body into a writer, hashing it; a short body is an error.
+
+    Each chunk is written by a pool thread while this thread hashes it and receives the
+    next one: hashing, socket reads and file writes release the GIL, so they overlap.
+    """
     chunk = current_app.config["STREAM_CHUNK_BYTES"]
     received = 0
-    while content_length is None or received < content_length:
-        wanted = chunk if content_length is None else min(chunk, content_length - received)
-        data = stream.read(wanted)
-        if not data:
-            break
-        writer.write(data)
-        state.update(data)
-        received += len(data)
+    pending = None
+    try:
+        while content_length is None or received < content_length:
+            wanted = chunk if content_length is None else min(chunk, content_length - received)
+            data = stream.read(wanted)
+            if not data:
+                break
+            if pending is not None:
+                pending.result()
+            pending = _writers.submit(writer.write, data)
+            state.update(data)
+            received += len(data)
+    finally:
+        if pending is not None:
+            pending.result()
     if content_length is not None and received != content_length:
         raise BlobUploadInvalid(
             f"the body ended after {received} of {content_length} bytes; nothing was stored"

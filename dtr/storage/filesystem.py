@@ -11,11 +11,13 @@ class FilesystemWriter(Writer):
     def __init__(self, file_path: Path, append: bool):
         file_path.parent.mkdir(parents=True, exist_ok=True)
         self._path = file_path
-        self._file = open(file_path, "ab" if append else "wb")
+        self._file = open(file_path, "ab" if append else "wb", buffering=0)
         self._size = self._file.tell()
 
     def write(self, data):
-        self._file.write(data)
+        view = memoryview(data)
+        while view:  # an unbuffered write may be partial
+            view = view[self._file.write(view) :]
         self._size += len(data)
 
     @property
@@ -23,13 +25,11 @@ class FilesystemWriter(Writer):
         return self._size
 
     def truncate(self, size):
-        self._file.flush()
         self._file.truncate(size)
         self._file.seek(size)
         self._size = size
 
     def commit(self):
-        self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
 
