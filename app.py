@@ -51,21 +51,16 @@ def cli():
 )
 def serve(bind, instance_dir, http):
     """Run the registry under the production server (gunicorn, one process, many threads)."""
-    from dtr.server import DTRServer
     from dtr.services.settings import domain_name
     from dtr.tls import ensure_certificate
 
     app = prepared_app(instance_dir)
     with app.app_context():
-        certificate = ensure_certificate(app.instance_path, domain_name())
+        cert_path, key_path = ensure_certificate(app.instance_path, domain_name())
         users = _user_count()
-    from dtr.database import db
-
-    with app.app_context():
-        db.engine.dispose()
     scheme = "http" if http else "https"
     host, _, port = bind.rpartition(":")
-    shown = "localhost" if host in ("0.0.0.0", "", "::") else host
+    shown = "localhost" if host in ("0.0.0.0", "", "::", "[::]") else host
     click.echo(f"DTR serving {scheme}://{shown}:{port}/ (instance {app.instance_path})")
     click.echo(f"Trust its certificate: {scheme}://{shown}:{port}/ca.crt")
     if users == 0:
@@ -74,12 +69,16 @@ def serve(bind, instance_dir, http):
             f"  python app.py create-user admin --role admin --instance {instance_dir}"
             " --password-stdin"
         )
-    DTRServer(
-        lambda: create_app(instance_dir),
-        bind,
-        app.config["THREADS"],
-        None if http else certificate,
-    ).run()
+    command = [sys.executable, "-m", "dtr.server", "--bind", bind]
+    command += ["--instance", app.instance_path, "--threads", str(app.config["THREADS"])]
+    if not http:
+        command += ["--cert", str(cert_path), "--key", str(key_path)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.abspath(__file__))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    os.execve(sys.executable, command, env)  # a fresh, small process: the gunicorn master
 
 
 def _user_count():

@@ -1,70 +1,12 @@
-"""DTR: a self-hosted container image registry. `create_app` builds the Flask application."""
+"""DTR: a self-hosted container image registry.
 
-from pathlib import Path
-
-from flask import Flask, request, send_file
-from flask_migrate import Migrate
-from werkzeug.exceptions import HTTPException
-
-from .auth.tokens import TokenKey
-from .config import load_config
-from .database import db, set_read_only_transactions
-from .storage import create_driver
-
-MIGRATIONS = str(Path(__file__).parent / "migrations")
-UNREAD_BODY_DRAIN_BYTES = 16 * 1024 * 1024
-migrate = Migrate(directory=MIGRATIONS, render_as_batch=True)
+The package imports nothing heavy, so the server's master process (`dtr.server`) stays small;
+`create_app` builds the application (see `application.py`).
+"""
 
 
 def create_app(instance_dir="instance", overrides=None):
-    config = load_config(instance_dir, overrides)
-    app = Flask(__name__, instance_path=config["INSTANCE_DIR"])
-    app.config.update(config)
-    app.json.sort_keys = False
-    db.init_app(app)
-    migrate.init_app(app, db)
-    app.extensions["dtr_storage"] = create_driver(app.config)
-    app.extensions["dtr_token_key"] = TokenKey(app.instance_path)
+    """The Flask application for an instance folder."""
+    from .application import build_app
 
-    from . import registry
-    from .auth import views as auth_views
-
-    app.register_blueprint(registry.bp)
-    app.register_blueprint(auth_views.bp)
-
-    @app.before_request
-    def _transaction_style():
-        set_read_only_transactions(request.method in ("GET", "HEAD"))
-
-    @app.after_request
-    def _drain_unread_body(response):
-        """Read what the view left of the request body (an error answered before reading it),
-        so the client's next request can reuse the connection; gunicorn would close it."""
-        if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", ""):
-            left = UNREAD_BODY_DRAIN_BYTES
-            while left > 0 and (data := request.stream.read(min(65536, left))):
-                left -= len(data)
-        return response
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error):
-        if request.path.startswith("/v2") and error.code in (404, 405):
-            response = registry.unrouted_error(error)
-            response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
-            return response
-        return error
-
-    @app.get("/ca.crt")
-    def ca_certificate():
-        """The TLS certificate, for clients to trust (docker: certs.d/HOST/ca.crt)."""
-        from .tls import certificate_paths
-
-        return send_file(
-            certificate_paths(app.instance_path)[0], mimetype="application/x-x509-ca-cert"
-        )
-
-    @app.get("/health")
-    def health():
-        return {"status": "ok"}
-
-    return app
+    return build_app(instance_dir, overrides)

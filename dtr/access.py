@@ -6,7 +6,6 @@ visibility, grants, deleting the repository).
 """
 
 from .auth.identity import Identity
-from .models import Repository
 from .services.settings import get_setting
 
 PULL, PUSH, DELETE, ADMIN = "pull", "push", "delete", "admin"
@@ -20,12 +19,12 @@ ROLE_ACTIONS = {
 }
 
 
-def allowed_actions(identity: Identity, repository: Repository) -> frozenset:
-    """What `identity` may do to `repository`.
+def allowed_actions(identity: Identity, repository) -> frozenset:
+    """What `identity` may do to `repository` (a `Repository` or a `RepositoryRef`).
 
-    `repository` may be a transient `Repository` (not in the database) for a name that does
-    not exist yet: the answer is then what the caller would have on a private repository of
-    that name, which tells nothing the caller could not already see.
+    For a name that does not exist yet (`repository_or_prospect`), the answer is what the
+    caller would have on a private repository of that name, which tells nothing the caller
+    could not already see.
     """
     if get_setting("auth_mode") == "none":
         return NOTHING  # a fresh install: nothing until an admin chooses an auth mode

@@ -21,6 +21,9 @@ DEFAULTS = {
     "STREAM_CHUNK_BYTES": 1024 * 1024,
     "STORAGE_BACKEND": "filesystem",
     "THREADS": 32,
+    # Seconds a repository, manifest or blob-link lookup is remembered. Writes in this process
+    # invalidate at once; other processes sharing the database see a change after this long.
+    "LOOKUP_CACHE_SECONDS": 2,
 }
 
 INTEGER_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}

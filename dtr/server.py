@@ -1,14 +1,21 @@
 """The production server: gunicorn, gthread worker (one process, many threads), so that
-in-process state (upload hash states, the scheduler thread) exists once."""
+in-process state (upload hash states, lookup caches, the scheduler thread) exists once.
+
+`python app.py serve` prepares the instance (migrations, certificate), then replaces itself
+with `python -m dtr.server ...`: the gunicorn master then holds only gunicorn, and the
+application is loaded in the worker.
+"""
+
+import argparse
 
 from gunicorn.app.base import BaseApplication
 
-from .tls import ReloadingContext
+from .tls_context import ReloadingContext
 
 
 class DTRServer(BaseApplication):
-    def __init__(self, app_factory, bind, threads, certificate=None):
-        self.app_factory = app_factory
+    def __init__(self, instance_dir, bind, threads, certificate=None):
+        self.instance_dir = instance_dir
         self.options = {
             "bind": bind,
             "workers": 1,
@@ -37,4 +44,22 @@ class DTRServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return self.app_factory()
+        from . import create_app
+
+        return create_app(self.instance_dir)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m dtr.server", description=__doc__)
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--instance", required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--cert", help="certificate file (HTTPS); omit for plain HTTP")
+    parser.add_argument("--key", help="private key file of --cert")
+    args = parser.parse_args(argv)
+    certificate = (args.cert, args.key) if args.cert else None
+    DTRServer(args.instance, args.bind, args.threads, certificate).run()
+
+
+if __name__ == "__main__":
+    main()

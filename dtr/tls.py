@@ -1,13 +1,11 @@
 """The instance's TLS certificate: self-signed, generated on first start, regenerated when
-the domain name changes; served through an SSL context that picks up a new certificate at
-the next connection, so no restart is needed."""
+the domain name changes (the server picks it up at the next connection, see
+`tls_context.py`)."""
 
 import datetime
 import ipaddress
 import os
 import socket
-import ssl
-import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -92,31 +90,3 @@ def _write_certificate(cert_path, key_path, names):
     cert_tmp.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     os.replace(key_tmp, key_path)
     os.replace(cert_tmp, cert_path)
-
-
-class ReloadingContext:
-    """The server SSL context, rebuilt when the certificate file changes (checked per call)."""
-
-    def __init__(self, cert_path, key_path):
-        self.cert_path, self.key_path = Path(cert_path), Path(key_path)
-        self._lock = threading.Lock()
-        self._mtime = None
-        self._context = None
-
-    def current(self) -> ssl.SSLContext:
-        try:
-            mtime = self.cert_path.stat().st_mtime_ns
-        except OSError:
-            mtime = self._mtime
-        with self._lock:
-            if mtime != self._mtime or self._context is None:
-                try:
-                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                    context.minimum_version = ssl.TLSVersion.TLSv1_2
-                    context.load_cert_chain(self.cert_path, self.key_path)
-                    self._context, self._mtime = context, mtime
-                except (OSError, ssl.SSLError):
-                    if self._context is None:
-                        raise
-                    # a half-written pair: keep serving the previous one
-            return self._context

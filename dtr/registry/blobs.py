@@ -1,10 +1,10 @@
 """Blob download (GET/HEAD with Range) and unlinking (DELETE)."""
 
-from flask import Response, send_file
+from flask import Response, request, send_file
 
 from .. import access
 from ..names import check_digest
-from ..services.blobs import find_linked_blob, unlink_blob
+from ..services.blobs import linked_blob_size, unlink_blob
 from ..storage import current_storage
 from ..storage.layout import blob_path
 from .repository_lookup import authorized_repository
@@ -13,21 +13,29 @@ from .repository_lookup import authorized_repository
 def get_blob(name, digest):
     repository, _ = authorized_repository(name, access.PULL)
     check_digest(digest)
-    blob = find_linked_blob(repository, digest)
-    storage = current_storage()
-    path = blob_path(digest)
-    local = storage.local_path(path)
-    if local is not None:
-        response = send_file(
-            local, mimetype="application/octet-stream", conditional=True, etag=False, max_age=None
-        )
+    size = linked_blob_size(repository, digest)
+    if request.method == "HEAD":  # answered from the database, the file is not opened
+        response = Response(status=200, mimetype="application/octet-stream")
+        response.headers["Content-Length"] = str(size)
     else:
-        response = Response(_stream(storage.reader(path)), mimetype="application/octet-stream")
-        response.headers["Content-Length"] = str(blob.size)
+        response = _blob_body(digest, size)
     response.headers["Docker-Content-Digest"] = digest
     response.headers["ETag"] = f'"{digest}"'
     response.headers["Cache-Control"] = "max-age=31536000"
     response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _blob_body(digest, size):
+    storage = current_storage()
+    path = blob_path(digest)
+    local = storage.local_path(path)
+    if local is not None:  # sendfile under gunicorn; werkzeug answers Range requests
+        return send_file(
+            local, mimetype="application/octet-stream", conditional=True, etag=False, max_age=None
+        )
+    response = Response(_stream(storage.reader(path)), mimetype="application/octet-stream")
+    response.headers["Content-Length"] = str(size)
     return response
 
 

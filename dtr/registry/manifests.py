@@ -16,7 +16,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 def get_manifest(name, reference):
     repository, _ = authorized_repository(name, access.PULL)
-    manifest = manifests.find_manifest(repository, reference)
+    manifest = manifests.fetch_manifest(repository, reference)
     response = Response(manifest.payload, content_type=manifest.media_type)
     response.headers["Docker-Content-Digest"] = manifest.digest
     response.headers["ETag"] = f'"{manifest.digest}"'
@@ -51,26 +51,31 @@ def _page_arguments():
     return n, request.args.get("last")
 
 
-def _paginated(path, key, items, n, extra):
-    body = {**extra, key: items}
-    response = current_app.json.response(body)
-    if n is not None and n > 0 and len(items) == n:
+def _paginated(path, key, list_page, extra):
+    """A page of `list_page(limit, last)`; a `Link` to the next page when there is one."""
+    n, last = _page_arguments()
+    items = list_page(None if n is None else n + 1, last) if n != 0 else []
+    more = n is not None and len(items) > n
+    items = items[:n] if more else items
+    response = current_app.json.response({**extra, key: items})
+    if more:
         response.headers["Link"] = f'<{path}?n={n}&last={items[-1]}>; rel="next"'
     return response
 
 
 def list_tags(name):
     repository, _ = authorized_repository(name, access.PULL)
-    n, last = _page_arguments()
-    tags = manifests.list_tags(repository, n, last) if n != 0 else []
-    return _paginated(f"/v2/{name}/tags/list", "tags", tags, n, {"name": name})
+    return _paginated(
+        f"/v2/{name}/tags/list",
+        "tags",
+        lambda limit, last: manifests.list_tags(repository, limit, last),
+        {"name": name},
+    )
 
 
 def catalog():
     require_catalog(current_caller(CATALOG_SCOPE))
-    n, last = _page_arguments()
-    names = list_repository_names(n, last) if n != 0 else []
-    return _paginated("/v2/_catalog", "repositories", names, n, {})
+    return _paginated("/v2/_catalog", "repositories", list_repository_names, {})
 
 
 def referrers(name, digest):

@@ -3,7 +3,7 @@
 from .. import access
 from ..errors import NameUnknown
 from ..names import split_repository_name
-from ..services.repositories import create_repository, find_repository
+from ..services.repositories import create_repository, lookup_repository
 from ..services.settings import get_setting
 from .authorization import current_caller, repository_scope, require
 
@@ -13,7 +13,7 @@ def authorized_repository(name, action):
     namespace, _ = split_repository_name(name)
     caller = current_caller(repository_scope(name, action))
     require(caller, name, action)
-    repository = find_repository(name)
+    repository = lookup_repository(name)
     if repository is None:
         if action == access.PUSH and get_setting("create_on_push") and namespace == caller.name:
             repository = create_repository(caller.full_identity(), name)

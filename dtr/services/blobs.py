@@ -8,6 +8,18 @@ from ..errors import BlobUnknown
 from ..models import Blob, RepositoryBlob
 from ..storage import current_storage
 from ..storage.layout import blob_path
+from . import lookup_caches
+
+
+def linked_blob_size(repository, digest) -> int:
+    """Size of a blob the repository may use, through the lookup cache; BlobUnknown if not."""
+    cache = lookup_caches.blob_links
+    size = cache.get(repository.id, digest)
+    if size is None:
+        generation = cache.generation(repository.id)
+        size = find_linked_blob(repository, digest).size
+        cache.put(repository.id, digest, size, generation)
+    return size
 
 
 def find_linked_blob(repository, digest) -> Blob:
@@ -55,6 +67,7 @@ def unlink_blob(repository, digest):
         raise BlobUnknown("blob unknown to repository", {"digest": digest})
     db.session.delete(link)
     db.session.commit()
+    lookup_caches.blob_links.invalidate(repository.id)
 
 
 def commit_blob_bytes(source_path, digest):

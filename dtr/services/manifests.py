@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
@@ -9,7 +10,17 @@ from ..database import db
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestTooLarge, ManifestUnknown
 from ..models import Manifest, ManifestReference, RepositoryBlob, Tag, utcnow
 from ..names import check_digest, check_tag, is_digest
+from . import lookup_caches
 from .manifest_parsing import parse_manifest
+
+
+@dataclass(frozen=True)
+class ManifestContent:
+    """A manifest as served: immutable, safe to share between threads."""
+
+    digest: str
+    media_type: str
+    payload: bytes
 
 
 def read_manifest_body(stream, limit):
@@ -59,6 +70,7 @@ def push_manifest(repository, reference, payload, content_type, pushed_by):
     if not is_digest(reference):
         _set_tag(repository, reference, manifest, pushed_by)
     db.session.commit()
+    lookup_caches.manifests.invalidate(repository.id)
     return digest, parsed
 
 
@@ -127,6 +139,19 @@ def find_manifest(repository, reference) -> Manifest:
     return manifest
 
 
+def fetch_manifest(repository, reference) -> ManifestContent:
+    """The manifest a tag or digest names, through the lookup cache."""
+    cache = lookup_caches.manifests
+    cached = cache.get(repository.id, reference)
+    if cached is not None:
+        return cached
+    generation = cache.generation(repository.id)
+    manifest = find_manifest(repository, reference)
+    content = ManifestContent(manifest.digest, manifest.media_type, manifest.payload)
+    cache.put(repository.id, reference, content, generation)
+    return content
+
+
 def delete_manifest(repository, reference):
     """By digest: the manifest and every tag pointing at it. By tag: only the tag."""
     manifest = find_manifest(repository, reference)
@@ -141,6 +166,7 @@ def delete_manifest(repository, reference):
             delete(Tag).where(Tag.repository_id == repository.id, Tag.name == reference)
         )
     db.session.commit()
+    lookup_caches.manifests.invalidate(repository.id)
 
 
 def list_tags(repository, limit=None, last=None):

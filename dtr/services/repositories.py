@@ -1,5 +1,7 @@
 """Repositories: lookup by name, creation."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from .. import access
@@ -7,7 +9,23 @@ from ..database import db
 from ..errors import Denied, NameTaken, NameUnknown
 from ..models import Account, Repository
 from ..names import split_repository_name
+from . import lookup_caches
 from .accounts import find_account
+
+
+@dataclass(frozen=True)
+class RepositoryRef:
+    """What the registry needs to know of a repository; safe to share between threads.
+    `id` is None for a name that does not exist yet (see `repository_or_prospect`)."""
+
+    id: int | None
+    namespace_id: int | None
+    name: str
+    visibility: str
+
+    @property
+    def exists(self):
+        return self.id is not None
 
 
 def find_repository(full_name) -> Repository | None:
@@ -19,14 +37,31 @@ def find_repository(full_name) -> Repository | None:
     ).scalar_one_or_none()
 
 
-def repository_or_prospect(full_name) -> Repository:
-    """The repository, or a transient one (not stored) standing for a name not yet created."""
+def lookup_repository(full_name) -> RepositoryRef | None:
+    """The repository of a name, through the lookup cache."""
+    cache = lookup_caches.repositories
+    cached = cache.get(full_name, None)
+    if cached is not None:
+        return cached
+    generation = cache.generation(full_name)
     repository = find_repository(full_name)
+    if repository is None:
+        return None
+    ref = RepositoryRef(
+        repository.id, repository.namespace_id, repository.name, repository.visibility
+    )
+    cache.put(full_name, None, ref, generation)
+    return ref
+
+
+def repository_or_prospect(full_name) -> RepositoryRef:
+    """The repository, or one standing for a name not yet created (`id` None, private)."""
+    repository = lookup_repository(full_name)
     if repository is not None:
         return repository
     namespace, name = split_repository_name(full_name)
     account = find_account(namespace)
-    return Repository(namespace_id=account.id if account else None, name=name, visibility="private")
+    return RepositoryRef(None, account.id if account else None, name, "private")
 
 
 def create_repository(identity, full_name, public=False, short_description="") -> Repository:
@@ -46,4 +81,5 @@ def create_repository(identity, full_name, public=False, short_description="") -
     )
     db.session.add(repository)
     db.session.commit()
+    lookup_caches.repositories.invalidate(full_name)
     return repository

@@ -18,6 +18,7 @@ DEFAULTS = {
     "domain_name": None,  # None: the host name
 }
 _CACHE_SECONDS = 5.0
+_HOSTNAME = socket.gethostname()
 _cache: dict = {}
 _lock = threading.Lock()
 
@@ -47,4 +48,4 @@ def set_setting(key, value):
 
 
 def domain_name():
-    return get_setting("domain_name") or socket.gethostname()
+    return get_setting("domain_name") or _HOSTNAME

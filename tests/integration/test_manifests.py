@@ -153,6 +153,8 @@ def test_tags_list_sorted_and_paginated(admin, repo):
     assert following.json()["tags"] == everything[3:6]
     last = admin.request("GET", f"/v2/{repo}/tags/list", params={"n": 3, "last": everything[5]})
     assert last.json()["tags"] == everything[6:]
+    exact = admin.request("GET", f"/v2/{repo}/tags/list", params={"n": len(everything)})
+    assert exact.json()["tags"] == everything and "Link" not in exact.headers
     bad = admin.request("GET", f"/v2/{repo}/tags/list", params={"n": "x"})
     assert bad.status_code == 400
 

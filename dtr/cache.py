@@ -1,0 +1,52 @@
+"""A small in-process cache for hot registry reads (repository and manifest lookups).
+
+Entries expire after a few seconds, which bounds staleness when several DTR processes
+share a database; within a process, writers invalidate a group (one repository) at once.
+A per-group generation stops a reader that raced a writer from storing what it read
+before the write.
+"""
+
+import threading
+import time
+
+
+class GroupedCache:
+    def __init__(self, seconds: float, max_groups: int = 10000):
+        self.seconds = seconds
+        self.max_groups = max_groups
+        self._groups: dict = {}  # group -> {key: (expires, value)}
+        self._generations: dict = {}
+        self._lock = threading.Lock()
+
+    def generation(self, group):
+        with self._lock:
+            return self._generations.get(group, 0)
+
+    def get(self, group, key):
+        with self._lock:
+            entry = self._groups.get(group, {}).get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        return None
+
+    def put(self, group, key, value, generation):
+        """Store unless the group was invalidated since `generation` was read."""
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if self._generations.get(group, 0) != generation:
+                return
+            if len(self._groups) >= self.max_groups and group not in self._groups:
+                self._groups.clear()
+            self._groups.setdefault(group, {})[key] = (time.monotonic() + self.seconds, value)
+
+    def invalidate(self, group):
+        with self._lock:
+            self._groups.pop(group, None)
+            self._generations[group] = self._generations.get(group, 0) + 1
+
+    def clear(self):
+        with self._lock:
+            for group in list(self._groups):
+                self._generations[group] = self._generations.get(group, 0) + 1
+            self._groups.clear()
