@@ -95,13 +95,21 @@ def require(caller: Caller, name: str, action: str):
         # when they may see the repository but not do this, say so plainly.
         could = access.allowed_actions(caller.full_identity(), repository_or_prospect(name))
         if caller.name is not None and action not in could and access.PULL in could:
-            raise Denied("requested access to the resource is denied")
+            raise _denied(name, action)
         raise AuthChallenge("authentication required", scope=scope, error="insufficient_scope")
     if access.PULL not in actions:
         if caller.name is None:
             raise AuthChallenge("authentication required", scope=scope)
         raise NameUnknown("repository name not known to registry", {"name": name})
-    raise Denied("requested access to the resource is denied")
+    raise _denied(name, action)
+
+
+def _denied(name, action):
+    # With a detail, docker treats DENIED as final instead of retrying the upload 5 times.
+    return Denied(
+        "requested access to the resource is denied",
+        {"Type": "repository", "Name": name, "Action": TOKEN_ACTION.get(action, action)},
+    )
 
 
 def repository_scope(name, action):
