@@ -46,7 +46,12 @@ def load_config(instance_dir, overrides=None):
             config[name] = int(value) if name in INTEGER_KEYS else value
     config.update(overrides or {})
     config.setdefault("SECRET_KEY", _instance_secret(instance))
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
+    engine = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from .database import sqlite_connect_args
+
+        engine["connect_args"] = sqlite_connect_args()
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = engine
     config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
     return config
 

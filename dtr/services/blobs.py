@@ -1,11 +1,10 @@
 """Blobs: lookup, linking to repositories, the content-addressed commit of uploaded bytes."""
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from ..database import db
+from ..database import db, insert_ignoring_duplicates
 from ..errors import BlobUnknown
-from ..models import Blob, RepositoryBlob
+from ..models import Blob, RepositoryBlob, utcnow
 from ..storage import current_storage
 from ..storage.layout import blob_path
 from . import lookup_caches
@@ -40,24 +39,11 @@ def find_blob(digest) -> Blob | None:
 
 def link_blob(repository, digest, size):
     """Record the blob (once for the registry) and let `repository` use it; commits."""
-    _insert_ignoring_duplicate(Blob(digest=digest, size=size))
-    _insert_ignoring_duplicate(RepositoryBlob(repository_id=repository.id, digest=digest))
+    insert_ignoring_duplicates(Blob, digest=digest, size=size, created_at=utcnow())
+    insert_ignoring_duplicates(
+        RepositoryBlob, repository_id=repository.id, digest=digest, created_at=utcnow()
+    )
     db.session.commit()
-
-
-def _insert_ignoring_duplicate(row):
-    """Insert a row unless its primary key exists (another request may race us)."""
-    if db.session.get(type(row), _primary_key(row)) is not None:
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        pass
-
-
-def _primary_key(row):
-    return tuple(getattr(row, c.key) for c in db.inspect(type(row)).primary_key)
 
 
 def unlink_blob(repository, digest):

@@ -43,7 +43,7 @@ def start_upload(repository, started_by) -> Upload:
     upload = Upload(id=str(uuid.uuid4()), repository_id=repository.id, started_by=started_by)
     db.session.add(upload)
     db.session.commit()
-    current_storage().writer(upload_path(upload.id)).commit()
+    current_storage().writer(upload_path(upload.id)).close()
     return upload
 
 
@@ -74,6 +74,7 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
             if content_length:
                 _append(upload_id, stream, content_length, None)
             size, state = _hash_state(upload_id)
+            current_storage().writer(upload_path(upload_id), append=True).commit()  # fsync
             _verify_and_commit(upload_path(upload_id), digest, size, state)
         except (DigestInvalid, SizeInvalid):
             _discard(upload_id)
@@ -113,7 +114,13 @@ def cancel_upload(repository, upload_id):
 
 
 def upload_size(repository, upload_id) -> int:
-    return find_upload(repository, upload_id).size
+    """Bytes received so far, as stored (chunks are not fsync'ed until the upload finishes,
+    so after a crash the stored size is the truth)."""
+    find_upload(repository, upload_id)
+    size = current_storage().stat(upload_path(upload_id))
+    if size is None:
+        raise BlobUploadUnknown("upload data missing", {"uuid": upload_id})
+    return size
 
 
 def _append(upload_id, stream, content_length, content_range):
@@ -130,11 +137,11 @@ def _append(upload_id, stream, content_length, content_range):
         _receive(writer, state, stream, content_length)
     except BaseException:
         writer.truncate(size)  # drop the partial chunk: the upload stays as it was
-        writer.commit()
+        writer.close()
         with _registry_lock:
             _hash_states[upload_id] = (size, before)
         raise
-    writer.commit()
+    writer.close()  # made durable once, when the upload finishes
     with _registry_lock:
         _hash_states[upload_id] = (writer.size, state)
     return writer.size

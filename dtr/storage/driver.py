@@ -33,6 +33,10 @@ class Writer(ABC):
         """Make what was written durable and close."""
 
     @abstractmethod
+    def close(self) -> None:
+        """Close, keeping what was written (not necessarily durable yet: see `commit`)."""
+
+    @abstractmethod
     def cancel(self) -> None:
         """Forget what this writer wrote and close."""
 

@@ -182,3 +182,47 @@ def test_concurrent_pushes_do_not_fail(fresh):
     )
     assert len(tags) == 16
     assert "database is locked" not in server.log_text()
+
+
+def test_killed_server_leaves_no_blob_visible(fresh):
+    server = fresh().start()
+    assert server.cli("create-repo", "admin/killed").returncode == 0
+    data = os.urandom(8 * 1024 * 1024)
+    digest = sha256(data)
+    sent = threading.Event()
+
+    def body():
+        for start in range(0, len(data), 1024 * 1024):
+            if start == 4 * 1024 * 1024:
+                sent.set()
+                time.sleep(30)  # the server is killed while the body is half sent
+            yield data[start : start + 1024 * 1024]
+
+    def upload():
+        try:
+            requests.post(
+                f"{server.url}/v2/admin/killed/blobs/uploads/",
+                params={"digest": digest},
+                data=body(),
+                auth=("admin", "admin-pass"),
+                timeout=60,
+            )
+        except requests.RequestException:
+            pass
+
+    thread = threading.Thread(target=upload, daemon=True)
+    thread.start()
+    assert sent.wait(30)
+    time.sleep(0.5)
+    server.process.kill()  # SIGKILL to the gunicorn master...
+    server.process.wait()
+    subprocess.run(["pkill", "-9", "-f", f"dtr.server --bind {server.host}"], check=False)
+    time.sleep(0.5)
+    server.start()
+    client = RegistryClient(server.url, "admin", "admin-pass")
+    assert client.request("HEAD", f"/v2/admin/killed/blobs/{digest}").status_code == 404
+    blob_files = list((server.instance / "storage" / "blobs").rglob(digest.split(":")[1]))
+    assert blob_files == []
+    # the same blob can be pushed again, whole
+    assert client.push_blob("admin/killed", data) == digest
+    assert client.request("GET", f"/v2/admin/killed/blobs/{digest}").content == data
