@@ -183,7 +183,10 @@ def _receive(writer, state, stream, content_length):
                 break
             if pending is not None:
                 pending.result()
-            pending = _writers.submit(writer.write, data)
+            if content_length is not None and content_length <= chunk:
+                writer.write(data)  # a small body: a pool hand-off costs more than it saves
+            else:
+                pending = _writers.submit(writer.write, data)
             state.update(data)
             received += len(data)
     finally:
