@@ -75,30 +75,24 @@ def push_manifest(repository, reference, payload, content_type, pushed_by):
 
 
 def _check_references(repository, parsed):
-    if parsed.blobs:
+    """Every blob and manifest the manifest names must be in the repository."""
+    checks = (
+        (RepositoryBlob, parsed.blobs, "blob unknown to registry"),
+        (Manifest, parsed.manifests, "manifest unknown to repository"),
+    )
+    for model, digests, message in checks:
+        if not digests:
+            continue
         present = set(
             db.session.scalars(
-                select(RepositoryBlob.digest).where(
-                    RepositoryBlob.repository_id == repository.id,
-                    RepositoryBlob.digest.in_(set(parsed.blobs)),
+                select(model.digest).where(
+                    model.repository_id == repository.id, model.digest.in_(set(digests))
                 )
             )
         )
-        for digest in parsed.blobs:
+        for digest in digests:
             if digest not in present:
-                raise ManifestBlobUnknown("blob unknown to registry", {"digest": digest})
-    if parsed.manifests:
-        present = set(
-            db.session.scalars(
-                select(Manifest.digest).where(
-                    Manifest.repository_id == repository.id,
-                    Manifest.digest.in_(set(parsed.manifests)),
-                )
-            )
-        )
-        for digest in parsed.manifests:
-            if digest not in present:
-                raise ManifestBlobUnknown("manifest unknown to repository", {"digest": digest})
+                raise ManifestBlobUnknown(message, {"digest": digest})
 
 
 def _set_tag(repository, name, manifest, pushed_by):
