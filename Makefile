@@ -37,5 +37,6 @@ format: install-dev
 	$(BIN)/ruff format dtr tests app.py bench
 	$(BIN)/ruff check --fix dtr tests app.py bench
 
-bench: install-dev
-	$(BIN)/python bench/bench.py --help
+## DTR and the reference registry side by side (see bench/README.md).
+bench: system-deps install-dev
+	bench/run.sh --big-upload-gib 1

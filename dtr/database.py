@@ -7,7 +7,6 @@ lock (`SerializedWriteConnection`) rather than on SQLite's busy handler, which s
 steps of up to 100 ms.
 """
 
-import contextlib
 import contextvars
 import sqlite3
 import threading
@@ -25,16 +24,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 _read_only = contextvars.ContextVar("dtr_read_only_transactions", default=False)
-
-
-@contextlib.contextmanager
-def read_only_transactions():
-    """Within this block SQLite transactions begin deferred (readers never wait on writers)."""
-    token = _read_only.set(True)
-    try:
-        yield
-    finally:
-        _read_only.reset(token)
 
 
 def set_read_only_transactions(value):

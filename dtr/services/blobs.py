@@ -33,10 +33,6 @@ def find_linked_blob(repository, digest) -> Blob:
     return blob
 
 
-def find_blob(digest) -> Blob | None:
-    return db.session.get(Blob, digest)
-
-
 def link_blob(repository, digest, size):
     """Record the blob (once for the registry) and let `repository` use it; commits."""
     insert_ignoring_duplicates(Blob, digest=digest, size=size, created_at=utcnow())

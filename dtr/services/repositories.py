@@ -23,10 +23,6 @@ class RepositoryRef:
     name: str
     visibility: str
 
-    @property
-    def exists(self):
-        return self.id is not None
-
 
 def find_repository(full_name) -> Repository | None:
     namespace, name = split_repository_name(full_name)

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import delete
 
 from ..database import db
-from ..errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from ..errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
 from ..models import Upload, utcnow
 from ..names import check_digest
 from ..storage import current_storage
@@ -76,7 +76,7 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
             size, state = _hash_state(upload_id)
             current_storage().writer(upload_path(upload_id), append=True).commit()  # fsync
             _verify_and_commit(upload_path(upload_id), digest, size, state)
-        except (DigestInvalid, SizeInvalid):
+        except DigestInvalid:
             _discard(upload_id)
             raise
     db.session.execute(delete(Upload).where(Upload.id == upload_id))
