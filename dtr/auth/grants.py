@@ -23,7 +23,8 @@ def grant_scopes(identity, scopes):
             allowed = {"*"} if access.may_list_catalog(identity) else set()
         else:
             allowed = set()
-        actions = sorted(allowed.intersection(wanted))
+        # "*" asks for everything (skopeo deletes with it): grant all that is allowed
+        actions = sorted(allowed if "*" in wanted else allowed.intersection(wanted))
         if actions:
             previous = grants.setdefault((kind, name), set())
             previous.update(actions)

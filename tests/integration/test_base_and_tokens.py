@@ -67,6 +67,15 @@ def test_partial_grant_is_still_200(dtr, repo):
     assert claims_of(response.json()["token"])["access"][0]["actions"] == ["pull"]
 
 
+def test_star_asks_for_everything_allowed(dtr, repo):
+    writer = claims_of(token(dtr, "writer", f"repository:{repo}:*").json()["token"])
+    assert writer["access"][0]["actions"] == ["delete", "pull", "push"]
+    admin = claims_of(token(dtr, "admin", f"repository:{repo}:*").json()["token"])
+    assert admin["access"][0]["actions"] == ["*", "delete", "pull", "push"]
+    reader = claims_of(token(dtr, "reader", f"repository:{repo}:*").json()["token"])
+    assert reader["access"][0]["actions"] == ["pull"]
+
+
 def test_anonymous_token_grants_pull_on_public_only(dtr, repo, public_repo):
     private = claims_of(token(dtr, None, f"repository:{repo}:pull").json()["token"])
     public = claims_of(token(dtr, None, f"repository:{public_repo}:pull,push").json()["token"])
