@@ -23,6 +23,7 @@ def utcnow():
 
 
 ROLES = ("none", "read-only", "read-write", "admin")
+ACCESS_LEVELS = ("read-only", "read-write", "admin")
 
 
 class Account(db.Model):
@@ -35,7 +36,32 @@ class Account(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="none")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    ldap_dn: Mapped[str | None] = mapped_column(String(1024))  # set for users synced from LDAP
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Team(db.Model):
+    """A team of an organization: managed members, or members synced from an LDAP group.
+    Every organization has a team named `owners` whose members administer it."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    ldap_group_dn: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TeamMember(db.Model):
+    __tablename__ = "team_members"
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Repository(db.Model):
@@ -57,6 +83,58 @@ class Repository(db.Model):
     @property
     def is_public(self):
         return self.visibility == "public"
+
+
+class RepositoryTeamAccess(db.Model):
+    """A team's access level on one repository of its organization."""
+
+    __tablename__ = "repository_team_access"
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    level: Mapped[str] = mapped_column(String(16))
+
+
+class NamespaceTeamAccess(db.Model):
+    """A team's access level on every repository of its organization's namespace."""
+
+    __tablename__ = "namespace_team_access"
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    level: Mapped[str] = mapped_column(String(16))
+
+
+class RepositoryUserAccess(db.Model):
+    """A user's access level on a repository of a user namespace."""
+
+    __tablename__ = "repository_user_access"
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    level: Mapped[str] = mapped_column(String(16))
+
+
+class AuditEvent(db.Model):
+    """Who changed what, when, from where (and refused pushes)."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(512))
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class Blob(db.Model):

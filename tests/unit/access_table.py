@@ -1,31 +1,120 @@
 """The permission table of `access.allowed_actions`, as data.
 
-Columns: auth mode, global role of the caller ("anonymous" for no caller), relation of the
-caller to the repository ("owner": the repository is in the caller's namespace, "other":
-someone else's), visibility, and the expected actions (p=pull, s=push, d=delete, a=admin).
+Columns: auth mode; global role of the caller ("anonymous": no caller); relation of the
+caller to the repository; visibility; the expected actions (p=pull, s=push, d=delete,
+a=admin; - for none). Relations: "owner" (the repository is in the caller's user
+namespace), "owners-team" (caller in the owners team of the repository's organization),
+"team-ro/rw/admin" (a team of the caller has that grant on the repository), "ns-ro/rw/admin"
+(a team of the caller has that grant on the whole organization namespace), "user-ro/rw/admin"
+(the caller has that grant on a repository of another user's namespace), "no-grant".
 """
 
 TABLE = """
-mode     role        relation visibility expected
-managed  anonymous   other    private    -
-managed  anonymous   other    public     p
-managed  none        other    private    -
-managed  none        other    public     p
-managed  none        owner    private    psda
-managed  none        owner    public     psda
-managed  read-only   other    private    p
-managed  read-only   other    public     p
-managed  read-only   owner    private    psda
-managed  read-write  other    private    psd
-managed  read-write  other    public     psd
-managed  read-write  owner    private    psda
-managed  admin       other    private    psda
-managed  admin       other    public     psda
-managed  admin       owner    private    psda
-none     admin       owner    private    -
-none     admin       other    public     -
-none     read-write  other    private    -
-none     anonymous   other    public     -
+mode     role        relation     visibility expected
+managed  anonymous   no-grant     private    -
+managed  anonymous   no-grant     public     p
+managed  none        owner        private    psda
+managed  none        owner        public     psda
+managed  none        owners-team  private    psda
+managed  none        owners-team  public     psda
+managed  none        team-ro      private    p
+managed  none        team-ro      public     p
+managed  none        team-rw      private    psd
+managed  none        team-rw      public     psd
+managed  none        team-admin   private    psda
+managed  none        team-admin   public     psda
+managed  none        ns-ro        private    p
+managed  none        ns-ro        public     p
+managed  none        ns-rw        private    psd
+managed  none        ns-rw        public     psd
+managed  none        ns-admin     private    psda
+managed  none        ns-admin     public     psda
+managed  none        user-ro      private    p
+managed  none        user-ro      public     p
+managed  none        user-rw      private    psd
+managed  none        user-rw      public     psd
+managed  none        user-admin   private    psda
+managed  none        user-admin   public     psda
+managed  none        no-grant     private    -
+managed  none        no-grant     public     p
+managed  read-only   owner        private    psda
+managed  read-only   owner        public     psda
+managed  read-only   owners-team  private    psda
+managed  read-only   owners-team  public     psda
+managed  read-only   team-ro      private    p
+managed  read-only   team-ro      public     p
+managed  read-only   team-rw      private    psd
+managed  read-only   team-rw      public     psd
+managed  read-only   team-admin   private    psda
+managed  read-only   team-admin   public     psda
+managed  read-only   ns-ro        private    p
+managed  read-only   ns-ro        public     p
+managed  read-only   ns-rw        private    psd
+managed  read-only   ns-rw        public     psd
+managed  read-only   ns-admin     private    psda
+managed  read-only   ns-admin     public     psda
+managed  read-only   user-ro      private    p
+managed  read-only   user-ro      public     p
+managed  read-only   user-rw      private    psd
+managed  read-only   user-rw      public     psd
+managed  read-only   user-admin   private    psda
+managed  read-only   user-admin   public     psda
+managed  read-only   no-grant     private    p
+managed  read-only   no-grant     public     p
+managed  read-write  owner        private    psda
+managed  read-write  owner        public     psda
+managed  read-write  owners-team  private    psda
+managed  read-write  owners-team  public     psda
+managed  read-write  team-ro      private    psd
+managed  read-write  team-ro      public     psd
+managed  read-write  team-rw      private    psd
+managed  read-write  team-rw      public     psd
+managed  read-write  team-admin   private    psda
+managed  read-write  team-admin   public     psda
+managed  read-write  ns-ro        private    psd
+managed  read-write  ns-ro        public     psd
+managed  read-write  ns-rw        private    psd
+managed  read-write  ns-rw        public     psd
+managed  read-write  ns-admin     private    psda
+managed  read-write  ns-admin     public     psda
+managed  read-write  user-ro      private    psd
+managed  read-write  user-ro      public     psd
+managed  read-write  user-rw      private    psd
+managed  read-write  user-rw      public     psd
+managed  read-write  user-admin   private    psda
+managed  read-write  user-admin   public     psda
+managed  read-write  no-grant     private    psd
+managed  read-write  no-grant     public     psd
+managed  admin       owner        private    psda
+managed  admin       owner        public     psda
+managed  admin       owners-team  private    psda
+managed  admin       owners-team  public     psda
+managed  admin       team-ro      private    psda
+managed  admin       team-ro      public     psda
+managed  admin       team-rw      private    psda
+managed  admin       team-rw      public     psda
+managed  admin       team-admin   private    psda
+managed  admin       team-admin   public     psda
+managed  admin       ns-ro        private    psda
+managed  admin       ns-ro        public     psda
+managed  admin       ns-rw        private    psda
+managed  admin       ns-rw        public     psda
+managed  admin       ns-admin     private    psda
+managed  admin       ns-admin     public     psda
+managed  admin       user-ro      private    psda
+managed  admin       user-ro      public     psda
+managed  admin       user-rw      private    psda
+managed  admin       user-rw      public     psda
+managed  admin       user-admin   private    psda
+managed  admin       user-admin   public     psda
+managed  admin       no-grant     private    psda
+managed  admin       no-grant     public     psda
+none     admin       owner        private    -
+none     admin       owner        public     -
+none     read-write  owner        private    -
+none     read-write  owner        public     -
+none     anonymous   no-grant     private    -
+none     anonymous   no-grant     public     -
 """
 
 LETTERS = {"p": "pull", "s": "push", "d": "delete", "a": "admin"}

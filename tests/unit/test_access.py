@@ -1,31 +1,124 @@
-"""`access.allowed_actions` against its table (tests/unit/access_table.py)."""
+"""`access.allowed_actions` against its table (tests/unit/access_table.py), on a real
+database holding one repository per relation."""
 
 import pytest
 
-from dtr import access
+from dtr import access, create_app
 from dtr.auth.identity import ANONYMOUS, Identity
-from dtr.models import Repository
+from dtr.database import db
+from dtr.models import (
+    Account,
+    NamespaceTeamAccess,
+    Repository,
+    RepositoryTeamAccess,
+    RepositoryUserAccess,
+    Team,
+    TeamMember,
+)
 from tests.unit.access_table import rows
 
-CALLER_ID, OTHER_ID = 1, 2
+LEVELS = {"ro": "read-only", "rw": "read-write", "admin": "admin"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A caller `me`, an organization per organization relation, a repository per relation."""
+    app = create_app(tmp_path_factory.mktemp("access") / "instance")
+    with app.app_context():
+        db.create_all()
+        me = Account(name="me", role="none")
+        other = Account(name="other", role="none")
+        db.session.add_all([me, other])
+        db.session.flush()
+        relations = {}
+
+        def repository(namespace, relation):
+            repo = Repository(namespace_id=namespace.id, name=relation, visibility="private")
+            db.session.add(repo)
+            db.session.flush()
+            relations[relation] = repo
+            return repo
+
+        def organization(relation):
+            org = Account(name=f"org-{relation}", is_org=True)
+            db.session.add(org)
+            db.session.flush()
+            owners = Team(organization_id=org.id, name="owners")
+            team = Team(organization_id=org.id, name="team")
+            db.session.add_all([owners, team])
+            db.session.flush()
+            return org, owners, team
+
+        repository(me, "owner")
+        org, owners, _ = organization("owners-team")
+        db.session.add(TeamMember(team_id=owners.id, account_id=me.id))
+        repository(org, "owners-team")
+        for short, level in LEVELS.items():
+            org, _, team = organization(f"team-{short}")
+            db.session.add(TeamMember(team_id=team.id, account_id=me.id))
+            repo = repository(org, f"team-{short}")
+            db.session.add(
+                RepositoryTeamAccess(repository_id=repo.id, team_id=team.id, level=level)
+            )
+            org, _, team = organization(f"ns-{short}")
+            db.session.add(TeamMember(team_id=team.id, account_id=me.id))
+            repository(org, f"ns-{short}")
+            db.session.add(NamespaceTeamAccess(namespace_id=org.id, team_id=team.id, level=level))
+            repo = repository(other, f"user-{short}")
+            db.session.add(
+                RepositoryUserAccess(repository_id=repo.id, account_id=me.id, level=level)
+            )
+        org, _, team = organization("no-grant")
+        db.session.add(TeamMember(team_id=team.id, account_id=me.id))  # a member, no grant
+        repository(org, "no-grant")
+        db.session.commit()
+        yield me.id, relations
 
 
 @pytest.mark.parametrize("mode,role,relation,visibility,expected", list(rows()))
-def test_allowed_actions(monkeypatch, mode, role, relation, visibility, expected):
+def test_allowed_actions(world, monkeypatch, mode, role, relation, visibility, expected):
+    me_id, relations = world
     monkeypatch.setattr(access, "get_setting", lambda key: {"auth_mode": mode}[key])
-    identity = ANONYMOUS if role == "anonymous" else Identity("me", role, CALLER_ID)
-    namespace = CALLER_ID if relation == "owner" else OTHER_ID
-    repository = Repository(namespace_id=namespace, name="r", visibility=visibility)
+    identity = ANONYMOUS if role == "anonymous" else Identity("me", role, me_id)
+    repository = relations[relation]
+    repository.visibility = visibility
     assert access.allowed_actions(identity, repository) == expected
 
 
-def test_catalog_and_creation(monkeypatch):
+def test_organization_powers(world, monkeypatch):
+    me_id, relations = world
     monkeypatch.setattr(access, "get_setting", lambda key: "managed")
-    admin, user = Identity("a", "admin", 1), Identity("u", "read-write", 2)
-    assert access.may_list_catalog(admin) and not access.may_list_catalog(user)
+    me = Identity("me", "none", me_id)
+    admin = Identity("root", "admin", 999)
+
+    def org_of(relation):
+        return relations[relation].namespace_id
+
+    assert access.may_administer_organization(me, org_of("owners-team"))
+    assert not access.may_administer_organization(me, org_of("team-admin"))
+    assert access.may_administer_organization(admin, org_of("team-admin"))
+    assert access.may_create_repository(me, org_of("owners-team"))
+    assert access.may_create_repository(me, org_of("ns-admin"))
+    assert not access.may_create_repository(me, org_of("ns-rw"))
+    assert not access.may_create_repository(me, org_of("team-admin"))
+    assert access.may_create_repository(me, me_id)
+    assert access.may_see_organization_members(me, org_of("no-grant"))
+    assert not access.may_see_organization_members(Identity("x", "none", 998), org_of("no-grant"))
+    assert access.may_list_catalog(admin) and not access.may_list_catalog(me)
     assert not access.may_list_catalog(ANONYMOUS)
-    assert access.may_create_repository(user, 2) and not access.may_create_repository(user, 1)
-    assert access.may_create_repository(admin, 2)
-    assert not access.may_create_repository(ANONYMOUS, None)
+    assert not access.may_create_repository(ANONYMOUS, me_id)
     monkeypatch.setattr(access, "get_setting", lambda key: "none")
-    assert not access.may_list_catalog(admin) and not access.may_create_repository(admin, 1)
+    assert not access.may_list_catalog(admin) and not access.may_create_repository(admin, me_id)
+    assert not access.may_administer_organization(admin, org_of("owners-team"))
+
+
+def test_prospective_repository_gets_namespace_grants(world, monkeypatch):
+    """A name not yet created is judged like a private repository of its namespace."""
+    from dtr.services.repositories import RepositoryRef
+
+    me_id, relations = world
+    monkeypatch.setattr(access, "get_setting", lambda key: "managed")
+    me = Identity("me", "none", me_id)
+    for relation, expected in (("ns-rw", {"pull", "push", "delete"}), ("team-rw", set())):
+        prospect = RepositoryRef(None, relations[relation].namespace_id, "new", "private")
+        assert access.allowed_actions(me, prospect) == expected
