@@ -12,12 +12,13 @@ visibility, grants, deleting the repository). What a caller may do is the union 
 Grants add up; the highest wins.
 """
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import false, literal, or_, select, true, union_all
 
 from .auth.identity import Identity
 from .database import db
 from .models import (
     NamespaceTeamAccess,
+    Repository,
     RepositoryTeamAccess,
     RepositoryUserAccess,
     Team,
@@ -130,3 +131,36 @@ def _in_team(account_id, organization_id, team_name=None):
     if team_name is not None:
         query = query.where(Team.name == team_name)
     return db.session.scalar(query.limit(1)) is not None
+
+
+def visible_repositories(identity: Identity):
+    """A WHERE clause over `Repository`: the repositories `identity` may see (pull), for
+    listings and search; the same rules as `allowed_actions`, in SQL."""
+    if get_setting("auth_mode") == "none":
+        return false()
+    if identity.role in ("read-only", "read-write", "admin"):
+        return true()
+    public = Repository.visibility == "public"
+    if identity.account_id is None:
+        return public
+    my_teams = select(TeamMember.team_id).where(TeamMember.account_id == identity.account_id)
+    owned_organizations = select(Team.organization_id).where(
+        Team.name == OWNERS_TEAM, Team.id.in_(my_teams)
+    )
+    granted_namespaces = select(NamespaceTeamAccess.namespace_id).where(
+        NamespaceTeamAccess.team_id.in_(my_teams)
+    )
+    team_granted = select(RepositoryTeamAccess.repository_id).where(
+        RepositoryTeamAccess.team_id.in_(my_teams)
+    )
+    user_granted = select(RepositoryUserAccess.repository_id).where(
+        RepositoryUserAccess.account_id == identity.account_id
+    )
+    return or_(
+        public,
+        Repository.namespace_id == identity.account_id,
+        Repository.namespace_id.in_(owned_organizations),
+        Repository.namespace_id.in_(granted_namespaces),
+        Repository.id.in_(team_granted),
+        Repository.id.in_(user_granted),
+    )

@@ -28,10 +28,11 @@ def build_app(instance_dir="instance", overrides=None):
     app.extensions["dtr_token_key"] = TokenKey(app.instance_path)
     lookup_caches.configure(app.config["LOOKUP_CACHE_SECONDS"])
 
-    from . import registry
+    from . import api, registry
     from .auth import views as auth_views
 
     app.register_blueprint(registry.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(auth_views.bp)
 
     @app.before_request

@@ -81,3 +81,14 @@ class InvalidCredentials(DomainError):
 
 class InvalidInput(DomainError):
     """A value given by the caller is not acceptable (role, password...)."""
+
+
+class NotSetUp(DomainError):
+    """The auth mode is None: only the first admin can be created."""
+
+    def __init__(self):
+        super().__init__(
+            "DTR is not set up: the auth mode is None. Create the first admin (python app.py "
+            "create-user NAME --role admin, or POST /api/v0/accounts with role admin); that "
+            "switches the mode to Managed."
+        )

@@ -2,6 +2,7 @@
 # Debian packages the tests use: real registry clients and the reference registry.
 set -euo pipefail
 packages=(skopeo docker.io podman buildah docker-registry wrk uidmap fuse-overlayfs openssl)
+packages+=(slapd ldap-utils)  # tests/support/slapd.py: a private LDAP server for the LDAP tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -50,3 +50,10 @@ def remember_check(name, password, value, seconds):
         if len(_cache) > 10000:
             _cache.clear()
         _cache[_key(name, password)] = (value, time.monotonic() + seconds)
+
+
+def forget_checks(name):
+    """Drop remembered checks of a user (password or role changed, user deactivated)."""
+    with _lock:
+        for key in [k for k in _cache if k[0] == name]:
+            del _cache[key]

@@ -1,14 +1,16 @@
-"""Users (and, later, organizations): creation and authentication."""
+"""Accounts: users (who log in) and organizations (namespaces with teams)."""
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from .. import access
 from ..auth import passwords
 from ..auth.identity import Identity, identity_of
 from ..database import db
-from ..errors import InvalidCredentials, InvalidInput, NameTaken
-from ..models import ROLES, Account
+from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown, NotSetUp
+from ..models import ROLES, Account, Team, TeamMember
 from ..names import check_account_name
+from . import audit
 from .settings import get_setting, set_setting
 
 
@@ -16,40 +18,201 @@ def find_account(name):
     return db.session.execute(select(Account).where(Account.name == name)).scalar_one_or_none()
 
 
-def create_user(name, password, role):
-    """Create a managed user; the first admin switches the auth mode from None to Managed."""
-    check_account_name(name)
+def account_or_404(name) -> Account:
+    account = find_account(name)
+    if account is None:
+        raise NameUnknown(f"no account named {name!r}", {"name": name})
+    return account
+
+
+def _require_admin(actor: Identity):
+    if get_setting("auth_mode") == "none":
+        raise NotSetUp()
+    if actor.anonymous:
+        raise InvalidCredentials("authentication required")
+    if actor.role != "admin":
+        raise Denied("only administrators may do this")
+
+
+def _check_role(role):
     if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if not password:
-        raise InvalidInput("a password is required")
+        raise InvalidInput(f"role: must be one of {', '.join(ROLES)}", {"field": "role"})
+    return role
+
+
+def _check_password(password):
+    if not isinstance(password, str) or len(password) < 1:
+        raise InvalidInput("password: required", {"field": "password"})
+    return password
+
+
+def create_user(name, password, role, actor: Identity | None = None):
+    """Create a managed user. `actor` None is the command line. With the auth mode None,
+    only the first admin can be created; that switches the mode to Managed."""
+    check_account_name(name)
+    _check_role(role)
+    _check_password(password)
+    if actor is not None:
+        if get_setting("auth_mode") == "none":
+            if role != "admin":
+                raise NotSetUp()
+        else:
+            _require_admin(actor)
     if find_account(name) is not None:
-        raise NameTaken(f"the name {name!r} is already taken")
+        raise NameTaken(f"the name {name!r} is already taken", {"name": name})
     account = Account(
         name=name, is_org=False, role=role, password_hash=passwords.hash_password(password)
     )
     db.session.add(account)
+    audit.record(actor.name if actor else None, "account.create", name, {"role": role})
     db.session.commit()
     if role == "admin" and get_setting("auth_mode") == "none":
         set_setting("auth_mode", "managed")
     return account
 
 
+def create_organization(name, actor: Identity):
+    """Organizations are created by admins; each gets an `owners` team with its creator."""
+    _require_admin(actor)
+    check_account_name(name)
+    if find_account(name) is not None:
+        raise NameTaken(f"the name {name!r} is already taken", {"name": name})
+    organization = Account(name=name, is_org=True, role="none")
+    db.session.add(organization)
+    db.session.flush()
+    owners = Team(organization_id=organization.id, name=access.OWNERS_TEAM, description="")
+    db.session.add(owners)
+    db.session.flush()
+    if actor.account_id is not None:
+        db.session.add(TeamMember(team_id=owners.id, account_id=actor.account_id))
+    audit.record(actor.name, "organization.create", name)
+    db.session.commit()
+    return organization
+
+
+def list_accounts(actor: Identity, start=0, limit=100):
+    _require_logged_in(actor)
+    query = select(Account).order_by(Account.name).offset(start).limit(limit)
+    total = db.session.scalar(select(func.count()).select_from(Account))
+    return list(db.session.scalars(query)), total
+
+
+def get_account(actor: Identity, name) -> Account:
+    _require_logged_in(actor)
+    return account_or_404(name)
+
+
+def _require_logged_in(actor: Identity):
+    if get_setting("auth_mode") == "none":
+        raise NotSetUp()
+    if actor.anonymous:
+        raise InvalidCredentials("authentication required")
+
+
+def set_role(actor: Identity, name, role):
+    _require_admin(actor)
+    account = _user_or_404(name)
+    account.role = _check_role(role)
+    audit.record(actor.name, "account.role", name, {"role": role})
+    db.session.commit()
+    passwords.forget_checks(name)
+    return account
+
+
+def set_active(actor: Identity, name, active: bool):
+    _require_admin(actor)
+    account = _user_or_404(name)
+    if not active and account.name == actor.name:
+        raise InvalidInput("you cannot deactivate yourself")
+    account.active = active
+    audit.record(actor.name, "account.activate" if active else "account.deactivate", name)
+    db.session.commit()
+    passwords.forget_checks(name)
+    return account
+
+
+def change_password(actor: Identity, name, old_password, new_password):
+    """Users change their own password (giving the old one); admins change anyone's."""
+    _require_logged_in(actor)
+    account = _user_or_404(name)
+    _check_password(new_password)
+    if actor.role != "admin":
+        if actor.name != name:
+            raise Denied("you may change only your own password")
+        if not passwords.verify_password(account.password_hash, old_password or ""):
+            raise InvalidInput("oldPassword: incorrect", {"field": "oldPassword"})
+    account.password_hash = passwords.hash_password(new_password)
+    audit.record(actor.name, "account.password", name)
+    db.session.commit()
+    passwords.forget_checks(name)
+
+
+def delete_account(actor: Identity, name):
+    """Delete a user or an organization with its repositories and teams (idempotent)."""
+    _require_admin(actor)
+    account = find_account(name)
+    if account is None:
+        return
+    if account.name == actor.name:
+        raise InvalidInput("you cannot delete yourself")
+    from .repositories import forget_all_lookups  # repositories imports this module
+
+    db.session.delete(account)
+    audit.record(actor.name, "account.delete", name)
+    db.session.commit()
+    passwords.forget_checks(name)
+    forget_all_lookups()
+
+
+def organizations_of(actor: Identity, name):
+    """Organizations the user is in (through any team)."""
+    _require_logged_in(actor)
+    account = _user_or_404(name)
+    if actor.role != "admin" and actor.name != name:
+        raise Denied("you may list only your own organizations")
+    query = (
+        select(Account)
+        .join(Team, Team.organization_id == Account.id)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .where(TeamMember.account_id == account.id)
+        .distinct()
+        .order_by(Account.name)
+    )
+    return list(db.session.scalars(query))
+
+
+def _user_or_404(name) -> Account:
+    account = account_or_404(name)
+    if account.is_org:
+        raise NameUnknown(f"no user named {name!r}", {"name": name})
+    return account
+
+
 def authenticate(name, password) -> Identity:
-    """Check a user's password; raise InvalidCredentials when it is wrong."""
+    """Check a user's password; raise InvalidCredentials when it is wrong. In LDAP mode,
+    local admins log in with their local password (break-glass when LDAP is down), everyone
+    else through LDAP."""
     remembered = passwords.cached_check(name, password)
     if remembered is not None:
         return remembered
+    mode = get_setting("auth_mode")
     account = find_account(name) if name else None
-    if (
-        account is None
-        or account.is_org
-        or not account.active
-        or get_setting("auth_mode") == "none"
-        or not passwords.verify_password(account.password_hash, password)
-    ):
+    local = (
+        account is not None
+        and not account.is_org
+        and account.active
+        and mode != "none"
+        and (mode == "managed" or account.role == "admin")
+        and passwords.verify_password(account.password_hash, password)
+    )
+    if local:
+        identity = identity_of(account)
+    elif mode == "ldap" and password:
+        from .ldap_sync import ldap_login  # ldap_sync builds on this module
+
+        identity = ldap_login(name, password)
+    else:
         raise InvalidCredentials("incorrect username or password")
-    identity = identity_of(account)
     passwords.remember_check(
         name, password, identity, current_app.config["CREDENTIAL_CACHE_SECONDS"]
     )

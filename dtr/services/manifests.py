@@ -193,3 +193,24 @@ def list_referrers(repository, digest, artifact_type=None):
             descriptor["annotations"] = json.loads(manifest.annotations)
         descriptors.append(descriptor)
     return descriptors
+
+
+def list_tag_details(repository):
+    """Tags with their manifest's digest, type and size, who pushed them and when."""
+    rows = db.session.execute(
+        select(Tag, Manifest)
+        .join(Manifest, Manifest.id == Tag.manifest_id)
+        .where(Tag.repository_id == repository.id)
+        .order_by(Tag.name)
+    )
+    return [
+        {
+            "name": tag.name,
+            "digest": manifest.digest,
+            "mediaType": manifest.media_type,
+            "manifestSize": manifest.size,
+            "pushedBy": tag.pushed_by,
+            "updatedAt": tag.updated_at.isoformat() + "Z",
+        }
+        for tag, manifest in rows
+    ]

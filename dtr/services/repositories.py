@@ -2,14 +2,14 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from .. import access
 from ..database import db
-from ..errors import Denied, NameTaken, NameUnknown
+from ..errors import Denied, InvalidInput, NameTaken, NameUnknown
 from ..models import Account, Repository
 from ..names import split_repository_name
-from . import lookup_caches
+from . import audit, lookup_caches
 from .accounts import find_account
 
 
@@ -60,7 +60,13 @@ def repository_or_prospect(full_name) -> RepositoryRef:
     return RepositoryRef(None, account.id if account else None, name, "private")
 
 
-def create_repository(identity, full_name, public=False, short_description="") -> Repository:
+VISIBILITIES = ("public", "private")
+
+
+def create_repository(
+    identity, full_name, public=False, short_description="", long_description=""
+) -> Repository:
+    """Create a repository; `identity` None is the command line (no permission check)."""
     namespace_name, name = split_repository_name(full_name)
     namespace = find_account(namespace_name)
     if namespace is None:
@@ -68,14 +74,112 @@ def create_repository(identity, full_name, public=False, short_description="") -
     if identity is not None and not access.may_create_repository(identity, namespace.id):
         raise Denied(f"you may not create repositories in {namespace_name!r}")
     if find_repository(full_name) is not None:
-        raise NameTaken(f"repository {full_name} already exists")
+        raise NameTaken(f"repository {full_name} already exists", {"name": full_name})
     repository = Repository(
         namespace_id=namespace.id,
         name=name,
         visibility="public" if public else "private",
-        short_description=short_description,
+        short_description=_text(short_description, "shortDescription", 140),
+        long_description=_text(long_description, "longDescription", 100_000),
     )
     db.session.add(repository)
+    audit.record(identity.name if identity else None, "repository.create", full_name)
     db.session.commit()
     lookup_caches.repositories.invalidate(full_name)
     return repository
+
+
+def _text(value, field, limit):
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidInput(f"{field}: a string of at most {limit} characters", {"field": field})
+    return value
+
+
+def visible_repository(identity, full_name, action=access.PULL) -> Repository:
+    """The repository if the caller may do `action` on it. A repository the caller may not
+    see is unknown (404), one they see but may not change is Denied (403)."""
+    repository = find_repository(full_name)
+    allowed = access.allowed_actions(identity, repository) if repository else frozenset()
+    if access.PULL not in allowed:
+        raise NameUnknown(f"repository {full_name} not found", {"name": full_name})
+    if action not in allowed:
+        raise Denied(f"you may not {action} {full_name}")
+    return repository
+
+
+def list_repositories(identity, namespace=None, start=0, limit=100, query=None):
+    """Repositories the caller may see, by full name; optionally of one namespace and
+    matching a search text (namespace, name or descriptions). Returns (page, total)."""
+    conditions = [access.visible_repositories(identity)]
+    if namespace is not None:
+        conditions.append(Account.name == namespace)
+    if query:
+        pattern = f"%{query.lower()}%"
+        conditions.append(
+            or_(
+                func.lower(Account.name + "/" + Repository.name).like(pattern),
+                func.lower(Repository.short_description).like(pattern),
+                func.lower(Repository.long_description).like(pattern),
+            )
+        )
+    base = (
+        select(Repository).join(Account, Repository.namespace_id == Account.id).where(*conditions)
+    )
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    page = db.session.scalars(
+        base.order_by(Account.name, Repository.name).offset(start).limit(limit)
+    )
+    return list(page), total
+
+
+def update_repository(identity, full_name, changes: dict) -> Repository:
+    """Change visibility and descriptions (admin level on the repository)."""
+    repository = visible_repository(identity, full_name, access.ADMIN)
+    if "visibility" in changes:
+        if changes["visibility"] not in VISIBILITIES:
+            raise InvalidInput("visibility: public or private", {"field": "visibility"})
+        repository.visibility = changes["visibility"]
+    if "shortDescription" in changes:
+        repository.short_description = _text(changes["shortDescription"], "shortDescription", 140)
+    if "longDescription" in changes:
+        repository.long_description = _text(changes["longDescription"], "longDescription", 100_000)
+    audit.record(identity.name, "repository.update", full_name, changes)
+    db.session.commit()
+    lookup_caches.repositories.invalidate(full_name)
+    return repository
+
+
+def delete_repository(identity, full_name):
+    """Delete a repository with its tags, manifests and grants; its blobs become garbage
+    for the garbage collector. Idempotent for callers who could have seen it."""
+    repository = find_repository(full_name)
+    if repository is None:
+        if not access.may_create_repository(identity, _namespace_id(full_name)):
+            raise NameUnknown(f"repository {full_name} not found", {"name": full_name})
+        return
+    visible_repository(identity, full_name, access.ADMIN)
+    repository_id = repository.id
+    db.session.delete(repository)
+    audit.record(identity.name, "repository.delete", full_name)
+    db.session.commit()
+    lookup_caches.repositories.invalidate(full_name)
+    lookup_caches.manifests.invalidate(repository_id)
+    lookup_caches.blob_links.invalidate(repository_id)
+
+
+def _namespace_id(full_name):
+    account = find_account(split_repository_name(full_name)[0])
+    return account.id if account else None
+
+
+def forget_all_lookups():
+    """Drop every cached lookup (an account and all its repositories went)."""
+    for cache in (lookup_caches.repositories, lookup_caches.manifests, lookup_caches.blob_links):
+        cache.clear()
+
+
+def namespace_or_404(namespace) -> Account:
+    account = find_account(namespace)
+    if account is None:
+        raise NameUnknown(f"no user or organization named {namespace!r}", {"name": namespace})
+    return account

@@ -1,0 +1,88 @@
+"""The /api/v0 JSON blueprint (DTR's API shape). Every route is listed here; the OpenAPI
+document (`openapi.py`) describes each of them, which a test checks."""
+
+from flask import Blueprint, request
+
+from ..errors import DomainError
+from ..services import audit
+from . import accounts, admin, repositories, search, teams
+from .common import error_response
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v0")
+
+A = "/accounts/<name>"
+T = "/accounts/<org>/teams/<team>"
+R = "/repositories/<namespace>/<repo>"
+ROUTES = [
+    ("/accounts", accounts.list_accounts, "GET"),
+    ("/accounts", accounts.create_account, "POST"),
+    (A, accounts.get_account, "GET"),
+    (A, accounts.update_account, "PATCH"),
+    (A, accounts.delete_account, "DELETE"),
+    (A + "/activate", accounts.activate, "PUT"),
+    (A + "/deactivate", accounts.deactivate, "PUT"),
+    (A + "/changePassword", accounts.change_password, "POST"),
+    (A + "/organizations", accounts.organizations_of, "GET"),
+    ("/accounts/<org>/teams", teams.list_teams, "GET"),
+    ("/accounts/<org>/teams", teams.create_team, "POST"),
+    (T, teams.get_team, "GET"),
+    (T, teams.update_team, "PATCH"),
+    (T, teams.delete_team, "DELETE"),
+    (T + "/members", teams.list_members, "GET"),
+    (T + "/members/<member>", teams.get_member, "GET"),
+    (T + "/members/<member>", teams.add_member, "PUT"),
+    (T + "/members/<member>", teams.remove_member, "DELETE"),
+    (T + "/repositoryAccess", teams.repository_access, "GET"),
+    ("/repositories", repositories.list_all, "GET"),
+    ("/repositories/<namespace>", repositories.list_namespace, "GET"),
+    ("/repositories/<namespace>", repositories.create, "POST"),
+    (R, repositories.get, "GET"),
+    (R, repositories.update, "PATCH"),
+    (R, repositories.delete, "DELETE"),
+    (R + "/tags", repositories.tags, "GET"),
+    (R + "/teamAccess", repositories.list_team_access, "GET"),
+    (R + "/teamAccess/<team>", repositories.set_team_access, "PUT"),
+    (R + "/teamAccess/<team>", repositories.revoke_team_access, "DELETE"),
+    (R + "/userAccess", repositories.list_user_access, "GET"),
+    (R + "/userAccess/<user>", repositories.set_user_access, "PUT"),
+    (R + "/userAccess/<user>", repositories.revoke_user_access, "DELETE"),
+    (
+        "/repositoryNamespaces/<namespace>/teamAccess",
+        repositories.list_namespace_team_access,
+        "GET",
+    ),
+    (
+        "/repositoryNamespaces/<namespace>/teamAccess/<team>",
+        repositories.set_namespace_team_access,
+        "PUT",
+    ),
+    (
+        "/repositoryNamespaces/<namespace>/teamAccess/<team>",
+        repositories.revoke_namespace_team_access,
+        "DELETE",
+    ),
+    ("/admin/settings/auth", admin.get_auth_settings, "GET"),
+    ("/admin/settings/auth", admin.put_auth_settings, "PUT"),
+    ("/admin/settings/auth/ldap/tryLogin", admin.ldap_try_login, "POST"),
+    ("/admin/settings/auth/ldap/sync", admin.ldap_sync, "POST"),
+    ("/admin/audit", admin.audit_log, "GET"),
+    ("/index/search", search.search, "GET"),
+    ("/index/autocomplete", search.autocomplete, "GET"),
+    ("/openapi.json", openapi_document, "GET"),
+]
+
+for rule, view, method in ROUTES:
+    bp.add_url_rule(
+        rule, f"{view.__module__.rsplit('.', 1)[1]}_{view.__name__}", view, methods=[method]
+    )
+
+
+@bp.before_request
+def _client_address():
+    audit.set_client_address(request.remote_addr)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error):
+    return error_response(error)

@@ -1,0 +1,35 @@
+"""Admin endpoints: auth settings, LDAP try-login and sync, the audit log."""
+
+from ..errors import Denied, InvalidCredentials
+from ..services import audit, auth_settings
+from ..services.ldap_sync import sync_ldap
+from . import serialize
+from .common import caller, json_body, listing, page
+
+
+def get_auth_settings():
+    return auth_settings.describe(caller())
+
+
+def put_auth_settings():
+    return auth_settings.update(caller(), json_body())
+
+
+def ldap_try_login():
+    return auth_settings.try_login(caller(), json_body())
+
+
+def ldap_sync():
+    auth_settings.describe(caller())  # admins only
+    return sync_ldap()
+
+
+def audit_log():
+    actor = caller()
+    if actor.anonymous:
+        raise InvalidCredentials("authentication required")
+    if actor.role != "admin":
+        raise Denied("only administrators may read the audit log")
+    start, limit = page()
+    events = audit.list_events(start, limit)
+    return listing("events", [serialize.audit_event(e) for e in events], None, start, limit)

@@ -1,0 +1,57 @@
+"""JSON shapes of the API's resources (DTR's field names)."""
+
+import json
+
+
+def iso(moment):
+    return moment.isoformat() + "Z" if moment else None
+
+
+def account(a):
+    body = {"id": a.id, "name": a.name, "type": "organization" if a.is_org else "user"}
+    if not a.is_org:
+        body.update(
+            role=a.role,
+            isAdmin=a.role == "admin",
+            isActive=a.active,
+            isLdap=a.ldap_dn is not None,
+        )
+    body["createdAt"] = iso(a.created_at)
+    return body
+
+
+def team(t, org_name):
+    return {
+        "id": t.id,
+        "name": t.name,
+        "organization": org_name,
+        "description": t.description,
+        "type": "ldap" if t.ldap_group_dn else "managed",
+        "ldapGroupDN": t.ldap_group_dn,
+    }
+
+
+def repository(r):
+    return {
+        "id": r.id,
+        "namespace": r.namespace.name,
+        "namespaceType": "organization" if r.namespace.is_org else "user",
+        "name": r.name,
+        "fullName": r.full_name,
+        "visibility": r.visibility,
+        "shortDescription": r.short_description,
+        "longDescription": r.long_description,
+        "createdAt": iso(r.created_at),
+    }
+
+
+def audit_event(e):
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "detail": json.loads(e.detail) if e.detail else None,
+        "address": e.address,
+    }

@@ -1,0 +1,39 @@
+"""The audit log: who changed what, when, from where. Recorded in the transaction of the
+change it describes (the caller commits). The HTTP layer tells the client's address once
+per request (`set_client_address`), so services need not know of requests."""
+
+import contextvars
+import json
+
+from sqlalchemy import select
+
+from ..database import db
+from ..models import AuditEvent
+
+_client_address = contextvars.ContextVar("dtr_client_address", default=None)
+
+
+def set_client_address(address):
+    _client_address.set(address)
+
+
+def record(actor, action, target, detail=None):
+    """Add an event; `actor` is a user name (None: anonymous or the command line)."""
+    db.session.add(
+        AuditEvent(
+            actor=actor,
+            action=action,
+            target=target,
+            detail=json.dumps(detail) if detail is not None else None,
+            address=_client_address.get(),
+        )
+    )
+
+
+def list_events(start=0, limit=100, actor=None, action=None):
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return list(db.session.scalars(query.offset(start).limit(limit)))

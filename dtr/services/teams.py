@@ -1,0 +1,173 @@
+"""Teams of organizations and their members."""
+
+from sqlalchemy import select
+
+from .. import access
+from ..database import db
+from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown, NotSetUp
+from ..models import Account, Repository, RepositoryTeamAccess, Team, TeamMember
+from ..names import check_account_name
+from . import audit
+from .accounts import account_or_404
+from .settings import get_setting
+
+
+def organization_or_404(name) -> Account:
+    account = account_or_404(name)
+    if not account.is_org:
+        raise NameUnknown(f"no organization named {name!r}", {"name": name})
+    return account
+
+
+def authorize_organization(actor, organization, administer):
+    if get_setting("auth_mode") == "none":
+        raise NotSetUp()
+    if actor.anonymous:
+        raise InvalidCredentials("authentication required")
+    if administer:
+        allowed = access.may_administer_organization(actor, organization.id)
+    else:
+        allowed = access.may_see_organization_members(actor, organization.id)
+    if not allowed:
+        raise Denied(
+            f"only {'owners of' if administer else 'members of'} {organization.name} may do this"
+        )
+
+
+def team_or_404(organization, name) -> Team:
+    team = db.session.execute(
+        select(Team).where(Team.organization_id == organization.id, Team.name == name)
+    ).scalar_one_or_none()
+    if team is None:
+        raise NameUnknown(f"no team {name!r} in {organization.name}", {"team": name})
+    return team
+
+
+def list_teams(actor, org_name):
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=False)
+    return list(
+        db.session.scalars(
+            select(Team).where(Team.organization_id == organization.id).order_by(Team.name)
+        )
+    )
+
+
+def get_team(actor, org_name, team_name) -> Team:
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=False)
+    return team_or_404(organization, team_name)
+
+
+def create_team(actor, org_name, name, description="", ldap_group_dn=None) -> Team:
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=True)
+    check_account_name(name)
+    if not isinstance(description, str):
+        raise InvalidInput("description: a string", {"field": "description"})
+    exists = db.session.execute(
+        select(Team.id).where(Team.organization_id == organization.id, Team.name == name)
+    ).first()
+    if exists:
+        raise NameTaken(f"team {name!r} already exists in {org_name}", {"team": name})
+    team = Team(
+        organization_id=organization.id,
+        name=name,
+        description=description,
+        ldap_group_dn=ldap_group_dn or None,
+    )
+    db.session.add(team)
+    audit.record(actor.name, "team.create", f"{org_name}/{name}")
+    db.session.commit()
+    return team
+
+
+def update_team(actor, org_name, team_name, changes: dict) -> Team:
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=True)
+    team = team_or_404(organization, team_name)
+    if "description" in changes:
+        if not isinstance(changes["description"], str):
+            raise InvalidInput("description: a string", {"field": "description"})
+        team.description = changes["description"]
+    if "ldapGroupDN" in changes:
+        team.ldap_group_dn = changes["ldapGroupDN"] or None
+    audit.record(actor.name, "team.update", f"{org_name}/{team_name}", changes)
+    db.session.commit()
+    return team
+
+
+def delete_team(actor, org_name, team_name):
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=True)
+    if team_name == access.OWNERS_TEAM:
+        raise InvalidInput("the owners team cannot be deleted")
+    team = db.session.execute(
+        select(Team).where(Team.organization_id == organization.id, Team.name == team_name)
+    ).scalar_one_or_none()
+    if team is not None:
+        db.session.delete(team)
+        audit.record(actor.name, "team.delete", f"{org_name}/{team_name}")
+        db.session.commit()
+
+
+def list_members(actor, org_name, team_name):
+    team = get_team(actor, org_name, team_name)
+    return list(
+        db.session.scalars(
+            select(Account)
+            .join(TeamMember, TeamMember.account_id == Account.id)
+            .where(TeamMember.team_id == team.id)
+            .order_by(Account.name)
+        )
+    )
+
+
+def is_member(actor, org_name, team_name, member_name) -> bool:
+    team = get_team(actor, org_name, team_name)
+    member = account_or_404(member_name)
+    return db.session.get(TeamMember, (team.id, member.id)) is not None
+
+
+def add_member(actor, org_name, team_name, member_name) -> bool:
+    """Add a user to a team; True when added, False when already there."""
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=True)
+    team = team_or_404(organization, team_name)
+    member = account_or_404(member_name)
+    if member.is_org:
+        raise InvalidInput("only users can be team members")
+    if team.ldap_group_dn:
+        raise InvalidInput("members of an LDAP team come from its LDAP group")
+    if db.session.get(TeamMember, (team.id, member.id)) is not None:
+        return False
+    db.session.add(TeamMember(team_id=team.id, account_id=member.id))
+    audit.record(actor.name, "team.member.add", f"{org_name}/{team_name}", {"member": member_name})
+    db.session.commit()
+    return True
+
+
+def remove_member(actor, org_name, team_name, member_name):
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=True)
+    team = team_or_404(organization, team_name)
+    member = account_or_404(member_name)
+    membership = db.session.get(TeamMember, (team.id, member.id))
+    if membership is not None:
+        db.session.delete(membership)
+        audit.record(
+            actor.name, "team.member.remove", f"{org_name}/{team_name}", {"member": member_name}
+        )
+        db.session.commit()
+
+
+def team_repository_access(actor, org_name, team_name):
+    """(repository, level) pairs the team is granted."""
+    team = get_team(actor, org_name, team_name)
+    rows = db.session.execute(
+        select(Repository, RepositoryTeamAccess.level)
+        .join(RepositoryTeamAccess, RepositoryTeamAccess.repository_id == Repository.id)
+        .where(RepositoryTeamAccess.team_id == team.id)
+        .order_by(Repository.name)
+    )
+    return [(repository, level) for repository, level in rows]
