@@ -45,8 +45,11 @@ class DTRServer(BaseApplication):
 
     def load(self):
         from . import create_app
+        from .scheduler import start_scheduler
 
-        return create_app(self.instance_dir)
+        app = create_app(self.instance_dir)
+        start_scheduler(app)
+        return app
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.client import RegistryClient
 from tests.support.server import USERS, DTRProcess
+from tests.support.slapd import Slapd
 
 _names = itertools.count()
 
@@ -49,3 +50,11 @@ def public_repo(dtr):
     result = dtr.cli("create-repo", name, "--public")
     assert result.returncode == 0, result.stderr
     return name
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory):
+    """A real, private slapd on loopback, seeded with the scenario's people and groups."""
+    server = Slapd(tmp_path_factory.mktemp("slapd")).start()
+    yield server
+    server.stop()

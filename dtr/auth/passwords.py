@@ -57,3 +57,9 @@ def forget_checks(name):
     with _lock:
         for key in [k for k in _cache if k[0] == name]:
             del _cache[key]
+
+
+def forget_all_checks():
+    """Drop every remembered check (the auth mode or the LDAP settings changed)."""
+    with _lock:
+        _cache.clear()

@@ -8,7 +8,9 @@ from flask import current_app, request
 from .. import access
 from ..auth.identity import ANONYMOUS, Identity
 from ..auth.tokens import TokenInvalid, granted_actions
+from ..database import db
 from ..errors import Denied, InvalidCredentials, NameUnknown
+from ..services import audit
 from ..services.accounts import authenticate, find_account
 from ..services.repositories import repository_or_prospect
 from ..services.settings import domain_name
@@ -89,6 +91,9 @@ def require(caller: Caller, name: str, action: str):
     actions = actions_on(caller, name)
     if action in actions:
         return
+    if action == access.PUSH:
+        audit.record(caller.name, "push.refused", name)
+        db.session.commit()
     scope = repository_scope(name, action)
     if caller.claims is not None:
         # The token lacks the action. When the caller could have it, a new token will do;

@@ -5,7 +5,7 @@ configuration is saved only after it binds, so a typo cannot lock everybody out;
 admins keep working in LDAP mode (break-glass) whatever LDAP does.
 """
 
-from ..auth import ldap_directory
+from ..auth import ldap_directory, passwords
 from ..database import db
 from ..errors import Denied, InvalidCredentials, InvalidInput, NotSetUp
 from . import audit
@@ -58,6 +58,7 @@ def update(actor, body: dict) -> dict:
     if "ldap" in body:
         set_setting("ldap", settings.to_dict(include_secrets=True))
     set_setting("auth_mode", mode)
+    passwords.forget_all_checks()
     audit.record(actor.name, "settings.auth", mode, {"ldapChanged": "ldap" in body})
     db.session.commit()
     return describe(actor)

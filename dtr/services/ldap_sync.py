@@ -3,7 +3,7 @@ in step with the directory. Accounts gone from LDAP are deactivated, never delet
 
 from sqlalchemy import delete, select
 
-from ..auth import ldap_directory
+from ..auth import ldap_directory, passwords
 from ..auth.identity import Identity, identity_of
 from ..database import db
 from ..errors import InvalidCredentials
@@ -63,6 +63,7 @@ def sync_ldap() -> dict:
     for name, account in existing.items():
         if name not in users and account.active:
             account.active = False
+            passwords.forget_checks(name)
             deactivated += 1
             audit.record(None, "ldap.account.deactivate", name)
     teams = list(db.session.scalars(select(Team).where(Team.ldap_group_dn.is_not(None))))

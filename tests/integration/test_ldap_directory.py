@@ -20,18 +20,11 @@ from dtr.auth.ldap_directory import (
 )
 from dtr.errors import InvalidCredentials
 from tests.support.server import free_port
-from tests.support.slapd import BIND_DN, BIND_PASSWORD, GROUPS, PEOPLE, Slapd, user_dn
+from tests.support.slapd import BIND_DN, BIND_PASSWORD, GROUPS, PEOPLE, user_dn
 
 ADMINS = f"cn=dtr-admins,{GROUPS}"
 # ldap3 checks the server's name itself, with the deprecated ssl.match_hostname.
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.match_hostname:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def slapd(tmp_path_factory):
-    server = Slapd(tmp_path_factory.mktemp("slapd")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
