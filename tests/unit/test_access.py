@@ -122,3 +122,24 @@ def test_prospective_repository_gets_namespace_grants(world, monkeypatch):
     for relation, expected in (("ns-rw", {"pull", "push", "delete"}), ("team-rw", set())):
         prospect = RepositoryRef(None, relations[relation].namespace_id, "new", "private")
         assert access.allowed_actions(me, prospect) == expected
+
+
+@pytest.mark.parametrize(
+    "mode,role,relation,visibility,expected", [r for r in rows() if r[0] == "managed"]
+)
+def test_listing_filter_agrees_with_the_table(
+    world, monkeypatch, mode, role, relation, visibility, expected
+):
+    """`visible_repositories` (SQL, for listings) shows exactly what the table lets pull."""
+    from sqlalchemy import select
+
+    me_id, relations = world
+    monkeypatch.setattr(access, "get_setting", lambda key: {"auth_mode": mode}[key])
+    identity = ANONYMOUS if role == "anonymous" else Identity("me", role, me_id)
+    repository = relations[relation]
+    repository.visibility = visibility
+    db.session.flush()
+    visible = set(
+        db.session.scalars(select(Repository.id).where(access.visible_repositories(identity)))
+    )
+    assert (repository.id in visible) == ("pull" in expected)
