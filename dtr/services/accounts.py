@@ -11,7 +11,7 @@ from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUn
 from ..models import ROLES, Account, Team, TeamMember
 from ..names import check_account_name
 from . import audit
-from .settings import get_setting, set_setting
+from .settings import forget_cached_setting, get_setting, set_setting
 
 
 def find_account(name):
@@ -65,9 +65,13 @@ def create_user(name, password, role, actor: Identity | None = None):
     )
     db.session.add(account)
     audit.record(actor.name if actor else None, "account.create", name, {"role": role})
+    first_admin = role == "admin" and get_setting("auth_mode") == "none"
+    if first_admin:  # in the same transaction: an admin never exists with the mode still None
+        set_setting("auth_mode", "managed", commit=False)
+        audit.record(name, "settings.auth", "managed", {"reason": "first admin created"})
     db.session.commit()
-    if role == "admin" and get_setting("auth_mode") == "none":
-        set_setting("auth_mode", "managed")
+    if first_admin:
+        forget_cached_setting("auth_mode")
     return account
 
 

@@ -36,13 +36,20 @@ def get_setting(key):
     return value
 
 
-def set_setting(key, value):
+def set_setting(key, value, commit=True):
+    """Store a setting; with `commit` False it joins the caller's transaction (which must
+    commit, then call `forget_cached_setting`)."""
     row = db.session.get(Setting, key)
     if row is None:
         db.session.add(Setting(key=key, value=json.dumps(value)))
     else:
         row.value = json.dumps(value)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+        forget_cached_setting(key)
+
+
+def forget_cached_setting(key):
     with _lock:
         _cache.pop(key, None)
 
