@@ -1,8 +1,1223 @@
-"""The OpenAPI 3 document of /api/v0."""
+"""The OpenAPI 3.0.3 document of /api/v0, built from data: the component schemas, and a table
+of operations (one per route of `ROUTES`, which a test checks) from which the paths, their
+parameters and their responses are made. Enumerations (roles, access levels, visibilities,
+auth modes, error codes) and the LDAP settings' fields come from the code itself."""
+
+import re
+from dataclasses import MISSING, dataclass, field, fields
 
 from flask import current_app
 
-DOCUMENT = {"openapi": "3.0.3", "info": {"title": "DTR API", "version": "v0"}, "paths": {}}
+from ..auth.ldap_directory import LdapSettings, LdapUser
+from ..models import ACCESS_LEVELS, ROLES
+from ..names import ACCOUNT_NAME, MAX_NAME_LENGTH
+from ..services.auth_settings import MODES
+from ..services.repositories import VISIBILITIES
+from .common import API_ERRORS
+
+# --- schema helpers -------------------------------------------------------------------------
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def string(description=None, **extra):
+    schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def integer(description=None, **extra):
+    return {"type": "integer", **extra, **({"description": description} if description else {})}
+
+
+def boolean(description=None):
+    return {"type": "boolean", **({"description": description} if description else {})}
+
+
+def enum(values, description=None, **extra):
+    return string(description, enum=list(values), **extra)
+
+
+def array(items):
+    return {"type": "array", "items": items}
+
+
+def obj(properties, required=None, description=None, **extra):
+    """An object; every property is required unless `required` says which are."""
+    schema = {"type": "object", "properties": properties}
+    schema["required"] = list(properties) if required is None else list(required)
+    if not schema["required"]:
+        del schema["required"]
+    if description:
+        schema["description"] = description
+    schema.update(extra)
+    return schema
+
+
+def nullable(schema):
+    """OpenAPI 3.0's `nullable` applies only beside `type`, so a nullable object is a copy
+    of its schema rather than a $ref."""
+    return {**schema, "nullable": True}
+
+
+TIMESTAMP = string("UTC, ISO 8601", format="date-time")
+NULLABLE_STRING = string(nullable=True)
+ACCOUNT_NAME_SCHEMA = string(
+    "lowercase letters and digits, then also - _ .",
+    pattern=ACCOUNT_NAME.pattern,
+    maxLength=MAX_NAME_LENGTH - 2,
+)
+REPOSITORY_NAME_SCHEMA = string(
+    "lowercase components [a-z0-9] joined by . _ __ - (no slash)",
+    pattern=r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$",
+)
+ROLE = enum(ROLES, "global role: on every repository")
+ACCESS_LEVEL = enum(ACCESS_LEVELS)
+VISIBILITY = enum(VISIBILITIES)
+SHORT_DESCRIPTION = string(maxLength=140)
+LONG_DESCRIPTION = string(maxLength=100_000)
+
+# --- the LDAP settings, from the dataclass ---------------------------------------------------
+
+LDAP_FIELD_DOCS = {
+    "server_url": "ldap://host[:port] or ldaps://host[:port]",
+    "start_tls": "upgrade an ldap:// connection with StartTLS (not with ldaps://)",
+    "ca_certificate": "PEM certificate(s) to verify the server with; null: the system's CAs",
+    "tls_skip_verify": "do not verify the server's certificate",
+    "bind_dn": "the search account's DN",
+    "bind_password": "the search account's password (never returned)",
+    "user_base_dn": "where users are searched",
+    "login_attribute": "the attribute users log in with (uid; sAMAccountName for AD)",
+    "user_filter": "an LDAP filter selecting the users",
+    "admin_group_dn": "members of this group are DTR administrators",
+    "sync_interval_minutes": "minutes between two syncs (1 to 10080)",
+    "timeout_seconds": "seconds to wait for the server (1 to 120)",
+    "username": "the login attribute's value, lowercased",
+    "dn": "the user's entry",
+    "email": "the user's mail, if any",
+    "full_name": "the user's cn, if any",
+    "is_admin": "member of the admin group",
+}
+_PYTHON_TYPES = {
+    "str": {"type": "string"},
+    "str | None": {"type": "string", "nullable": True},
+    "bool": {"type": "boolean"},
+    "int": {"type": "integer"},
+}
+
+
+def _type_name(annotation):
+    if isinstance(annotation, str):
+        return annotation
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
+def dataclass_schema(cls, omit=(), for_input=False):
+    """The JSON form of a dataclass. As output every field is present; as input the fields
+    with defaults are optional (null or empty: the default)."""
+    properties, required = {}, []
+    for f in fields(cls):
+        if f.name in omit:
+            continue
+        schema = dict(_PYTHON_TYPES[_type_name(f.type)])
+        if f.name in LDAP_FIELD_DOCS:
+            schema["description"] = LDAP_FIELD_DOCS[f.name]
+        has_default = f.default is not MISSING or f.default_factory is not MISSING
+        if for_input:
+            if has_default:
+                schema["nullable"] = True
+                if f.default not in (MISSING, None):
+                    schema["default"] = f.default
+            else:
+                required.append(f.name)
+        else:
+            required.append(f.name)
+        properties[f.name] = schema
+    if for_input:  # unknown settings are refused
+        return obj(properties, required, additionalProperties=False)
+    return obj(properties, required)
+
+
+LDAP_SETTINGS_INPUT = dataclass_schema(LdapSettings, for_input=True)
+LDAP_SETTINGS_INPUT["description"] = (
+    "LDAP settings; without bind_password, the stored password is kept"
+)
+LDAP_SETTINGS_INPUT["required"] = [
+    n for n in LDAP_SETTINGS_INPUT["required"] if n != "bind_password"
+]
+
+# --- component schemas -----------------------------------------------------------------------
+
+ERROR_CODES = sorted({code for code, _ in API_ERRORS.values()})
+
+
+def listing(key, item, description, total_nullable=False):
+    total = integer("how many there are in all")
+    if total_nullable:
+        total = {**integer("null: not counted"), "nullable": True}
+    return obj(
+        {
+            key: array(ref(item)),
+            "start": integer("the index of the first item of this page"),
+            "limit": integer("the page size asked for"),
+            "total": total,
+        },
+        description=description,
+    )
+
+
+def wrapper(key, items, description):
+    return obj({key: array(items)}, description=description)
+
+
+SCHEMAS = {
+    "Account": obj(
+        {
+            "id": integer(),
+            "name": string(),
+            "type": enum(("user", "organization")),
+            "role": {**ROLE, "description": "users only"},
+            "isAdmin": boolean("users only: role is admin"),
+            "isActive": boolean("users only: may log in"),
+            "isLdap": boolean("users only: comes from LDAP"),
+            "createdAt": TIMESTAMP,
+        },
+        required=["id", "name", "type", "createdAt"],
+        description="A user or an organization; role, isAdmin, isActive, isLdap: users only",
+    ),
+    "Team": obj(
+        {
+            "id": integer(),
+            "name": string(),
+            "organization": string("the organization's name"),
+            "description": string(),
+            "type": enum(("managed", "ldap"), "ldap: members come from an LDAP group"),
+            "ldapGroupDN": NULLABLE_STRING,
+        },
+        description="A team of an organization",
+    ),
+    "Repository": obj(
+        {
+            "id": integer(),
+            "namespace": string("the user or organization owning it"),
+            "namespaceType": enum(("user", "organization")),
+            "name": string(),
+            "fullName": string("namespace/name"),
+            "visibility": VISIBILITY,
+            "shortDescription": string(),
+            "longDescription": string(),
+            "createdAt": TIMESTAMP,
+        }
+    ),
+    "Tag": obj(
+        {
+            "name": string(),
+            "digest": string("the manifest's digest"),
+            "mediaType": string("the manifest's media type"),
+            "manifestSize": integer("bytes"),
+            "pushedBy": {**NULLABLE_STRING, "description": "who pushed it last"},
+            "updatedAt": TIMESTAMP,
+        },
+        description="A tag of a repository and the manifest it points to",
+    ),
+    "TeamAccess": obj({"team": ref("Team"), "accessLevel": ACCESS_LEVEL}),
+    "UserAccess": obj({"user": ref("Account"), "accessLevel": ACCESS_LEVEL}),
+    "RepositoryAccess": obj({"repository": ref("Repository"), "accessLevel": ACCESS_LEVEL}),
+    "TeamMembership": obj(
+        {"member": string(), "team": string(), "organization": string()},
+        description="A user in a team",
+    ),
+    "AuditEvent": obj(
+        {
+            "id": integer(),
+            "at": TIMESTAMP,
+            "actor": {**NULLABLE_STRING, "description": "null: anonymous or the command line"},
+            "action": string("such as account.create, grant.team, repository.delete"),
+            "target": string("what was changed: an account, team or repository name"),
+            "detail": {"type": "object", "nullable": True, "additionalProperties": True},
+            "address": {**NULLABLE_STRING, "description": "the client's IP address"},
+        }
+    ),
+    "AccountList": listing("accounts", "Account", "A page of accounts, by name"),
+    "RepositoryList": listing("repositories", "Repository", "A page of repositories"),
+    "AuditEventList": listing(
+        "events", "AuditEvent", "A page of events, newest first", total_nullable=True
+    ),
+    "OrganizationList": wrapper("organizations", ref("Account"), "Organizations, by name"),
+    "TeamList": wrapper("teams", ref("Team"), "Teams, by name"),
+    "MemberList": wrapper("members", ref("Account"), "Members of a team, by name"),
+    "TagList": wrapper("tags", ref("Tag"), "Tags, by name"),
+    "TeamAccessList": wrapper("teamAccessList", ref("TeamAccess"), "Team grants, by team"),
+    "UserAccessList": wrapper("userAccessList", ref("UserAccess"), "User grants, by user"),
+    "RepositoryAccessList": wrapper(
+        "repositoryAccessList", ref("RepositoryAccess"), "A team's grants, by repository name"
+    ),
+    "LdapSettings": dataclass_schema(LdapSettings, omit=("bind_password",)),
+    "LdapSettingsInput": LDAP_SETTINGS_INPUT,
+    "LdapUser": dataclass_schema(LdapUser),
+    "AuthSettings": obj(
+        {
+            "mode": enum(MODES),
+            "ldap": nullable(dataclass_schema(LdapSettings, omit=("bind_password",))),
+        },
+        description="The auth mode and the stored LDAP settings (null: none saved)",
+    ),
+    "LdapTryLoginResult": obj(
+        {
+            "ok": boolean("the login worked"),
+            "message": string("what happened, with the detail needed to fix the settings"),
+            "user": nullable(dataclass_schema(LdapUser)),
+        }
+    ),
+    "LdapSyncResult": obj(
+        {
+            "created": integer("accounts created"),
+            "deactivated": integer("accounts deactivated (gone from the directory)"),
+            "teams": integer("LDAP teams whose members were set"),
+        }
+    ),
+    "SearchResults": obj(
+        {
+            "repositoryResults": array(ref("Repository")),
+            "numRepositoryResults": integer("how many repositories match in all"),
+            "accountResults": array(ref("Account")),
+        }
+    ),
+    "AutocompleteResults": obj(
+        {"results": array(string())},
+        description="Repository full names, then account names",
+    ),
+    "Error": obj(
+        {
+            "errors": array(
+                obj(
+                    {
+                        "code": enum(ERROR_CODES),
+                        "message": string("safe to show; a field's errors start with its name"),
+                        "detail": {
+                            "type": "object",
+                            "nullable": True,
+                            "additionalProperties": True,
+                        },
+                    }
+                )
+            )
+        },
+        description="One or more errors",
+    ),
+    # request bodies
+    "NewUser": obj(
+        {
+            "type": enum(("user",), default="user"),
+            "name": ACCOUNT_NAME_SCHEMA,
+            "password": string(minLength=1),
+            "role": {**ROLE, "default": "none"},
+        },
+        required=["name", "password"],
+    ),
+    "NewOrganization": obj(
+        {"type": enum(("organization",)), "name": ACCOUNT_NAME_SCHEMA},
+        required=["type", "name"],
+    ),
+    "AccountChange": obj({"role": ROLE}, additionalProperties=False),
+    "PasswordChange": obj(
+        {
+            "oldPassword": string("required unless the caller is an administrator"),
+            "newPassword": string(minLength=1),
+        },
+        required=["newPassword"],
+    ),
+    "NewTeam": obj(
+        {
+            "name": ACCOUNT_NAME_SCHEMA,
+            "description": string(default=""),
+            "ldapGroupDN": string("members come from this LDAP group at each sync"),
+        },
+        required=["name"],
+    ),
+    "TeamChange": obj(
+        {
+            "description": string(),
+            "ldapGroupDN": {
+                **NULLABLE_STRING,
+                "description": "null or empty: a managed team",
+            },
+        },
+        required=[],
+    ),
+    "NewRepository": obj(
+        {
+            "name": REPOSITORY_NAME_SCHEMA,
+            "visibility": {**VISIBILITY, "default": "private"},
+            "shortDescription": {**SHORT_DESCRIPTION, "default": ""},
+            "longDescription": {**LONG_DESCRIPTION, "default": ""},
+        },
+        required=["name"],
+    ),
+    "RepositoryChange": obj(
+        {
+            "visibility": VISIBILITY,
+            "shortDescription": SHORT_DESCRIPTION,
+            "longDescription": LONG_DESCRIPTION,
+        },
+        required=[],
+        additionalProperties=False,
+    ),
+    "AccessGrant": obj({"accessLevel": ACCESS_LEVEL}),
+    "AuthSettingsChange": obj(
+        {
+            "mode": {**enum(MODES), "description": "unchanged when left out"},
+            "ldap": ref("LdapSettingsInput"),
+        },
+        required=[],
+    ),
+    "LdapTryLogin": obj(
+        {
+            "username": string(),
+            "password": string(),
+            "ldap": ref("LdapSettingsInput"),
+        },
+        required=["username", "password"],
+        description="A login to try, with the given LDAP settings or else the saved ones",
+    ),
+}
+
+# --- responses and parameters ----------------------------------------------------------------
+
+NOT_SET_UP = "NOT_SET_UP: DTR has no auth mode yet (a fresh install)"
+ERROR_RESPONSES = {
+    400: (
+        "BadRequest",
+        "INVALID_INPUT: the body is not a JSON object, a field is missing or has a wrong "
+        "type or value (the message starts with the field's name, detail.field names it), "
+        "or the request is refused as it stands; INVALID_NAME: an invalid name",
+    ),
+    401: (
+        "Unauthorized",
+        "NOT_AUTHENTICATED: wrong credentials, an invalid or expired token, a deactivated "
+        "account, or no credentials where they are needed",
+    ),
+    403: ("Forbidden", "NOT_AUTHORIZED: the caller may not do this"),
+    404: (
+        "NotFound",
+        "NO_SUCH_RESOURCE: no such account, team, member or repository, or a repository the "
+        "caller may not see",
+    ),
+    409: (
+        "Conflict",
+        f"ALREADY_EXISTS: the name is taken; {NOT_SET_UP}, only the first admin can be created",
+    ),
+}
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"description": 'Basic realm="DTR"', "schema": {"type": "string"}}
+}
+
+
+def error_response(status, description=None):
+    """A shared error response, or one with the reasons of a particular operation."""
+    name, generic = ERROR_RESPONSES[status]
+    if description is None:
+        return {"$ref": f"#/components/responses/{name}"}
+    response = {
+        "description": description,
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
+    if status == 401:
+        response["headers"] = WWW_AUTHENTICATE
+    return response
+
+
+RESPONSES = {name: error_response(status, text) for status, (name, text) in ERROR_RESPONSES.items()}
+
+PATH_PARAMETERS = {
+    "name": "a user or organization name",
+    "org": "an organization's name",
+    "team": "a team's name in the organization",
+    "member": "a user's name",
+    "namespace": "a user or organization name: the namespace of repositories",
+    "repo": "a repository's name in its namespace",
+    "user": "a user's name",
+}
+PARAMETERS = {
+    "start": {
+        "name": "start",
+        "in": "query",
+        "description": "the index of the first item",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0},
+    },
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "description": "the most items to return",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100},
+    },
+    "q": {
+        "name": "q",
+        "in": "query",
+        "description": "text to look for, case-insensitive",
+        "schema": {"type": "string", "default": ""},
+    },
+}
+PAGE = ("start", "limit")
+
+# --- the operations --------------------------------------------------------------------------
+
+
+@dataclass
+class Op:
+    method: str
+    path: str  # OpenAPI form, under /api/v0
+    operation_id: str
+    tag: str
+    summary: str
+    description: str
+    ok: dict  # status -> (description, schema name or None)
+    body: str | tuple | None = None  # the request body's schema name; a tuple: one of them
+    query: tuple = ()  # names of PARAMETERS
+    errors: dict = field(default_factory=dict)  # status -> this operation's reasons
+    authenticated: bool = True  # asks who the caller is: 401 and 409 NOT_SET_UP apply
+
+    def error_statuses(self) -> dict:
+        """status -> reasons (None: the shared response's)."""
+        errors = dict(self.errors)
+        if self.authenticated:
+            errors.setdefault(401, None)
+            if errors.get(409) and "NOT_SET_UP" not in errors[409]:
+                errors[409] += "; " + NOT_SET_UP
+            errors.setdefault(409, None)
+        return dict(sorted(errors.items()))
+
+
+A = "/accounts/{name}"
+T = "/accounts/{org}/teams/{team}"
+R = "/repositories/{namespace}/{repo}"
+NS = "/repositoryNamespaces/{namespace}/teamAccess"
+ADMINS_ONLY = {403: "the caller is not an administrator"}
+OWNERS_ONLY = "the caller is neither an owner of the organization nor an administrator"
+MEMBERS_ONLY = "the caller is neither a member of the organization nor an administrator"
+NO_ORG_OR_TEAM = "no such organization or team"
+REPO_ADMIN = "the caller sees the repository but lacks admin level on it"
+UNSEEN = "no such repository, or one the caller may not see"
+GRANT_BODY_400 = "not a JSON object, or accessLevel missing or not an access level"
+
+OPERATIONS = [
+    # accounts
+    Op(
+        "GET",
+        "/accounts",
+        "listAccounts",
+        "accounts",
+        "List accounts",
+        "Users and organizations by name, a page at a time; for any logged-in user.",
+        {200: ("a page of accounts", "AccountList")},
+        query=PAGE,
+        errors={400: "start or limit out of range", 401: "no or wrong credentials"},
+    ),
+    Op(
+        "POST",
+        "/accounts",
+        "createAccount",
+        "accounts",
+        "Create a user or an organization",
+        "Administrators create users (with a password and a global role) and organizations. "
+        "An organization gets an `owners` team with its creator in it. On a fresh install "
+        "(auth mode None) anyone may create the first user, who must have the role admin; "
+        "that switches the auth mode to Managed.",
+        {201: ("the account", "Account")},
+        body=("NewUser", "NewOrganization"),
+        errors={
+            400: "not a JSON object; name, password, type or role missing, of a wrong type or "
+            "value; INVALID_NAME: an invalid name",
+            401: "no or wrong credentials",
+            403: "the caller is not an administrator",
+            409: "ALREADY_EXISTS: the name is taken; NOT_SET_UP: a fresh install, and this is "
+            "not an admin user",
+        },
+    ),
+    Op(
+        "GET",
+        A,
+        "getAccount",
+        "accounts",
+        "Get an account",
+        "A user or an organization; for any logged-in user.",
+        {200: ("the account", "Account")},
+        errors={401: "no or wrong credentials", 404: "no such account"},
+    ),
+    Op(
+        "PATCH",
+        A,
+        "updateAccount",
+        "accounts",
+        "Change a user's global role",
+        "Administrators only. Only `role` may be given.",
+        {200: ("the user", "Account")},
+        body="AccountChange",
+        errors={
+            400: "not a JSON object, role missing or not a role, or another field given",
+            403: "the caller is not an administrator",
+            404: "no such user (organizations have no role)",
+        },
+    ),
+    Op(
+        "DELETE",
+        A,
+        "deleteAccount",
+        "accounts",
+        "Delete a user or an organization",
+        "Administrators only. An organization goes with its teams and repositories, a user "
+        "with their repositories. Idempotent: an unknown name answers 204 too.",
+        {204: ("deleted, or there was no such account", None)},
+        errors={400: "deleting oneself", **ADMINS_ONLY},
+    ),
+    Op(
+        "PUT",
+        A + "/activate",
+        "activateAccount",
+        "accounts",
+        "Activate a user",
+        "Administrators only. An active user may log in.",
+        {200: ("the user", "Account")},
+        errors={**ADMINS_ONLY, 404: "no such user"},
+    ),
+    Op(
+        "PUT",
+        A + "/deactivate",
+        "deactivateAccount",
+        "accounts",
+        "Deactivate a user",
+        "Administrators only. A deactivated user can no longer log in, to the API or for "
+        "registry tokens; their repositories and grants stay.",
+        {200: ("the user", "Account")},
+        errors={400: "deactivating oneself", **ADMINS_ONLY, 404: "no such user"},
+    ),
+    Op(
+        "POST",
+        A + "/changePassword",
+        "changePassword",
+        "accounts",
+        "Change a password",
+        "Users change their own password, giving the old one; administrators change anyone's "
+        "without it.",
+        {204: ("changed", None)},
+        body="PasswordChange",
+        errors={
+            400: "not a JSON object, newPassword missing or empty, or oldPassword incorrect",
+            401: "no or wrong credentials",
+            403: "a user who is not an administrator changing someone else's password",
+            404: "no such user",
+        },
+    ),
+    Op(
+        "GET",
+        A + "/organizations",
+        "listOrganizationsOfUser",
+        "accounts",
+        "List a user's organizations",
+        "Organizations the user is in through any of their teams. Users see their own, "
+        "administrators anyone's.",
+        {200: ("the organizations", "OrganizationList")},
+        errors={
+            401: "no or wrong credentials",
+            403: "another user's, and the caller is not an administrator",
+            404: "no such user",
+        },
+    ),
+    # teams
+    Op(
+        "GET",
+        "/accounts/{org}/teams",
+        "listTeams",
+        "teams",
+        "List the teams of an organization",
+        "For members of the organization (of any team) and administrators.",
+        {200: ("the teams", "TeamList")},
+        errors={401: "no or wrong credentials", 403: MEMBERS_ONLY, 404: "no such organization"},
+    ),
+    Op(
+        "POST",
+        "/accounts/{org}/teams",
+        "createTeam",
+        "teams",
+        "Create a team",
+        "For owners of the organization and administrators. A team with an ldapGroupDN gets "
+        "its members from that LDAP group at each sync.",
+        {201: ("the team", "Team")},
+        body="NewTeam",
+        errors={
+            400: "not a JSON object, name missing or not a string, description or ldapGroupDN "
+            "not a string; INVALID_NAME: an invalid name",
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: "no such organization",
+            409: "ALREADY_EXISTS: the organization has a team of this name",
+        },
+    ),
+    Op(
+        "GET",
+        T,
+        "getTeam",
+        "teams",
+        "Get a team",
+        "For members of the organization and administrators.",
+        {200: ("the team", "Team")},
+        errors={401: "no or wrong credentials", 403: MEMBERS_ONLY, 404: NO_ORG_OR_TEAM},
+    ),
+    Op(
+        "PATCH",
+        T,
+        "updateTeam",
+        "teams",
+        "Change a team",
+        "Change the description or the LDAP group (null or empty: a managed team); other "
+        "fields are ignored. For owners of the organization and administrators.",
+        {200: ("the team", "Team")},
+        body="TeamChange",
+        errors={
+            400: "not a JSON object, or description not a string",
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: NO_ORG_OR_TEAM,
+        },
+    ),
+    Op(
+        "DELETE",
+        T,
+        "deleteTeam",
+        "teams",
+        "Delete a team",
+        "For owners of the organization and administrators; the team's grants go with it. "
+        "Idempotent: an unknown team answers 204 too.",
+        {204: ("deleted, or there was no such team", None)},
+        errors={
+            400: "the owners team cannot be deleted",
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: "no such organization",
+        },
+    ),
+    Op(
+        "GET",
+        T + "/members",
+        "listTeamMembers",
+        "teams",
+        "List the members of a team",
+        "For members of the organization and administrators.",
+        {200: ("the members", "MemberList")},
+        errors={401: "no or wrong credentials", 403: MEMBERS_ONLY, 404: NO_ORG_OR_TEAM},
+    ),
+    Op(
+        "GET",
+        T + "/members/{member}",
+        "getTeamMember",
+        "teams",
+        "Is a user in a team?",
+        "200 when the user is a member, 404 when not. For members of the organization and "
+        "administrators.",
+        {200: ("the user is a member", "TeamMembership")},
+        errors={
+            401: "no or wrong credentials",
+            403: MEMBERS_ONLY,
+            404: "no such organization, team or account, or not a member",
+        },
+    ),
+    Op(
+        "PUT",
+        T + "/members/{member}",
+        "addTeamMember",
+        "teams",
+        "Add a user to a team",
+        "For owners of the organization and administrators. Idempotent.",
+        {
+            201: ("added", "TeamMembership"),
+            200: ("the user was a member already", "TeamMembership"),
+        },
+        errors={
+            400: "an organization as a member, or a team whose members come from LDAP",
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: "no such organization, team or account",
+        },
+    ),
+    Op(
+        "DELETE",
+        T + "/members/{member}",
+        "removeTeamMember",
+        "teams",
+        "Remove a user from a team",
+        "For owners of the organization and administrators. Idempotent: 204 when the user "
+        "was not a member.",
+        {204: ("removed, or was not a member", None)},
+        errors={
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: "no such organization, team or account",
+        },
+    ),
+    Op(
+        "GET",
+        T + "/repositoryAccess",
+        "listTeamRepositoryAccess",
+        "teams",
+        "List a team's repository grants",
+        "The repositories granted to the team (repository grants, not namespace grants), "
+        "with their levels. For members of the organization and administrators.",
+        {200: ("the grants", "RepositoryAccessList")},
+        errors={401: "no or wrong credentials", 403: MEMBERS_ONLY, 404: NO_ORG_OR_TEAM},
+    ),
+    # repositories
+    Op(
+        "GET",
+        "/repositories",
+        "listRepositories",
+        "repositories",
+        "List repositories",
+        "Every repository the caller may see (only public ones for anonymous callers), by "
+        "full name, a page at a time.",
+        {200: ("a page of repositories", "RepositoryList")},
+        query=PAGE,
+        errors={400: "start or limit out of range", 401: "wrong credentials"},
+    ),
+    Op(
+        "GET",
+        "/repositories/{namespace}",
+        "listNamespaceRepositories",
+        "repositories",
+        "List the repositories of a namespace",
+        "The repositories of a user or organization that the caller may see, by name.",
+        {200: ("a page of repositories", "RepositoryList")},
+        query=PAGE,
+        errors={
+            400: "start or limit out of range",
+            401: "wrong credentials",
+            404: "no such user or organization",
+        },
+    ),
+    Op(
+        "POST",
+        "/repositories/{namespace}",
+        "createRepository",
+        "repositories",
+        "Create a repository",
+        "In one's own namespace; in an organization as an administrator, an owner, or a "
+        "member of a team with an admin-level grant on the organization's namespace. "
+        "Repositories are private unless visibility says public.",
+        {201: ("the repository", "Repository")},
+        body="NewRepository",
+        errors={
+            400: "not a JSON object; name missing or not a string; visibility not public or "
+            "private; a description not a string or too long; INVALID_NAME: an invalid name",
+            401: "wrong credentials",
+            403: "the caller may not create repositories in this namespace (anonymous "
+            "callers included)",
+            404: "no such user or organization",
+            409: "ALREADY_EXISTS: the repository exists",
+        },
+    ),
+    Op(
+        "GET",
+        R,
+        "getRepository",
+        "repositories",
+        "Get a repository",
+        "A repository the caller may not see answers 404, as if it did not exist.",
+        {200: ("the repository", "Repository")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "PATCH",
+        R,
+        "updateRepository",
+        "repositories",
+        "Change a repository",
+        "Change the visibility or the descriptions; needs admin level on the repository. "
+        "Other fields are refused.",
+        {200: ("the repository", "Repository")},
+        body="RepositoryChange",
+        errors={
+            400: "not a JSON object, an unknown field, a wrong visibility, a description not "
+            "a string or too long; INVALID_NAME: an invalid name",
+            401: "wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+        },
+    ),
+    Op(
+        "DELETE",
+        R,
+        "deleteRepository",
+        "repositories",
+        "Delete a repository",
+        "With its tags, manifests and grants; needs admin level on it. Idempotent: a "
+        "missing repository answers 204 to whoever may create repositories in its "
+        "namespace, 404 to others.",
+        {204: ("deleted, or there was no such repository", None)},
+        errors={
+            400: "INVALID_NAME: an invalid name",
+            401: "wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+        },
+    ),
+    Op(
+        "GET",
+        R + "/tags",
+        "listRepositoryTags",
+        "repositories",
+        "List the tags of a repository",
+        "Tags pushed through the registry, with their manifest's digest, media type and "
+        "size, who pushed them and when.",
+        {200: ("the tags", "TagList")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    # grants
+    Op(
+        "GET",
+        R + "/teamAccess",
+        "listRepositoryTeamAccess",
+        "access",
+        "List the teams granted access to a repository",
+        "For whoever sees the repository; empty for repositories of users.",
+        {200: ("the grants", "TeamAccessList")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "PUT",
+        R + "/teamAccess/{team}",
+        "setRepositoryTeamAccess",
+        "access",
+        "Grant a team access to a repository",
+        "Grant, or change, a team's access level on a repository of the team's "
+        "organization. Needs admin level on the repository.",
+        {200: ("the grant", "TeamAccess")},
+        body="AccessGrant",
+        errors={
+            400: GRANT_BODY_400 + ", or a repository of a user; INVALID_NAME: an invalid name",
+            401: "wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN + ", or no such team in its organization",
+        },
+    ),
+    Op(
+        "DELETE",
+        R + "/teamAccess/{team}",
+        "revokeRepositoryTeamAccess",
+        "access",
+        "Revoke a team's access to a repository",
+        "Needs admin level on the repository. Idempotent: 204 when there was no grant.",
+        {204: ("revoked, or there was no grant", None)},
+        errors={
+            400: "a repository of a user; INVALID_NAME: an invalid name",
+            401: "wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN + ", or no such team in its organization",
+        },
+    ),
+    Op(
+        "GET",
+        R + "/userAccess",
+        "listRepositoryUserAccess",
+        "access",
+        "List the users granted access to a repository",
+        "For whoever sees the repository; empty for repositories of organizations.",
+        {200: ("the grants", "UserAccessList")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "PUT",
+        R + "/userAccess/{user}",
+        "setRepositoryUserAccess",
+        "access",
+        "Grant a user access to a repository",
+        "Grant, or change, a user's access level on a repository of a user namespace. Needs "
+        "admin level on the repository.",
+        {200: ("the grant", "UserAccess")},
+        body="AccessGrant",
+        errors={
+            400: GRANT_BODY_400 + ", or a repository of an organization; INVALID_NAME: an "
+            "invalid name",
+            401: "wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN + ", or no such user",
+        },
+    ),
+    Op(
+        "DELETE",
+        R + "/userAccess/{user}",
+        "revokeRepositoryUserAccess",
+        "access",
+        "Revoke a user's access to a repository",
+        "Needs admin level on the repository. Idempotent: 204 when there was no grant.",
+        {204: ("revoked, or there was no grant", None)},
+        errors={
+            400: "a repository of an organization; INVALID_NAME: an invalid name",
+            401: "wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN + ", or no such user",
+        },
+    ),
+    Op(
+        "GET",
+        NS,
+        "listNamespaceTeamAccess",
+        "access",
+        "List the teams granted access to an organization's namespace",
+        "For members of the organization and administrators.",
+        {200: ("the grants", "TeamAccessList")},
+        errors={401: "no or wrong credentials", 403: MEMBERS_ONLY, 404: "no such organization"},
+    ),
+    Op(
+        "PUT",
+        NS + "/{team}",
+        "setNamespaceTeamAccess",
+        "access",
+        "Grant a team access to every repository of its organization",
+        "The level applies to every repository of the organization, present and future; "
+        "admin level also lets the team's members create repositories there. For owners of "
+        "the organization and administrators.",
+        {200: ("the grant", "TeamAccess")},
+        body="AccessGrant",
+        errors={
+            400: GRANT_BODY_400,
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: NO_ORG_OR_TEAM,
+        },
+    ),
+    Op(
+        "DELETE",
+        NS + "/{team}",
+        "revokeNamespaceTeamAccess",
+        "access",
+        "Revoke a team's namespace grant",
+        "For owners of the organization and administrators. Idempotent: 204 when there was "
+        "no grant.",
+        {204: ("revoked, or there was no grant", None)},
+        errors={401: "no or wrong credentials", 403: OWNERS_ONLY, 404: NO_ORG_OR_TEAM},
+    ),
+    # admin
+    Op(
+        "GET",
+        "/admin/settings/auth",
+        "getAuthSettings",
+        "admin",
+        "Get the auth settings",
+        "The auth mode and the saved LDAP settings, without the bind password. "
+        "Administrators only.",
+        {200: ("the settings", "AuthSettings")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "PUT",
+        "/admin/settings/auth",
+        "putAuthSettings",
+        "admin",
+        "Change the auth settings",
+        "Choose the auth mode and save LDAP settings. Settings are saved only once the "
+        "search account binds, so a typo cannot lock everybody out; local administrators "
+        "keep logging in with their local password in LDAP mode. Administrators only.",
+        {200: ("the settings now", "AuthSettings")},
+        body="AuthSettingsChange",
+        errors={
+            400: "not a JSON object, an unknown mode, mode ldap without LDAP settings, invalid "
+            "LDAP settings, or the LDAP server refused the bind or could not be reached",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "POST",
+        "/admin/settings/auth/ldap/tryLogin",
+        "tryLdapLogin",
+        "admin",
+        "Try a login with LDAP settings",
+        "Check LDAP settings (the given ones, else the saved ones) with a user's login. "
+        "Whether it worked, and why not, is in the body. Administrators only.",
+        {200: ("the outcome", "LdapTryLoginResult")},
+        body="LdapTryLogin",
+        errors={
+            400: "not a JSON object, username or password missing, invalid LDAP settings, or "
+            "none given or saved",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "POST",
+        "/admin/settings/auth/ldap/sync",
+        "syncLdap",
+        "admin",
+        "Sync with LDAP now",
+        "Create accounts for the directory's users, deactivate those gone, reactivate those "
+        "back, and set the members of LDAP teams from their groups. All zeros without LDAP "
+        "settings. Administrators only.",
+        {200: ("what changed", "LdapSyncResult")},
+        errors={
+            400: "the LDAP server could not be used",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "GET",
+        "/admin/audit",
+        "listAuditEvents",
+        "admin",
+        "Read the audit log",
+        "Who changed what, when, from which address; newest first. total is null. "
+        "Administrators only.",
+        {200: ("a page of events", "AuditEventList")},
+        query=PAGE,
+        errors={
+            400: "start or limit out of range",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    # search
+    Op(
+        "GET",
+        "/index/search",
+        "search",
+        "search",
+        "Search repositories and accounts",
+        "Repositories the caller may see whose full name or descriptions contain q, a page "
+        "at a time; for logged-in callers, also up to `limit` accounts whose name contains q "
+        "(none for an empty q).",
+        {200: ("the results", "SearchResults")},
+        query=("q", *PAGE),
+        errors={400: "start or limit out of range", 401: "wrong credentials"},
+    ),
+    Op(
+        "GET",
+        "/index/autocomplete",
+        "autocomplete",
+        "search",
+        "Complete a name",
+        "Up to 20 full names of repositories the caller may see, then (for logged-in "
+        "callers) up to 20 account names, containing q.",
+        {200: ("the names", "AutocompleteResults")},
+        query=("q",),
+        errors={401: "wrong credentials"},
+    ),
+    Op(
+        "GET",
+        "/openapi.json",
+        "getOpenApiDocument",
+        "meta",
+        "This document",
+        "The OpenAPI 3.0.3 description of /api/v0; for anyone.",
+        {200: ("the OpenAPI document", None)},
+        authenticated=False,
+    ),
+]
+
+TAGS = [
+    {"name": "accounts", "description": "Users and organizations"},
+    {"name": "teams", "description": "Teams of organizations and their members"},
+    {"name": "repositories", "description": "Repositories and their tags"},
+    {"name": "access", "description": "Grants to teams and users on repositories and namespaces"},
+    {"name": "admin", "description": "Auth settings, LDAP and the audit log"},
+    {"name": "search", "description": "Search and autocompletion"},
+    {"name": "meta", "description": "This API's description"},
+]
+
+# --- assembly --------------------------------------------------------------------------------
+
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+def _json(schema):
+    return {"application/json": {"schema": schema}}
+
+
+def _request_body(body):
+    schema = {"oneOf": [ref(name) for name in body]} if isinstance(body, tuple) else ref(body)
+    return {"required": True, "content": _json(schema)}
+
+
+def _operation(op: Op):
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": PATH_PARAMETERS[name],
+            "schema": {"type": "string"},
+        }
+        for name in _PATH_PARAMETER.findall(op.path)
+    ]
+    parameters += [{"$ref": f"#/components/parameters/{name}"} for name in op.query]
+    responses = {}
+    for status, (description, schema) in op.ok.items():
+        responses[str(status)] = {"description": description}
+        if schema is not None:
+            responses[str(status)]["content"] = _json(ref(schema))
+        elif status == 200:
+            responses[str(status)]["content"] = _json({"type": "object"})
+    for status, reasons in op.error_statuses().items():
+        responses[str(status)] = error_response(status, reasons)
+    operation = {
+        "operationId": op.operation_id,
+        "tags": [op.tag],
+        "summary": op.summary,
+        "description": op.description,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if op.body:
+        operation["requestBody"] = _request_body(op.body)
+    operation["responses"] = responses
+    if not op.authenticated:
+        operation["security"] = []
+    return operation
+
+
+def build_document(operations=OPERATIONS):
+    paths: dict = {}
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "DTR API",
+            "version": "v0",
+            "description": (
+                "The JSON API of DTR, a container registry: accounts, organizations, teams, "
+                "repositories, grants, search, auth settings and the audit log. Callers "
+                "authenticate with HTTP Basic or with a registry token (from /auth/token) as "
+                "a Bearer token, or call anonymously where that is allowed. Errors are "
+                '{"errors": [{"code", "message", "detail"}]}. A repository the caller may '
+                "not see answers 404; one they see but may not change, 403. Until the first "
+                "admin is created (auth mode None), every operation but creating that admin "
+                "and reading this document answers 409 NOT_SET_UP."
+            ),
+        },
+        "servers": [{"url": "/api/v0"}],
+        "tags": TAGS,
+        "security": [{"basic": []}, {"bearer": []}, {}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "a registry token from GET /auth/token",
+                },
+            },
+            "schemas": SCHEMAS,
+            "responses": RESPONSES,
+            "parameters": PARAMETERS,
+        },
+    }
+
+
+DOCUMENT = build_document()
 
 
 def openapi_document():

@@ -15,8 +15,9 @@ def list_all():
 
 def list_namespace(namespace):
     start, limit = page()
+    identity = caller()
     repositories.namespace_or_404(namespace)
-    items, total = repositories.list_repositories(caller(), namespace, start, limit)
+    items, total = repositories.list_repositories(identity, namespace, start, limit)
     return listing("repositories", [serialize.repository(r) for r in items], total, start, limit)
 
 

@@ -41,8 +41,7 @@ def list_members(org, team):
 
 
 def get_member(org, team, member):
-    if not teams.is_member(caller(), org, team, member):
-        return {"errors": [{"code": "NO_SUCH_RESOURCE", "message": "not a member"}]}, 404
+    teams.membership(caller(), org, team, member)
     return {"member": member, "team": team, "organization": org}
 
 

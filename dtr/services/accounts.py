@@ -40,9 +40,9 @@ def _check_role(role):
     return role
 
 
-def _check_password(password):
+def _check_password(password, field="password"):
     if not isinstance(password, str) or len(password) < 1:
-        raise InvalidInput("password: required", {"field": "password"})
+        raise InvalidInput(f"{field}: required", {"field": field})
     return password
 
 
@@ -116,6 +116,8 @@ def _require_logged_in(actor: Identity):
 def set_role(actor: Identity, name, role):
     _require_admin(actor)
     account = _user_or_404(name)
+    if account.name == actor.name and role != account.role:
+        raise InvalidInput("role: you cannot change your own role", {"field": "role"})
     account.role = _check_role(role)
     audit.record(actor.name, "account.role", name, {"role": role})
     db.session.commit()
@@ -139,7 +141,7 @@ def change_password(actor: Identity, name, old_password, new_password):
     """Users change their own password (giving the old one); admins change anyone's."""
     _require_logged_in(actor)
     account = _user_or_404(name)
-    _check_password(new_password)
+    _check_password(new_password, "newPassword")
     if actor.role != "admin":
         if actor.name != name:
             raise Denied("you may change only your own password")

@@ -6,11 +6,12 @@ from sqlalchemy import func, or_, select
 
 from .. import access
 from ..database import db
-from ..errors import Denied, InvalidInput, NameTaken, NameUnknown
+from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown
 from ..models import Account, Repository
 from ..names import split_repository_name
 from . import audit, lookup_caches
 from .accounts import find_account
+from .search import contains_pattern
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def create_repository(
     namespace = find_account(namespace_name)
     if namespace is None:
         raise NameUnknown(f"there is no user or organization named {namespace_name!r}")
+    if identity is not None and identity.anonymous:
+        raise InvalidCredentials("authentication required")
     if identity is not None and not access.may_create_repository(identity, namespace.id):
         raise Denied(f"you may not create repositories in {namespace_name!r}")
     if find_repository(full_name) is not None:
@@ -102,6 +105,8 @@ def visible_repository(identity, full_name, action=access.PULL) -> Repository:
     allowed = access.allowed_actions(identity, repository) if repository else frozenset()
     if access.PULL not in allowed:
         raise NameUnknown(f"repository {full_name} not found", {"name": full_name})
+    if action not in allowed and identity.anonymous:
+        raise InvalidCredentials("authentication required")
     if action not in allowed:
         raise Denied(f"you may not {action} {full_name}")
     return repository
@@ -114,12 +119,12 @@ def list_repositories(identity, namespace=None, start=0, limit=100, query=None):
     if namespace is not None:
         conditions.append(Account.name == namespace)
     if query:
-        pattern = f"%{query.lower()}%"
+        pattern = contains_pattern(query)
         conditions.append(
             or_(
-                func.lower(Account.name + "/" + Repository.name).like(pattern),
-                func.lower(Repository.short_description).like(pattern),
-                func.lower(Repository.long_description).like(pattern),
+                func.lower(Account.name + "/" + Repository.name).like(pattern, escape="\\"),
+                func.lower(Repository.short_description).like(pattern, escape="\\"),
+                func.lower(Repository.long_description).like(pattern, escape="\\"),
             )
         )
     base = (

@@ -86,6 +86,11 @@ def update_team(actor, org_name, team_name, changes: dict) -> Team:
     organization = organization_or_404(org_name)
     authorize_organization(actor, organization, administer=True)
     team = team_or_404(organization, team_name)
+    unknown = sorted(set(changes) - {"description", "ldapGroupDN"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: cannot be changed", {"field": unknown[0]})
+    if "ldapGroupDN" in changes and not isinstance(changes["ldapGroupDN"], str | None):
+        raise InvalidInput("ldapGroupDN: a string or null", {"field": "ldapGroupDN"})
     if "description" in changes:
         if not isinstance(changes["description"], str):
             raise InvalidInput("description: a string", {"field": "description"})
@@ -123,10 +128,13 @@ def list_members(actor, org_name, team_name):
     )
 
 
-def is_member(actor, org_name, team_name, member_name) -> bool:
+def membership(actor, org_name, team_name, member_name) -> Account:
+    """The member, if in the team; NameUnknown otherwise."""
     team = get_team(actor, org_name, team_name)
     member = account_or_404(member_name)
-    return db.session.get(TeamMember, (team.id, member.id)) is not None
+    if db.session.get(TeamMember, (team.id, member.id)) is None:
+        raise NameUnknown(f"{member_name} is not a member of {org_name}/{team_name}")
+    return member
 
 
 def add_member(actor, org_name, team_name, member_name) -> bool:
@@ -167,7 +175,7 @@ def team_repository_access(actor, org_name, team_name):
     rows = db.session.execute(
         select(Repository, RepositoryTeamAccess.level)
         .join(RepositoryTeamAccess, RepositoryTeamAccess.repository_id == Repository.id)
-        .where(RepositoryTeamAccess.team_id == team.id)
+        .where(RepositoryTeamAccess.team_id == team.id, access.visible_repositories(actor))
         .order_by(Repository.name)
     )
     return [(repository, level) for repository, level in rows]
