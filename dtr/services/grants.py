@@ -27,6 +27,28 @@ def _level(value):
     return value
 
 
+def _grant(actor, model, keys, level, action, target, grantee):
+    """Create or change a grant row (`keys`: its primary key, in order); audited with
+    `grantee` ({"team": name} or {"user": name})."""
+    grant = db.session.get(model, tuple(keys.values()))
+    if grant is None:
+        grant = model(**keys)
+        db.session.add(grant)
+    grant.level = _level(level)
+    audit.record(actor.name, action, target, {**grantee, "level": grant.level})
+    db.session.commit()
+    return grant.level
+
+
+def _revoke(actor, model, keys, action, target, grantee):
+    """Delete a grant row if it exists (idempotent); audited."""
+    grant = db.session.get(model, tuple(keys.values()))
+    if grant is not None:
+        db.session.delete(grant)
+        audit.record(actor.name, action, target, grantee)
+        db.session.commit()
+
+
 def _organization_of(repository) -> Account:
     namespace = db.session.get(Account, repository.namespace_id)
     if not namespace.is_org:
@@ -48,24 +70,18 @@ def list_repository_team_access(actor, full_name):
 def set_repository_team_access(actor, full_name, team_name, level):
     repository = visible_repository(actor, full_name, access.ADMIN)
     team = team_or_404(_organization_of(repository), team_name)
-    grant = db.session.get(RepositoryTeamAccess, (repository.id, team.id))
-    if grant is None:
-        grant = RepositoryTeamAccess(repository_id=repository.id, team_id=team.id)
-        db.session.add(grant)
-    grant.level = _level(level)
-    audit.record(actor.name, "grant.team", full_name, {"team": team_name, "level": level})
-    db.session.commit()
-    return team, grant.level
+    keys = {"repository_id": repository.id, "team_id": team.id}
+    level = _grant(
+        actor, RepositoryTeamAccess, keys, level, "grant.team", full_name, {"team": team_name}
+    )
+    return team, level
 
 
 def revoke_repository_team_access(actor, full_name, team_name):
     repository = visible_repository(actor, full_name, access.ADMIN)
     team = team_or_404(_organization_of(repository), team_name)
-    grant = db.session.get(RepositoryTeamAccess, (repository.id, team.id))
-    if grant is not None:
-        db.session.delete(grant)
-        audit.record(actor.name, "grant.team.revoke", full_name, {"team": team_name})
-        db.session.commit()
+    keys = {"repository_id": repository.id, "team_id": team.id}
+    _revoke(actor, RepositoryTeamAccess, keys, "grant.team.revoke", full_name, {"team": team_name})
 
 
 def list_repository_user_access(actor, full_name):
@@ -96,24 +112,18 @@ def _user(name):
 def set_repository_user_access(actor, full_name, user_name, level):
     repository = _user_namespace_repository(actor, full_name)
     user = _user(user_name)
-    grant = db.session.get(RepositoryUserAccess, (repository.id, user.id))
-    if grant is None:
-        grant = RepositoryUserAccess(repository_id=repository.id, account_id=user.id)
-        db.session.add(grant)
-    grant.level = _level(level)
-    audit.record(actor.name, "grant.user", full_name, {"user": user_name, "level": level})
-    db.session.commit()
-    return user, grant.level
+    keys = {"repository_id": repository.id, "account_id": user.id}
+    level = _grant(
+        actor, RepositoryUserAccess, keys, level, "grant.user", full_name, {"user": user_name}
+    )
+    return user, level
 
 
 def revoke_repository_user_access(actor, full_name, user_name):
     repository = _user_namespace_repository(actor, full_name)
     user = _user(user_name)
-    grant = db.session.get(RepositoryUserAccess, (repository.id, user.id))
-    if grant is not None:
-        db.session.delete(grant)
-        audit.record(actor.name, "grant.user.revoke", full_name, {"user": user_name})
-        db.session.commit()
+    keys = {"repository_id": repository.id, "account_id": user.id}
+    _revoke(actor, RepositoryUserAccess, keys, "grant.user.revoke", full_name, {"user": user_name})
 
 
 def list_namespace_team_access(actor, namespace):
@@ -132,22 +142,18 @@ def set_namespace_team_access(actor, namespace, team_name, level):
     organization = organization_or_404(namespace)
     authorize_organization(actor, organization, administer=True)
     team = team_or_404(organization, team_name)
-    grant = db.session.get(NamespaceTeamAccess, (organization.id, team.id))
-    if grant is None:
-        grant = NamespaceTeamAccess(namespace_id=organization.id, team_id=team.id)
-        db.session.add(grant)
-    grant.level = _level(level)
-    audit.record(actor.name, "grant.namespace", namespace, {"team": team_name, "level": level})
-    db.session.commit()
-    return team, grant.level
+    keys = {"namespace_id": organization.id, "team_id": team.id}
+    level = _grant(
+        actor, NamespaceTeamAccess, keys, level, "grant.namespace", namespace, {"team": team_name}
+    )
+    return team, level
 
 
 def revoke_namespace_team_access(actor, namespace, team_name):
     organization = organization_or_404(namespace)
     authorize_organization(actor, organization, administer=True)
     team = team_or_404(organization, team_name)
-    grant = db.session.get(NamespaceTeamAccess, (organization.id, team.id))
-    if grant is not None:
-        db.session.delete(grant)
-        audit.record(actor.name, "grant.namespace.revoke", namespace, {"team": team_name})
-        db.session.commit()
+    keys = {"namespace_id": organization.id, "team_id": team.id}
+    _revoke(
+        actor, NamespaceTeamAccess, keys, "grant.namespace.revoke", namespace, {"team": team_name}
+    )
