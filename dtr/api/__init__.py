@@ -17,6 +17,7 @@ R = "/repositories/<namespace>/<repo>"
 ROUTES = [
     ("/accounts", accounts.list_accounts, "GET"),
     ("/accounts", accounts.create_account, "POST"),
+    ("/accounts/import", accounts.import_users, "POST"),
     (A, accounts.get_account, "GET"),
     (A, accounts.update_account, "PATCH"),
     (A, accounts.delete_account, "DELETE"),

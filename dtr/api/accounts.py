@@ -27,6 +27,11 @@ def create_account():
     return serialize.account(created), 201
 
 
+def import_users():
+    created = accounts.import_users_csv(caller(), field(json_body(), "csv"))
+    return {"accounts": [serialize.account(a) for a in created]}, 201
+
+
 def get_account(name):
     return serialize.account(accounts.get_account(caller(), name))
 

@@ -323,6 +323,15 @@ SCHEMAS = {
         required=["type", "name"],
     ),
     "AccountChange": obj({"role": ROLE}, additionalProperties=False),
+    "UserImport": obj(
+        {
+            "csv": string(
+                "lines of username,password[,role]; an optional header line "
+                "username,password,role; role defaults to none"
+            )
+        }
+    ),
+    "ImportedAccounts": wrapper("accounts", ref("Account"), "The users created, in file order"),
     "PasswordChange": obj(
         {
             "oldPassword": string("required unless the caller is an administrator"),
@@ -535,6 +544,25 @@ OPERATIONS = [
             403: "the caller is not an administrator",
             409: "ALREADY_EXISTS: the name is taken; NOT_SET_UP: a fresh install, and this is "
             "not an admin user",
+        },
+    ),
+    Op(
+        "POST",
+        "/accounts/import",
+        "importUsers",
+        "accounts",
+        "Create users from CSV",
+        "Administrators add managed users in bulk from CSV text (username,password,role). "
+        "All lines are checked first: one bad line refuses the whole import, naming the line, "
+        "and nothing is created.",
+        {201: ("the users created", "ImportedAccounts")},
+        body="UserImport",
+        errors={
+            400: "not a JSON object, csv missing, or a line with a bad name, role or password, "
+            "or a name repeated in the file",
+            401: "no or wrong credentials",
+            403: "the caller is not an administrator",
+            409: "ALREADY_EXISTS: a name is taken; NOT_SET_UP: a fresh install",
         },
     ),
     Op(

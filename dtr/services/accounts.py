@@ -1,5 +1,8 @@
 """Accounts: users (who log in) and organizations (namespaces with teams)."""
 
+import csv
+import io
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -7,7 +10,15 @@ from .. import access
 from ..auth import passwords
 from ..auth.identity import Identity, identity_of
 from ..database import db
-from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown, NotSetUp
+from ..errors import (
+    Denied,
+    DomainError,
+    InvalidCredentials,
+    InvalidInput,
+    NameTaken,
+    NameUnknown,
+    NotSetUp,
+)
 from ..models import ROLES, Account, Team, TeamMember
 from ..names import check_account_name
 from . import audit
@@ -73,6 +84,46 @@ def create_user(name, password, role, actor: Identity | None = None):
     if first_admin:
         forget_cached_setting("auth_mode")
     return account
+
+
+def import_users_csv(actor: Identity, text: str) -> list[Account]:
+    """Create managed users from CSV lines `username,password[,role]` (an optional header
+    line is skipped). Every line is checked before anything is created: all or nothing."""
+    _require_admin(actor)
+    rows = []
+    seen = set()
+    for number, line in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not line or (number == 1 and [c.strip() for c in line[:2]] == ["username", "password"]):
+            continue
+        where = f"csv line {number}"
+        if len(line) not in (2, 3):
+            raise InvalidInput(f"{where}: expected username,password[,role]", {"line": number})
+        name, password = line[0].strip(), line[1]
+        role = line[2].strip() if len(line) == 3 and line[2].strip() else "none"
+        try:
+            check_account_name(name)
+            _check_role(role)
+            _check_password(password)
+        except DomainError as error:
+            raise InvalidInput(f"{where}: {error.message}", {"line": number}) from None
+        if name in seen:
+            raise InvalidInput(f"{where}: {name} appears twice", {"line": number})
+        if find_account(name) is not None:
+            raise NameTaken(f"{where}: the name {name!r} is already taken", {"line": number})
+        seen.add(name)
+        rows.append((name, password, role))
+    if not rows:
+        raise InvalidInput("csv: no users in it", {"field": "csv"})
+    created = []
+    for name, password, role in rows:
+        account = Account(
+            name=name, is_org=False, role=role, password_hash=passwords.hash_password(password)
+        )
+        db.session.add(account)
+        audit.record(actor.name, "account.create", name, {"role": role, "via": "csv"})
+        created.append(account)
+    db.session.commit()
+    return created
 
 
 def create_organization(name, actor: Identity):

@@ -201,6 +201,7 @@ VALID_BODIES = {  # by operationId: bodies that pass validation, to reach the ca
     "createAccount": {"name": "x", "password": "p"},
     "updateAccount": {"role": "none"},
     "changePassword": {"newPassword": "x"},
+    "importUsers": {"csv": "someone,pw"},
     "createTeam": {"name": "t"},
     "updateTeam": {"description": "x"},
     "createRepository": {"name": "r"},
@@ -1467,3 +1468,33 @@ def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
 
 def test_fresh_server_namespace_listing_is_not_set_up(fresh):
     expect_error(Api(fresh.url).get("/repositories/x"), 409, "NOT_SET_UP")
+
+
+def test_import_users_from_csv(world):
+    first, second = unique("csv"), unique("csv")
+    text = f"username,password,role\n{first},pw-1,read-write\n{second},pw-2\n"
+    created = ok(world.admin.post("/accounts/import", json={"csv": text}), 201)["accounts"]
+    assert [(a["name"], a["role"]) for a in created] == [(first, "read-write"), (second, "none")]
+    assert ok(Api(world.dtr.url, first, "pw-1").get(f"/accounts/{first}"))["role"] == "read-write"
+
+
+def test_csv_import_is_all_or_nothing(world):
+    good, taken = unique("csv"), unique("csv")
+    ok(world.admin.post("/accounts/import", json={"csv": f"{taken},pw"}), 201)
+    cases = {
+        f"{good},pw\nBad Name,pw": (400, "line 2"),
+        f"{good},pw,king": (400, "line 1"),
+        f"{good},": (400, "line 1"),
+        f"{good},pw\n{good},pw": (400, "twice"),
+        f"{good},pw\n{taken},pw": (409, "taken"),
+        "only-one-field": (400, "line 1"),
+        "": (400, "csv"),
+    }
+    for text, (status, words) in cases.items():
+        response = world.admin.post("/accounts/import", json={"csv": text})
+        assert response.status_code == status, (text, response.text)
+        assert words in response.json()["errors"][0]["message"], text
+    assert world.admin.get(f"/accounts/{good}").status_code == 404  # nothing was created
+    user = world.user()
+    assert user.post("/accounts/import", json={"csv": f"{good},pw"}).status_code == 403
+    assert world.admin.post("/accounts/import", json={"csv": 5}).status_code == 400
