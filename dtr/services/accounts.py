@@ -254,13 +254,13 @@ def authenticate(name, password) -> Identity:
         return remembered
     mode = get_setting("auth_mode")
     account = find_account(name) if name else None
+    password_ok = passwords.verify_password(account.password_hash if account else None, password)
     local = (
-        account is not None
+        password_ok
         and not account.is_org
         and account.active
         and mode != "none"
         and (mode == "managed" or account.role == "admin")
-        and passwords.verify_password(account.password_hash, password)
     )
     if local:
         identity = identity_of(account)

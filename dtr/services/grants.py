@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from .. import access
 from ..database import db
-from ..errors import InvalidInput, NameUnknown
+from ..errors import InvalidCredentials, InvalidInput, NameUnknown
 from ..models import (
     ACCESS_LEVELS,
     Account,
@@ -56,8 +56,15 @@ def _organization_of(repository) -> Account:
     return namespace
 
 
+def _require_logged_in(actor):
+    """Grants name teams, LDAP groups and users: not for anonymous eyes, even when public."""
+    if actor.anonymous:
+        raise InvalidCredentials("authentication required")
+
+
 def list_repository_team_access(actor, full_name):
     repository = visible_repository(actor, full_name, access.PULL)
+    _require_logged_in(actor)
     rows = db.session.execute(
         select(Team, RepositoryTeamAccess.level)
         .join(RepositoryTeamAccess, RepositoryTeamAccess.team_id == Team.id)
@@ -86,6 +93,7 @@ def revoke_repository_team_access(actor, full_name, team_name):
 
 def list_repository_user_access(actor, full_name):
     repository = visible_repository(actor, full_name, access.PULL)
+    _require_logged_in(actor)
     rows = db.session.execute(
         select(Account, RepositoryUserAccess.level)
         .join(RepositoryUserAccess, RepositoryUserAccess.account_id == Account.id)
