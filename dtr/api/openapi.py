@@ -908,9 +908,13 @@ OPERATIONS = [
         "listRepositoryTeamAccess",
         "access",
         "List the teams granted access to a repository",
-        "For whoever sees the repository; empty for repositories of users.",
+        "For logged-in callers who see the repository; empty for repositories of users.",
         {200: ("the grants", "TeamAccessList")},
-        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+        errors={
+            400: "INVALID_NAME: an invalid name",
+            401: "anonymous (on a public repository), or wrong credentials",
+            404: UNSEEN,
+        },
     ),
     Op(
         "PUT",
@@ -950,9 +954,13 @@ OPERATIONS = [
         "listRepositoryUserAccess",
         "access",
         "List the users granted access to a repository",
-        "For whoever sees the repository; empty for repositories of organizations.",
+        "For logged-in callers who see the repository; empty for repositories of organizations.",
         {200: ("the grants", "UserAccessList")},
-        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+        errors={
+            400: "INVALID_NAME: an invalid name",
+            401: "anonymous (on a public repository), or wrong credentials",
+            404: UNSEEN,
+        },
     ),
     Op(
         "PUT",
