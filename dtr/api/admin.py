@@ -1,7 +1,7 @@
 """Admin endpoints: auth settings, LDAP try-login and sync, the audit log."""
 
-from ..errors import Denied, InvalidCredentials
 from ..services import audit, auth_settings
+from ..services.callers import require_admin
 from ..services.ldap_sync import sync_ldap
 from . import serialize
 from .common import caller, json_body, listing, page
@@ -20,16 +20,12 @@ def ldap_try_login():
 
 
 def ldap_sync():
-    auth_settings.describe(caller())  # admins only
+    require_admin(caller(), "synchronize LDAP")
     return sync_ldap()
 
 
 def audit_log():
-    actor = caller()
-    if actor.anonymous:
-        raise InvalidCredentials("authentication required")
-    if actor.role != "admin":
-        raise Denied("only administrators may read the audit log")
+    require_admin(caller(), "read the audit log")
     start, limit = page()
     events = audit.list_events(start, limit)
     return listing("events", [serialize.audit_event(e) for e in events], None, start, limit)

@@ -22,6 +22,7 @@ from ..errors import (
 from ..models import ROLES, Account, Team, TeamMember
 from ..names import check_account_name
 from . import audit
+from .callers import require_admin, require_logged_in
 from .settings import forget_cached_setting, get_setting, set_setting
 
 
@@ -34,15 +35,6 @@ def account_or_404(name) -> Account:
     if account is None:
         raise NameUnknown(f"no account named {name!r}", {"name": name})
     return account
-
-
-def _require_admin(actor: Identity):
-    if get_setting("auth_mode") == "none":
-        raise NotSetUp()
-    if actor.anonymous:
-        raise InvalidCredentials("authentication required")
-    if actor.role != "admin":
-        raise Denied("only administrators may do this")
 
 
 def _check_role(role):
@@ -68,7 +60,7 @@ def create_user(name, password, role, actor: Identity | None = None):
             if role != "admin":
                 raise NotSetUp()
         else:
-            _require_admin(actor)
+            require_admin(actor)
     if find_account(name) is not None:
         raise NameTaken(f"the name {name!r} is already taken", {"name": name})
     account = Account(
@@ -89,7 +81,7 @@ def create_user(name, password, role, actor: Identity | None = None):
 def import_users_csv(actor: Identity, text: str) -> list[Account]:
     """Create managed users from CSV lines `username,password[,role]` (an optional header
     line is skipped). Every line is checked before anything is created: all or nothing."""
-    _require_admin(actor)
+    require_admin(actor)
     rows = []
     seen = set()
     for number, line in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -128,7 +120,7 @@ def import_users_csv(actor: Identity, text: str) -> list[Account]:
 
 def create_organization(name, actor: Identity):
     """Organizations are created by admins; each gets an `owners` team with its creator."""
-    _require_admin(actor)
+    require_admin(actor)
     check_account_name(name)
     if find_account(name) is not None:
         raise NameTaken(f"the name {name!r} is already taken", {"name": name})
@@ -146,26 +138,19 @@ def create_organization(name, actor: Identity):
 
 
 def list_accounts(actor: Identity, start=0, limit=100):
-    _require_logged_in(actor)
+    require_logged_in(actor)
     query = select(Account).order_by(Account.name).offset(start).limit(limit)
     total = db.session.scalar(select(func.count()).select_from(Account))
     return list(db.session.scalars(query)), total
 
 
 def get_account(actor: Identity, name) -> Account:
-    _require_logged_in(actor)
+    require_logged_in(actor)
     return account_or_404(name)
 
 
-def _require_logged_in(actor: Identity):
-    if get_setting("auth_mode") == "none":
-        raise NotSetUp()
-    if actor.anonymous:
-        raise InvalidCredentials("authentication required")
-
-
 def set_role(actor: Identity, name, role):
-    _require_admin(actor)
+    require_admin(actor)
     account = _user_or_404(name)
     if account.name == actor.name and role != account.role:
         raise InvalidInput("role: you cannot change your own role", {"field": "role"})
@@ -177,7 +162,7 @@ def set_role(actor: Identity, name, role):
 
 
 def set_active(actor: Identity, name, active: bool):
-    _require_admin(actor)
+    require_admin(actor)
     account = _user_or_404(name)
     if not active and account.name == actor.name:
         raise InvalidInput("you cannot deactivate yourself")
@@ -190,7 +175,7 @@ def set_active(actor: Identity, name, active: bool):
 
 def change_password(actor: Identity, name, old_password, new_password):
     """Users change their own password (giving the old one); admins change anyone's."""
-    _require_logged_in(actor)
+    require_logged_in(actor)
     account = _user_or_404(name)
     _check_password(new_password, "newPassword")
     if actor.role != "admin":
@@ -206,7 +191,7 @@ def change_password(actor: Identity, name, old_password, new_password):
 
 def delete_account(actor: Identity, name):
     """Delete a user or an organization with its repositories and teams (idempotent)."""
-    _require_admin(actor)
+    require_admin(actor)
     account = find_account(name)
     if account is None:
         return
@@ -223,7 +208,7 @@ def delete_account(actor: Identity, name):
 
 def organizations_of(actor: Identity, name):
     """Organizations the user is in (through any team)."""
-    _require_logged_in(actor)
+    require_logged_in(actor)
     account = _user_or_404(name)
     if actor.role != "admin" and actor.name != name:
         raise Denied("you may list only your own organizations")

@@ -7,20 +7,12 @@ admins keep working in LDAP mode (break-glass) whatever LDAP does.
 
 from ..auth import ldap_directory, passwords
 from ..database import db
-from ..errors import Denied, InvalidCredentials, InvalidInput, NotSetUp
+from ..errors import InvalidInput
 from . import audit
+from .callers import require_admin
 from .settings import get_setting, set_setting
 
 MODES = ("managed", "ldap")
-
-
-def _require_admin(actor):
-    if get_setting("auth_mode") == "none":
-        raise NotSetUp()
-    if actor.anonymous:
-        raise InvalidCredentials("authentication required")
-    if actor.role != "admin":
-        raise Denied("only administrators may change the auth settings")
 
 
 def ldap_settings() -> ldap_directory.LdapSettings | None:
@@ -29,7 +21,7 @@ def ldap_settings() -> ldap_directory.LdapSettings | None:
 
 
 def describe(actor) -> dict:
-    _require_admin(actor)
+    require_admin(actor, "change the auth settings")
     settings = ldap_settings()
     return {"mode": get_setting("auth_mode"), "ldap": settings.to_dict() if settings else None}
 
@@ -46,7 +38,7 @@ def _merged(body_ldap) -> ldap_directory.LdapSettings:
 
 
 def update(actor, body: dict) -> dict:
-    _require_admin(actor)
+    require_admin(actor, "change the auth settings")
     mode = body.get("mode", get_setting("auth_mode"))
     if mode not in MODES:
         raise InvalidInput(f"mode: one of {', '.join(MODES)}", {"field": "mode"})
@@ -66,7 +58,7 @@ def update(actor, body: dict) -> dict:
 
 def try_login(actor, body: dict) -> dict:
     """Check a configuration (the stored one, or one not saved yet) with a user's login."""
-    _require_admin(actor)
+    require_admin(actor, "change the auth settings")
     settings = _merged(body["ldap"]) if "ldap" in body else ldap_settings()
     if settings is None:
         raise InvalidInput("ldap: no LDAP settings given or saved", {"field": "ldap"})

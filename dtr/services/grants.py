@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from .. import access
 from ..database import db
-from ..errors import InvalidCredentials, InvalidInput, NameUnknown
+from ..errors import InvalidInput, NameUnknown
 from ..models import (
     ACCESS_LEVELS,
     Account,
@@ -15,6 +15,7 @@ from ..models import (
 )
 from . import audit
 from .accounts import account_or_404
+from .callers import require_logged_in
 from .repositories import visible_repository
 from .teams import authorize_organization, organization_or_404, team_or_404
 
@@ -56,15 +57,9 @@ def _organization_of(repository) -> Account:
     return namespace
 
 
-def _require_logged_in(actor):
-    """Grants name teams, LDAP groups and users: not for anonymous eyes, even when public."""
-    if actor.anonymous:
-        raise InvalidCredentials("authentication required")
-
-
 def list_repository_team_access(actor, full_name):
     repository = visible_repository(actor, full_name, access.PULL)
-    _require_logged_in(actor)
+    require_logged_in(actor)  # grants name teams, LDAP groups, users: not for anonymous eyes
     rows = db.session.execute(
         select(Team, RepositoryTeamAccess.level)
         .join(RepositoryTeamAccess, RepositoryTeamAccess.team_id == Team.id)
@@ -93,7 +88,7 @@ def revoke_repository_team_access(actor, full_name, team_name):
 
 def list_repository_user_access(actor, full_name):
     repository = visible_repository(actor, full_name, access.PULL)
-    _require_logged_in(actor)
+    require_logged_in(actor)  # grants name teams, LDAP groups, users: not for anonymous eyes
     rows = db.session.execute(
         select(Account, RepositoryUserAccess.level)
         .join(RepositoryUserAccess, RepositoryUserAccess.account_id == Account.id)

@@ -4,12 +4,12 @@ from sqlalchemy import select
 
 from .. import access
 from ..database import db
-from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown, NotSetUp
+from ..errors import Denied, InvalidInput, NameTaken, NameUnknown
 from ..models import Account, Repository, RepositoryTeamAccess, Team, TeamMember
 from ..names import check_account_name
 from . import audit
 from .accounts import account_or_404
-from .settings import get_setting
+from .callers import require_logged_in
 
 
 def organization_or_404(name) -> Account:
@@ -20,10 +20,7 @@ def organization_or_404(name) -> Account:
 
 
 def authorize_organization(actor, organization, administer):
-    if get_setting("auth_mode") == "none":
-        raise NotSetUp()
-    if actor.anonymous:
-        raise InvalidCredentials("authentication required")
+    require_logged_in(actor)
     if administer:
         allowed = access.may_administer_organization(actor, organization.id)
     else:
