@@ -8,6 +8,9 @@ from tests.support.client import RegistryClient
 from tests.support.server import USERS, DTRProcess
 from tests.support.slapd import Slapd
 
+# Fixtures of servers that tests start (storage backends): one module each in tests/support/.
+pytest_plugins = []
+
 _names = itertools.count()
 
 

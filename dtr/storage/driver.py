@@ -1,7 +1,9 @@
 """The storage driver interface, in the spirit of CNCF distribution's storagedriver.
 
 Paths are relative, `/`-separated, without `..`. Writers append to a path and are made durable
-by `commit()`; `move()` is atomic, so content reaches its final path whole or not at all.
+by `commit()`; after `close()` or `commit()` the content (old + appended) is readable at the
+path and a later `writer(path, append=True)` continues it, also from another process.
+`move()` is atomic, so content reaches its final path whole or not at all.
 """
 
 from abc import ABC, abstractmethod
@@ -42,7 +44,8 @@ class Writer(ABC):
 
     @abstractmethod
     def truncate(self, size: int) -> None:
-        """Cut the content back to `size` bytes (drops a partly received chunk)."""
+        """Drop what this writer wrote (a partly received chunk): `size` is the size the path
+        had when the writer was opened. Writing may continue afterwards."""
 
 
 class StorageDriver(ABC):
