@@ -13,8 +13,12 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
 
-install-dev: $(BIN)/python
+install-dev: $(BIN)/python node_modules/.package-lock.json
 	$(BIN)/pip install -q -r requirements-dev.txt
+
+## npm packages (Azurite for the Azure storage tests), again whenever package-lock.json changes.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
 
 ## Start DTR on its embedded default: SQLite + filesystem under instance/, HTTPS on 8443.
 run: install

@@ -2,7 +2,12 @@
 # Debian packages the tests use: real registry clients and the reference registry.
 set -euo pipefail
 packages=(skopeo docker.io podman buildah docker-registry wrk uidmap fuse-overlayfs openssl)
+packages+=(chromium)  # tests/ui: Playwright drives Debian's Chromium (never its own download)
 packages+=(slapd ldap-utils)  # tests/support/slapd.py: a private LDAP server for the LDAP tests
+packages+=(memcached)  # tests/support/swift_aio.py: Swift's tempauth keeps tokens there
+# npm ci (Makefile) installs Azurite, the Azure Blob emulator of tests/support/azurite.py: a
+# machine without Node.js gets Debian's (18 on Debian 12, which azurite 3.35 supports).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

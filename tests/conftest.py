@@ -9,7 +9,7 @@ from tests.support.server import USERS, DTRProcess
 from tests.support.slapd import Slapd
 
 # Fixtures of servers that tests start (storage backends): one module each in tests/support/.
-pytest_plugins = []
+pytest_plugins = ["tests.support.moto_server", "tests.support.azurite", "tests.support.swift_aio"]
 
 _names = itertools.count()
 

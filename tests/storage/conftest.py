@@ -9,7 +9,7 @@ import pytest
 
 from dtr.storage import FilesystemDriver
 
-DRIVER_FIXTURES = ["filesystem_driver"]
+DRIVER_FIXTURES = ["filesystem_driver", "s3_driver", "azure_driver", "swift_driver"]
 
 
 @pytest.fixture

@@ -1,0 +1,286 @@
+"""What the S3 driver does beyond the conformance suite, against moto's S3 server."""
+
+import json
+import re
+from itertools import pairwise
+
+import pytest
+import requests
+
+from dtr.storage import PathNotFound, StorageError, s3
+from dtr.storage.s3 import S3Driver, copy_ranges, from_settings, part_size_at
+from tests.support.moto_server import BUCKET
+from tests.support.server import free_port
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+def write(driver, path, content, append=False):
+    writer = driver.writer(path, append=append)
+    writer.write(content)
+    writer.commit()
+
+
+def read(driver, path):
+    with driver.reader(path) as stream:
+        return stream.read()
+
+
+def open_uploads(moto_server):
+    return moto_server.client().list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+def calls_of(driver):
+    """The names of the S3 operations the driver calls from now on."""
+    names = []
+    driver.client.meta.events.register(
+        "before-call.s3", lambda model, **_: names.append(model.name)
+    )
+    return names
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({}, "Bucket (bucket) is required"),
+        ({"bucket": "b"}, "not a valid S3 bucket name"),
+        ({"bucket": "dtr", "partSizeMiB": 4}, "between 5 and 5120"),
+        ({"bucket": "dtr", "partSizeMiB": "16"}, "must be a int"),
+        ({"bucket": "dtr", "accessKey": "AKIA1"}, "go together"),
+        ({"bucket": "dtr", "endpointUrl": "minio:9000"}, "must look like https://host"),
+        ({"bucket": "dtr", "rootDirectory": "a/../b"}, "invalid storage path"),
+        ({"bucket": "dtr", "colour": "blue"}, "unknown storage option 'colour'"),
+    ],
+)
+def test_bad_options_are_refused_clearly(options, message):
+    with pytest.raises((ValueError, StorageError), match=re.escape(message)):
+        from_settings(options)
+
+
+def test_fields_describe_every_option():
+    names = {field.name for field in s3.FIELDS}
+    assert names == {
+        *("region", "bucket", "endpointUrl", "accessKey", "secretKey", "rootDirectory"),
+        *("encrypt", "pathStyle", "redirect", "partSizeMiB"),
+    }
+    assert next(field for field in s3.FIELDS if field.name == "secretKey").kind == "secret"
+
+
+@pytest.mark.parametrize("base_mib", [5, 16, 5120])
+def test_a_100_gib_blob_stays_under_10000_parts(base_mib):
+    offset, parts, total = 0, 0, 100 * GIB
+    while offset < total:
+        size = part_size_at(offset, base_mib * MIB)
+        assert s3.MIN_PART <= size <= s3.MAX_PART
+        offset += size
+        parts += 1
+    assert parts < s3.MAX_PARTS
+    assert part_size_at(0, base_mib * MIB) == base_mib * MIB  # small blobs keep small parts
+
+
+def test_even_5_tib_fits_in_10000_parts():
+    offset, parts = 0, 0
+    while offset < 5 * 1024 * GIB:
+        offset += part_size_at(offset, 5 * MIB)
+        parts += 1
+    assert parts <= s3.MAX_PARTS
+
+
+def test_copy_ranges_cover_an_object_in_parts_of_at_most_5_gib():
+    for size in (5 * MIB, 5 * GIB, 5 * GIB + 1, 12 * GIB + 7):
+        ranges = copy_ranges(size)
+        assert ranges[0][0] == 0 and ranges[-1][1] == size - 1
+        assert all(end - start + 1 <= s3.MAX_PART for start, end in ranges)
+        assert all(start == end + 1 for (_, end), (start, _) in pairwise(ranges))
+        assert all(end - start + 1 >= s3.MIN_PART for start, end in ranges)
+
+
+def test_appending_copies_the_old_content_server_side(s3_driver, moto_server):
+    write(s3_driver, "uploads/u", bytes(6 * MIB))
+    calls = calls_of(s3_driver)
+    write(s3_driver, "uploads/u", b"more", append=True)
+    assert "UploadPartCopy" in calls and "GetObject" not in calls
+    assert read(s3_driver, "uploads/u") == bytes(6 * MIB) + b"more"
+    assert open_uploads(moto_server) == []
+
+
+def test_appending_to_a_small_object_rewrites_it_whole(s3_driver):
+    write(s3_driver, "uploads/small", b"head ")
+    calls = calls_of(s3_driver)
+    write(s3_driver, "uploads/small", b"tail", append=True)
+    assert calls.count("PutObject") == 1 and "CreateMultipartUpload" not in calls
+    assert read(s3_driver, "uploads/small") == b"head tail"
+
+
+def test_objects_over_the_copy_limit_are_moved_and_appended_in_ranges(
+    s3_driver, moto_server, monkeypatch
+):
+    """The > 5 GiB paths, with the limit lowered to 10 MiB to keep the test small."""
+    monkeypatch.setattr(s3, "MAX_PART", 10 * MIB)
+    content = bytes(range(256)) * (25 * MIB // 256)
+    write(s3_driver, "big/source", content)
+    calls = calls_of(s3_driver)
+    s3_driver.move("big/source", "big/target")
+    assert calls.count("UploadPartCopy") == 3 and "CopyObject" not in calls
+    write(s3_driver, "big/target", b"!", append=True)
+    assert calls.count("UploadPartCopy") == 6
+    assert read(s3_driver, "big/target") == content + b"!"
+    assert s3_driver.stat("big/source") is None
+    assert open_uploads(moto_server) == []
+
+
+def abort_every_upload(moto_server):
+    """Makes the writers' multipart uploads disappear under them."""
+    for upload in open_uploads(moto_server):
+        moto_server.client().abort_multipart_upload(
+            Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"]
+        )
+
+
+def test_a_failed_write_leaves_no_object_and_no_upload(moto_server, s3_driver):
+    driver = S3Driver(moto_server.driver_options(), max_attempts=1)
+    writer = driver.writer("uploads/failing")
+    writer.write(bytes(12 * MIB))  # two parts are sent
+    abort_every_upload(moto_server)
+    with pytest.raises(StorageError, match="S3 upload on bucket 'dtr-test' .* failed"):
+        writer.close()  # (S3 says NoSuchUpload, moto 500)
+    assert driver.stat("uploads/failing") is None
+    assert open_uploads(moto_server) == []
+
+
+def test_after_a_failed_write_the_writer_waits_for_truncate(moto_server, s3_driver):
+    driver = S3Driver(moto_server.driver_options(), max_attempts=1)
+    old = bytes(range(256)) * (6 * MIB // 256)
+    write(driver, "uploads/resume", old)
+    writer = driver.writer("uploads/resume", append=True)
+    writer.write(bytes(6 * MIB))
+    abort_every_upload(moto_server)
+    with pytest.raises(StorageError, match="failed"):
+        writer.write(bytes(10 * MIB))
+    with pytest.raises(StorageError, match="truncate or cancel"):
+        writer.write(b"more")  # nothing is silently dropped
+    with pytest.raises(StorageError, match="truncate or cancel"):
+        writer.close()
+    assert read(driver, "uploads/resume") == old
+    writer.truncate(len(old))
+    writer.write(b"tail")
+    writer.close()
+    assert read(driver, "uploads/resume") == old + b"tail"
+    assert open_uploads(moto_server) == []
+
+
+def test_truncate_and_cancel_leave_no_upload_behind(s3_driver, moto_server):
+    write(s3_driver, "uploads/t", bytes(6 * MIB))
+    writer = s3_driver.writer("uploads/t", append=True)
+    writer.write(bytes(11 * MIB))
+    assert len(open_uploads(moto_server)) == 1
+    writer.truncate(6 * MIB)
+    assert open_uploads(moto_server) == []
+    assert s3_driver.stat("uploads/t") == 6 * MIB  # the object never changed
+    writer.write(bytes(6 * MIB))
+    writer.cancel()
+    assert open_uploads(moto_server) == []
+    assert s3_driver.stat("uploads/t") == 6 * MIB  # cancelling an append keeps the old bytes
+
+
+def test_root_directory_prefixes_every_key(moto_server, s3_driver):
+    driver = S3Driver(moto_server.driver_options(rootDirectory="/dtr/data/"))
+    write(driver, "blobs/x", b"x")
+    write(driver, "blobs/y/z", b"z")
+    keys = [item["Key"] for item in moto_server.client().list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert sorted(keys) == ["dtr/data/blobs/x", "dtr/data/blobs/y/z"]
+    assert sorted(driver.list("blobs")) == ["blobs/x", "blobs/y/z"]
+    assert s3_driver.stat("blobs/x") is None  # the driver without a root sees other keys
+
+
+def test_encrypt_asks_for_server_side_encryption(moto_server, s3_driver):
+    driver = S3Driver(moto_server.driver_options(encrypt=True))
+    write(driver, "enc/small", b"secret")
+    write(driver, "enc/multipart", bytes(12 * MIB))
+    driver.move("enc/small", "enc/moved")
+    write(s3_driver, "plain", b"plain")
+    client = moto_server.client()
+    for key in ("enc/multipart", "enc/moved"):
+        assert client.head_object(Bucket=BUCKET, Key=key).get("ServerSideEncryption") == "AES256"
+    assert "ServerSideEncryption" not in client.head_object(Bucket=BUCKET, Key="plain")
+
+
+def test_missing_bucket_is_named_in_the_error(moto_server, s3_driver):
+    driver = S3Driver(moto_server.driver_options(bucket="no-such-bucket"))
+    for action in (
+        lambda: driver.stat("x"),
+        lambda: driver.writer("x").close(),
+        lambda: driver.reader("x"),
+        lambda: list(driver.list("x")),
+    ):
+        with pytest.raises(StorageError, match="bucket 'no-such-bucket' .*does not exist") as info:
+            action()
+        assert not isinstance(info.value, PathNotFound)
+
+
+def test_unreachable_endpoint_is_named_in_the_error():
+    url = f"http://127.0.0.1:{free_port()}"
+    driver = S3Driver(
+        {"bucket": "dtr", "endpointUrl": url, "accessKey": "a", "secretKey": "b"}, max_attempts=1
+    )
+    with pytest.raises(StorageError, match=f"cannot reach {url}"):
+        driver.stat("x")
+
+
+@pytest.fixture
+def iam_keys(moto_server, s3_driver):
+    """Access keys of an IAM user allowed s3:* ("allowed") and of one allowed nothing
+    ("nobody"); moto checks credentials until the end of the test."""
+    iam = moto_server.client("iam")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}
+    policy["Statement"][0]["Resource"] = "*"
+    keys = {}
+    for user in ("allowed", "nobody"):
+        iam.create_user(UserName=user)
+        keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    iam.put_user_policy(UserName="allowed", PolicyName="s3", PolicyDocument=json.dumps(policy))
+    moto_server.require_auth(True)
+    yield keys
+    moto_server.require_auth(False)
+
+
+def driver_with(moto_server, key, secret):
+    return S3Driver(moto_server.driver_options(accessKey=key, secretKey=secret))
+
+
+def test_credentials_are_checked_and_rejections_are_clear(moto_server, iam_keys):
+    allowed = iam_keys["allowed"]
+    good = driver_with(moto_server, allowed["AccessKeyId"], allowed["SecretAccessKey"])
+    write(good, "x", b"x")  # the right key works
+    assert read(good, "x") == b"x"
+
+    wrong_secret = driver_with(moto_server, allowed["AccessKeyId"], "not-the-secret")
+    with pytest.raises(StorageError, match="rejected the credentials.*accessKey and secretKey"):
+        wrong_secret.writer("y").close()
+    with pytest.raises(StorageError, match="denied"):
+        wrong_secret.stat("x")  # a HEAD has no error body: only its 403
+    unknown = driver_with(moto_server, "AKIAUNKNOWNUNKNOWN00", "secret")
+    with pytest.raises(StorageError, match="rejected the credentials \\(InvalidAccessKeyId\\)"):
+        read(unknown, "x")
+
+    nobody = iam_keys["nobody"]
+    forbidden = driver_with(moto_server, nobody["AccessKeyId"], nobody["SecretAccessKey"])
+    with pytest.raises(StorageError, match="access to bucket 'dtr-test' .* denied"):
+        forbidden.writer("z").close()
+    assert good.stat("y") is None and good.stat("z") is None
+
+
+def test_redirect_gives_a_presigned_url_plain_http_can_download(moto_server, s3_driver):
+    """(moto serves any URL without checking its signature: S3 would refuse a changed one.)"""
+    content = bytes(range(256)) * 100
+    write(s3_driver, "blobs/sha256/ab/abc", content)
+    assert s3_driver.download_url("blobs/sha256/ab/abc", 60) is None  # redirect is off
+    driver = S3Driver(moto_server.driver_options(redirect=True))
+    url = driver.download_url("blobs/sha256/ab/abc", 60)
+    assert url.startswith(f"{moto_server.url}/{BUCKET}/blobs/sha256/ab/abc?")
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == content
+    ranged = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert ranged.status_code == 206 and ranged.content == content[100:200]
