@@ -1,0 +1,98 @@
+"""The web portal: server-rendered pages with HTMX. Every route is listed here."""
+
+from flask import Blueprint
+
+from ..auth.csrf import check_csrf, csrf_token
+from ..errors import DomainError
+from . import (
+    auth_pages,
+    gc_page,
+    logs_page,
+    organization_pages,
+    repository_pages,
+    settings_pages,
+    storage_page,
+)
+from .api_console import api_console
+from .rendering import LoginRequired, common_context, error_page, login_redirect
+
+bp = Blueprint("web", __name__)
+
+GET, POST, BOTH = ("GET",), ("POST",), ("GET", "POST")
+R = "/repositories/<namespace>/<name>"
+ORG = "/organizations/<org>"
+TEAM = ORG + "/teams/<team>"
+ROUTES = [
+    ("/", auth_pages.home, GET, "home"),
+    ("/setup", auth_pages.setup, BOTH, "setup"),
+    ("/login", auth_pages.login, BOTH, "login"),
+    ("/logout", auth_pages.logout, POST, "logout"),
+    ("/repositories", repository_pages.repository_list, GET, "repositories"),
+    ("/repositories/new", repository_pages.new_repository, BOTH, "new_repository"),
+    (R, repository_pages.repository, GET, "repository"),
+    (R + "/tags/<tag>/delete", repository_pages.delete_tag, POST, "delete_tag"),
+    (R + "/settings", repository_pages.repository_settings, BOTH, "repository_settings"),
+    (R + "/access", repository_pages.change_access, POST, "repository_access"),
+    (R + "/delete", repository_pages.delete_repository, POST, "delete_repository"),
+    ("/organizations", organization_pages.organization_list, GET, "organizations"),
+    ("/organizations/new", organization_pages.new_organization, BOTH, "new_organization"),
+    (ORG, organization_pages.organization, GET, "organization"),
+    (ORG + "/teams/new", organization_pages.new_team, BOTH, "new_team"),
+    (TEAM, organization_pages.team, GET, "team"),
+    (TEAM + "/users", organization_pages.user_search, GET, "user_search"),
+    (TEAM + "/members", organization_pages.change_member, POST, "team_members"),
+    (TEAM + "/repositories", organization_pages.add_repository, POST, "team_add_repository"),
+    (TEAM + "/repositories/revoke", organization_pages.revoke_repository, POST, "team_revoke"),
+    ("/settings", settings_pages.settings, GET, "settings"),
+    ("/settings/<tab>", settings_pages.settings_tab, GET, "settings_tab"),
+    ("/settings/logs", logs_page.logs_tab, GET, "settings_logs"),
+    ("/logs/stream", logs_page.log_stream, GET, "log_stream"),
+    ("/settings/auth", settings_pages.save_auth, POST, "save_auth"),
+    ("/settings/auth/try-login", settings_pages.try_ldap_login, POST, "try_ldap_login"),
+    ("/settings/auth/users", settings_pages.add_user, POST, "add_user"),
+    ("/settings/auth/users/import", settings_pages.import_users, POST, "import_users"),
+    ("/settings/auth/users/<name>", settings_pages.change_user, POST, "change_user"),
+    ("/settings/license", settings_pages.upload_license, POST, "upload_license"),
+    ("/settings/general", settings_pages.save_general, POST, "save_general"),
+    ("/settings/storage", storage_page.save_storage, POST, "save_storage"),
+    ("/settings/storage/test", storage_page.test_storage, POST, "test_storage"),
+    ("/settings/garbage-collection", gc_page.save_gc_settings, POST, "save_gc_settings"),
+    ("/settings/garbage-collection/run", gc_page.run_gc, POST, "run_gc"),
+    ("/settings/garbage-collection/progress", gc_page.gc_progress, GET, "gc_progress"),
+    ("/api-docs", api_console, GET, "api_console"),
+]
+
+for rule, view, methods, endpoint in ROUTES:
+    bp.add_url_rule(rule, endpoint, view, methods=list(methods))
+
+bp.before_request(check_csrf)
+bp.record_once(lambda state: _configure_templates(state.app))
+
+
+def _configure_templates(app):
+    from .gc_page import errors_of, report_of
+
+    app.jinja_env.globals.update(csrf_token=csrf_token)
+    app.jinja_env.filters.update(fromjson_list=errors_of, fromjson_dict=report_of)
+
+
+bp.app_context_processor(common_context)
+bp.register_error_handler(DomainError, error_page)
+bp.register_error_handler(LoginRequired, login_redirect)
+
+
+def security_headers(response):
+    """Pages of the portal: no framing, no sniffing, scripts and styles only from here."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+    return response
+
+
+bp.after_request(security_headers)

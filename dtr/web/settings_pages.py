@@ -1,0 +1,236 @@
+"""Settings (admins): Auth (mode, managed users, LDAP), License, General."""
+
+from flask import abort, request
+
+from ..errors import DomainError, InvalidInput
+from ..models import ROLES
+from ..services import accounts, auth_settings, general_settings
+from ..services.callers import require_admin
+from .navigation import settings_tabs
+from .rendering import go, page
+from .repository_pages import logged_in
+
+LDAP_TEXT_FIELDS = (
+    "server_url",
+    "bind_dn",
+    "user_base_dn",
+    "login_attribute",
+    "user_filter",
+    "admin_group_dn",
+)
+
+
+def admin():
+    me = logged_in()
+    require_admin(me, "see the settings")
+    return me
+
+
+def settings():
+    admin()
+    return go("web.settings_tab", tab="auth")
+
+
+def settings_tab(tab):
+    me = admin()
+    from .gc_page import gc_tab
+    from .storage_page import storage_tab
+
+    views = {
+        "auth": _auth_page,
+        "license": _license_page,
+        "general": _general_page,
+        "storage": storage_tab,
+        "garbage-collection": gc_tab,
+    }
+    if tab not in views:
+        abort(404)
+    return views[tab](me)
+
+
+def _render(tab, code=200, **context):
+    return page(f"settings/{tab}.html", code, tab=tab, tabs=settings_tabs(), **context)
+
+
+# --- Auth -------------------------------------------------------------------------------
+
+
+def _auth_page(me, error=None, ldap_form=None, try_result=None, status=None):
+    described = auth_settings.describe(me)
+    users, _ = accounts.list_accounts(me, 0, 1000)
+    return _render(
+        "auth",
+        status or (400 if error else 200),
+        mode=described["mode"],
+        ldap=ldap_form or described["ldap"] or {},
+        users=[user for user in users if not user.is_org],
+        roles=ROLES,
+        error=error,
+        try_result=try_result,
+    )
+
+
+def _ldap_from_form(form) -> dict:
+    values = {name: form.get(name, "").strip() for name in LDAP_TEXT_FIELDS}
+    values["admin_group_dn"] = values["admin_group_dn"] or None
+    values["bind_password"] = form.get("bind_password", "")
+    values["start_tls"] = form.get("start_tls") == "on"
+    values["tls_skip_verify"] = form.get("tls_skip_verify") == "on"
+    values["ca_certificate"] = form.get("ca_certificate", "").strip() or None
+    raw = form.get("sync_interval_minutes", "60").strip()
+    if not raw.isdecimal():
+        raise InvalidInput("sync interval: whole minutes")
+    values["sync_interval_minutes"] = int(raw)
+    return values
+
+
+def save_auth():
+    """Save the mode (and the LDAP fields when they were sent)."""
+    me = admin()
+    form = request.form
+    ldap_form = None
+    try:
+        body = {"mode": form.get("mode", "")}
+        if form.get("server_url") is not None:
+            ldap_form = _ldap_from_form(form)
+            body["ldap"] = ldap_form
+        auth_settings.update(me, body)
+    except DomainError as failure:
+        return _auth_page(me, failure.message, _shown(ldap_form))
+    return go("web.settings_tab", "Auth settings saved.", tab="auth")
+
+
+def _shown(ldap_form):
+    """The LDAP fields to show back: never the password."""
+    if ldap_form is None:
+        return None
+    return {key: value for key, value in ldap_form.items() if key != "bind_password"}
+
+
+def try_ldap_login():
+    me = admin()
+    form = request.form
+    ldap_form = None
+    try:
+        ldap_form = _ldap_from_form(form)
+        result = auth_settings.try_login(
+            me,
+            {
+                "ldap": ldap_form,
+                "username": form.get("try_username", ""),
+                "password": form.get("try_password", ""),
+            },
+        )
+    except DomainError as failure:
+        result = {"ok": False, "message": failure.message}
+    except (TypeError, ValueError) as failure:
+        result = {"ok": False, "message": str(failure)}
+    return page("settings/_try_login.html", result=result)
+
+
+def add_user():
+    me = admin()
+    form = request.form
+    name = form.get("username", "").strip()
+    try:
+        accounts.create_user(name, form.get("password", ""), form.get("role", "none"), actor=me)
+    except DomainError as failure:
+        return _auth_page(me, f"Add user: {failure.message}")
+    return go("web.settings_tab", f"User {name} added.", tab="auth")
+
+
+def import_users():
+    me = admin()
+    upload = request.files.get("file")
+    text = upload.read(1024 * 1024).decode("utf-8", "replace") if upload else ""
+    text = text or request.form.get("csv", "")
+    try:
+        created = accounts.import_users_csv(me, text)
+    except DomainError as failure:
+        return _auth_page(me, f"CSV import: {failure.message} (nobody was created)")
+    return go("web.settings_tab", f"{len(created)} users imported.", tab="auth")
+
+
+def change_user(name):
+    """Role change, deactivate/activate, reset password: one row of the user table."""
+    me = admin()
+    form = request.form
+    action = form.get("action")
+    try:
+        if action == "role":
+            accounts.set_role(me, name, form.get("role", ""))
+            message = f"{name} is now {form.get('role')}."
+        elif action in ("activate", "deactivate"):
+            accounts.set_active(me, name, action == "activate")
+            message = f"{name} {action}d."
+        elif action == "password":
+            accounts.change_password(me, name, None, form.get("password", ""))
+            message = f"Password of {name} reset."
+        else:
+            abort(400)
+    except DomainError as failure:
+        return _auth_page(me, f"{name}: {failure.message}")
+    return go("web.settings_tab", message, tab="auth")
+
+
+# --- License ----------------------------------------------------------------------------
+
+
+def _license_page(me, error=None, status=None):
+    from ..services.license import license_status
+
+    return _render(
+        "license", status or (400 if error else 200), license=license_status(), error=error
+    )
+
+
+def upload_license():
+    me = admin()
+    from ..license import LicenseError
+    from ..services.license import install_license
+
+    upload = request.files.get("file")
+    text = upload.read(256 * 1024).decode("utf-8", "replace") if upload else ""
+    text = text or request.form.get("license", "")
+    try:
+        install_license(me, text)
+    except (LicenseError, DomainError) as failure:
+        return _license_page(me, f"The license was refused: {_message(failure)}")
+    return go("web.settings_tab", "License installed.", tab="license")
+
+
+def _message(error):
+    return getattr(error, "message", None) or str(error)
+
+
+# --- General ----------------------------------------------------------------------------
+
+
+def _general_page(me, error=None, form=None):
+    return _render(
+        "general",
+        400 if error else 200,
+        settings=form or general_settings.describe(me),
+        error=error,
+        lifetime_range=general_settings.TOKEN_LIFETIME_RANGE,
+    )
+
+
+def save_general():
+    me = admin()
+    form = request.form
+    lifetime = form.get("tokenLifetimeSeconds", "").strip()
+    body = {
+        "domainName": form.get("domainName", ""),
+        "createOnPush": form.get("createOnPush") == "on",
+        "tokenLifetimeSeconds": int(lifetime) if lifetime.isdecimal() else lifetime,
+    }
+    try:
+        before = general_settings.describe(me)["domainName"]
+        after = general_settings.update(me, body)["domainName"]
+    except DomainError as failure:
+        return _general_page(me, failure.message, body)
+    message = "General settings saved."
+    if after != before:
+        message += f" A new TLS certificate for {after} is in use: clients must trust it again."
+    return go("web.settings_tab", message, tab="general")

@@ -1,0 +1,72 @@
+"""Browser tests: Playwright driving Debian's headless Chromium (never a downloaded browser)
+against DTR under its production server, over HTTPS with its self-signed certificate."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Screenshots of the main pages: kept in a temporary folder, or where DTR_SCREENSHOTS says
+# (docs/screenshots when refreshing the README's pictures).
+SCREENSHOTS = os.environ.get("DTR_SCREENSHOTS")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name):
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's outcome on the test, so fixtures can tell a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, request, tmp_path):
+    """A fresh browser context; on failure its last page is saved as failure.png (the path
+    is printed) to see what the browser saw."""
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        path = Path(tempfile.gettempdir()) / f"dtr-ui-failure-{request.node.name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"browser at failure: {page.url}, screenshot {path}")
+    context.close()
