@@ -4,6 +4,7 @@ allows. A partial grant is still a grant (the registry then asks for more where 
 from .. import access
 from ..errors import DomainError
 from ..services.repositories import repository_or_prospect
+from ..trust.gun import repository_name
 from .tokens import parse_scope
 
 TOKEN_ACTIONS = {access.PULL: "pull", access.PUSH: "push", access.DELETE: "delete"}
@@ -36,7 +37,8 @@ def grant_scopes(identity, scopes):
 
 def _repository_actions(identity, name):
     try:
-        repository = repository_or_prospect(name)
+        # a trust GUN (HOST/ns/repo, docker's notary client) stands for ns/repo
+        repository = repository_or_prospect(repository_name(name))
     except DomainError:
         return set()
     allowed = access.allowed_actions(identity, repository)
