@@ -1,0 +1,579 @@
+"""Garbage collection: mark and sweep over the database, safe while pushes continue (no
+read-only mode).
+
+What is garbage
+- A manifest is live when a tag points at it, when it is younger than the grace window
+  (docker pushes an index's children by digest before the index), or when a live manifest
+  keeps it: an index keeps the manifests it lists, a manifest keeps its referrers (the
+  manifests whose subject it is: signatures, SBOMs). Every other manifest is garbage when
+  "delete untagged manifests" is on (the default); with it off, every manifest is live.
+  Referrers of a collected manifest go with it.
+- A blob is live when a live manifest of any repository references it (config, layers), or
+  when it was touched (committed by an upload, linked by a mount) within the grace window.
+  Other blobs go: their rows (`blobs`, `repository_blobs`) and their bytes.
+- Upload sessions idle for longer than the grace window (at least an hour, so that a client
+  between two chunks is never cut off) go with their bytes, and so do `uploads/mono-<time>-*`
+  files of monolithic uploads that old (left by a crash) and upload files with no session.
+
+How it stays safe while people push
+The mark reads one consistent snapshot (a deferred read transaction: it never holds the
+writer lock). The sweep then deletes in write transactions of a few hundred rows each and, in
+each, checks again what may have changed since the mark. With SQLite one write transaction
+runs at a time (in this process the `SerializedWriteConnection` lock, across processes
+`BEGIN IMMEDIATE`); on PostgreSQL the same orders come from row locks, taken in the places
+named below with SELECT .. FOR UPDATE / FOR SHARE (no-ops on SQLite).
+
+1. An upload commits a blob in three steps (`services/blobs.store_blob`): (a) its row is
+   created or touched (`touched_at` = now) in a committed write transaction; (b) the bytes
+   move to `blobs/...` (or, when the same content is there already, the upload's copy stays
+   aside as a spare); (c) one write transaction checks that the bytes are at their path (if
+   not, it puts the spare there, or fails cleanly with BLOB_UNKNOWN: the client pushes
+   again), touches the row again and links it to the repository. The sweep (2) deletes a
+   blob's rows and bytes in one write transaction only if the blob was not touched within
+   the grace window. So a sweep transaction that runs after (a) keeps the blob (unless the
+   grace window is shorter than the few milliseconds from (a) to (c), and then (c) sees the
+   bytes gone), and one that runs before (a) is followed by (a), (b), (c) recreating both
+   row and bytes. (c) never links a blob whose bytes are missing: it checks them under the
+   write lock that the sweep holds while it deletes them.
+2. The blob sweep, per batch, in one write transaction: lock the candidates' rows (PostgreSQL:
+   FOR UPDATE), keep only those still untouched within the grace window and referenced by
+   no manifest at all (the garbage manifests are deleted before, so any manifest still
+   there counts as live), delete their bytes, then their rows, then commit.
+3. A manifest PUT checks, inside its own write transaction, that every blob it names is
+   linked to its repository and every manifest it lists exists (`services/manifests.
+   _check_references`, FOR SHARE on PostgreSQL). Either it commits before a sweep
+   transaction, which then sees its references and keeps the blobs, or after, and then it
+   finds the rows gone and fails with MANIFEST_BLOB_UNKNOWN. It never commits a manifest
+   pointing at a deleted blob.
+4. The manifest sweep, per batch, in one write transaction: lock the candidates (FOR UPDATE
+   on PostgreSQL) and spare those that became live since the mark. Anything that made one
+   live is new since the mark: a manifest created, or a tag created or moved (`updated_at`),
+   whose reach (index entries, referrers) is walked from those recent roots in the same
+   transaction. A later push that names a collected manifest fails with
+   MANIFEST_BLOB_UNKNOWN, as in 3.
+
+One collection at a time, across every process sharing the database: a run holds the
+`registry-gc` lease (`services/job_leases.py`), renewed while it runs. Each run is a `GcRun`
+row: when, why, state, what it deleted (or, for a dry run, would delete), errors.
+
+A crash between deleting a batch's bytes and committing its rows leaves rows of blobs that
+are no longer stored (they were unreferenced and untouched); the next run deletes them.
+"""
+
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import delete, select, update
+
+from .database import db, read_only_transactions
+from .errors import JobRunning
+from .models import (
+    Blob,
+    GcRun,
+    Manifest,
+    ManifestReference,
+    Repository,
+    RepositoryBlob,
+    Tag,
+    Upload,
+    utcnow,
+)
+from .services import lookup_caches
+from .services.gc_settings import gc_settings
+from .services.job_leases import new_holder, release_lease, renew_lease, take_lease
+from .services.uploads import forget_upload, monolithic_upload_started
+from .storage import current_storage
+from .storage.layout import UPLOADS, blob_path, upload_path
+
+log = logging.getLogger("dtr.gc")
+
+LEASE = "registry-gc"
+LEASE_SECONDS = 120
+RENEW_SECONDS = 20
+BATCH = 2000
+REPORT_LIMIT = 10_000  # entries of each kind listed in a run's report
+ERROR_LIMIT = 100
+UPLOAD_IDLE_MINIMUM = timedelta(hours=1)
+RECENT_MARGIN = timedelta(minutes=5)  # clock skew between processes writing timestamps
+MAX_PAUSE = 0.2  # seconds of rest between two write batches
+
+
+class LeaseLost(Exception):
+    """Another holder took the lease (this run stalled past its expiry)."""
+
+
+def run_garbage_collection(dry_run=False, now=None, triggered_by="cli", once=False):
+    """Collect now, in this thread, and return the run; JobRunning when a collection runs
+    already. `now` (naive UTC) sets the clock of the grace window, for tests. With `once`,
+    nothing happens (None) if a run was triggered by `triggered_by` before."""
+    run = begin_run(triggered_by, dry_run, once)
+    return None if run is None else execute_run(run.id, now=now)
+
+
+def begin_run(triggered_by, dry_run, once=False) -> GcRun | None:
+    """Take the lease and record the run (state running); JobRunning if the lease is held.
+    With `once`: None if a run was triggered by `triggered_by` already (decided in the same
+    transaction as the lease, so two processes never both run it)."""
+    db.session.commit()
+    holder = new_holder()
+    if not take_lease(LEASE, holder, LEASE_SECONDS):
+        db.session.rollback()
+        raise JobRunning("a garbage collection is running already")
+    if once and db.session.scalar(
+        select(GcRun.id).where(GcRun.triggered_by == triggered_by).limit(1)
+    ):
+        db.session.rollback()
+        return None
+    db.session.execute(  # runs whose process stopped before they finished
+        update(GcRun)
+        .where(GcRun.state == "running")
+        .values(
+            state="failed",
+            phase="interrupted",
+            finished_at=utcnow(),
+            errors=json.dumps(["interrupted: its process stopped before it finished"]),
+        )
+    )
+    run = GcRun(
+        triggered_by=triggered_by,
+        dry_run=bool(dry_run),
+        state="running",
+        phase="starting",
+        holder=holder,
+        started_at=utcnow(),
+    )
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def execute_run(run_id, now=None) -> GcRun:
+    """Run a begun collection to its end, record the outcome and release the lease."""
+    run = db.session.get(GcRun, run_id)
+    collection = Collection(run, now or utcnow())
+    db.session.commit()
+    try:
+        collection.run()
+        state = "done"
+    except Exception as error:  # noqa: BLE001 - recorded in the run, which fails
+        log.exception("garbage collection %s failed", run_id)
+        db.session.rollback()
+        collection.error(f"{type(error).__name__}: {error}")
+        state = "failed"
+    db.session.execute(
+        update(GcRun)
+        .where(GcRun.id == run_id)
+        .values(
+            state=state,
+            phase="finished" if state == "done" else "failed",
+            finished_at=utcnow(),
+            report=json.dumps(collection.report),
+            **collection.outcome(),
+        )
+    )
+    release_lease(LEASE, collection.holder)
+    db.session.commit()
+    run = db.session.get(GcRun, run_id)
+    db.session.refresh(run)
+    log.info(
+        "garbage collection %s %s: %s manifests, %s blobs (%s bytes), %s uploads",
+        run_id,
+        state,
+        run.manifests_deleted,
+        run.blobs_deleted,
+        run.bytes_reclaimed,
+        run.uploads_deleted,
+    )
+    return run
+
+
+class ManifestRow(NamedTuple):
+    id: int
+    repository_id: int
+    digest: str
+    created_at: datetime
+
+
+@dataclass
+class Marked:
+    """What the mark found to be garbage, and every manifest it saw."""
+
+    manifests: list[ManifestRow] = field(default_factory=list)
+    blobs: list = field(default_factory=list)  # (digest, size)
+    seen: dict = field(default_factory=dict)  # manifest id -> created_at
+
+
+def mark(cutoff, delete_untagged) -> Marked:
+    """Garbage as of the current transaction's snapshot (see the module's docstring)."""
+    rows = db.session.execute(
+        select(
+            Manifest.id,
+            Manifest.repository_id,
+            Manifest.digest,
+            Manifest.subject_digest,
+            Manifest.created_at,
+        )
+    ).all()
+    if delete_untagged:
+        roots = set(db.session.scalars(select(Tag.manifest_id).distinct()))
+        roots |= {row.id for row in rows if row.created_at >= cutoff}
+        live = _reach(roots, _keeps(rows))
+    else:
+        live = {row.id for row in rows}
+    live_blobs = set()
+    references = select(ManifestReference.manifest_id, ManifestReference.digest).where(
+        ManifestReference.kind == "blob"
+    )
+    for manifest_id, digest in db.session.execute(references):
+        if manifest_id in live:
+            live_blobs.add(digest)
+    blobs = db.session.execute(select(Blob.digest, Blob.size).where(Blob.touched_at < cutoff))
+    return Marked(
+        manifests=[
+            ManifestRow(row.id, row.repository_id, row.digest, row.created_at)
+            for row in rows
+            if row.id not in live
+        ],
+        # by digest: a batch then deletes from neighbouring pages of the digest indexes
+        blobs=sorted((digest, size) for digest, size in blobs if digest not in live_blobs),
+        seen={row.id: row.created_at for row in rows},
+    )
+
+
+def _keeps(rows) -> dict:
+    """manifest id -> ids of the manifests it keeps alive (index entries, referrers)."""
+    by_key = {(row.repository_id, row.digest): row.id for row in rows}
+    repository_of = {row.id: row.repository_id for row in rows}
+    keeps = defaultdict(list)
+    for row in rows:
+        subject = by_key.get((row.repository_id, row.subject_digest))
+        if subject is not None:
+            keeps[subject].append(row.id)
+    entries = select(ManifestReference.manifest_id, ManifestReference.digest).where(
+        ManifestReference.kind == "manifest"
+    )
+    for parent, digest in db.session.execute(entries):
+        child = by_key.get((repository_of.get(parent), digest))
+        if child is not None:
+            keeps[parent].append(child)
+    return keeps
+
+
+def _reach(roots, keeps) -> set:
+    seen = set(roots)
+    frontier = list(roots)
+    while frontier:
+        for kept in keeps.get(frontier.pop(), ()):
+            if kept not in seen:
+                seen.add(kept)
+                frontier.append(kept)
+    return seen
+
+
+def recently_reachable(since, marked_manifests) -> set:
+    """Ids of manifests reachable (index entries, referrers) from the manifests created
+    since `since` that the mark did not see (`marked_manifests`: id -> created_at), and from
+    those a tag created or moved since then points at: all that can have become live since a
+    mark that began after `since`. (A manifest the mark saw was judged by it; a tag it saw
+    kept its manifest live then.)"""
+    created = db.session.execute(
+        select(Manifest.id, Manifest.created_at).where(Manifest.created_at >= since)
+    )
+    seen = {i for i, at in created if marked_manifests.get(i) != at}
+    seen |= set(db.session.scalars(select(Tag.manifest_id).where(Tag.updated_at >= since)))
+    frontier = list(seen)
+    parent = Manifest.__table__.alias("parent")
+    child = Manifest.__table__.alias("child")
+    while frontier:
+        found = set()
+        for ids in _chunks(frontier, BATCH):
+            found |= set(
+                db.session.scalars(
+                    select(child.c.id)
+                    .select_from(ManifestReference)
+                    .join(parent, parent.c.id == ManifestReference.manifest_id)
+                    .join(
+                        child,
+                        (child.c.repository_id == parent.c.repository_id)
+                        & (child.c.digest == ManifestReference.digest),
+                    )
+                    .where(ManifestReference.kind == "manifest", parent.c.id.in_(ids))
+                )
+            )
+            found |= set(
+                db.session.scalars(
+                    select(child.c.id)
+                    .select_from(parent)
+                    .join(
+                        child,
+                        (child.c.repository_id == parent.c.repository_id)
+                        & (child.c.subject_digest == parent.c.digest),
+                    )
+                    .where(parent.c.id.in_(ids))
+                )
+            )
+        frontier = list(found - seen)
+        seen |= found
+    return seen
+
+
+class Collection:
+    """One run's work and tallies."""
+
+    def __init__(self, run: GcRun, now):
+        settings = gc_settings()
+        grace = timedelta(minutes=settings.grace_minutes)
+        self.run_id = run.id
+        self.holder = run.holder
+        self.dry_run = run.dry_run
+        self.cutoff = now - grace
+        self.upload_cutoff = now - max(grace, UPLOAD_IDLE_MINIMUM)
+        self.delete_untagged = settings.delete_untagged
+        self.storage = current_storage()
+        self.counts = {"manifests": 0, "blobs": 0, "bytes": 0, "uploads": 0}
+        self.errors: list[str] = []
+        self.report = {"manifests": [], "blobs": [], "uploads": [], "truncated": False}
+        self.renewed = time.monotonic()
+
+    def run(self):
+        self.checkpoint("marking", commit=True)
+        mark_started = utcnow()
+        with read_only_transactions():
+            marked = mark(self.cutoff, self.delete_untagged)
+            names = _repository_names({row.repository_id for row in marked.manifests})
+            db.session.rollback()
+        if self.dry_run:
+            for row in marked.manifests:
+                self.tally("manifests", f"{names.get(row.repository_id)}@{row.digest}")
+            for digest, size in marked.blobs:
+                self.tally("blobs", digest, size)
+            for path in self.stale_uploads():
+                self.tally("uploads", path)
+            return
+        self.sweep_manifests(marked, names, since=mark_started - RECENT_MARGIN)
+        self.sweep_blobs(marked.blobs)
+        self.sweep_uploads()
+
+    # --- the sweeps, one write transaction per batch ---------------------------------------
+
+    # The sweeps fetch only the exceptions (usually none) rather than every candidate's row:
+    # SQLite's module lets go of the GIL for each row it steps through, and getting it back
+    # costs up to a switch interval (5 ms) while request threads run.
+
+    def sweep_manifests(self, marked, names, since):
+        garbage = marked.manifests
+        for done, batch in _batches(garbage):
+            with self.write_batch(f"deleting manifests: {done} of {len(garbage)} checked"):
+                ids = [row.id for row in batch]
+                _lock_for_update(Manifest.id, ids)
+                spared = recently_reachable(since, marked.seen)
+                spared |= set(
+                    db.session.scalars(select(Tag.manifest_id).where(Tag.manifest_id.in_(ids)))
+                )
+                # a new manifest may have taken the id of one deleted since the mark (SQLite
+                # reuses the highest rowid): it was created after `since`
+                recent = db.session.execute(
+                    select(Manifest.id, Manifest.created_at).where(
+                        Manifest.id.in_(ids), Manifest.created_at >= since
+                    )
+                ).all()
+                spared |= {i for i, created in recent if marked.seen.get(i) != created}
+                doomed = [row for row in batch if row.id not in spared]
+                if doomed:
+                    ids = [row.id for row in doomed]
+                    _delete(delete(ManifestReference).where(ManifestReference.manifest_id.in_(ids)))
+                    _delete(delete(Manifest).where(Manifest.id.in_(ids)))
+                for row in doomed:
+                    self.tally("manifests", f"{names.get(row.repository_id)}@{row.digest}")
+            for repository in {row.repository_id for row in doomed}:
+                lookup_caches.manifests.invalidate(repository)
+
+    def sweep_blobs(self, candidates):
+        for done, batch in _batches(candidates):
+            with self.write_batch(f"deleting blobs: {done} of {len(candidates)} checked"):
+                digests = [digest for digest, _ in batch]
+                _lock_for_update(Blob.digest, digests)
+                spared = set(
+                    db.session.scalars(
+                        select(Blob.digest).where(
+                            Blob.digest.in_(digests), Blob.touched_at >= self.cutoff
+                        )
+                    )
+                )
+                spared |= set(
+                    db.session.scalars(
+                        select(ManifestReference.digest).where(
+                            ManifestReference.kind == "blob",
+                            ManifestReference.digest.in_(digests),
+                        )
+                    )
+                )
+                doomed = {
+                    blob_path(digest): (digest, size)
+                    for digest, size in batch
+                    if digest not in spared
+                }
+                failed = self.storage.delete_files(list(doomed))
+                gone = []
+                for path, (digest, size) in doomed.items():
+                    if path in failed:
+                        self.error(f"blob {digest}: {failed[path]}")
+                        continue
+                    gone.append(digest)
+                    self.tally("blobs", digest, size)
+                if gone:
+                    _delete(delete(RepositoryBlob).where(RepositoryBlob.digest.in_(gone)))
+                    _delete(delete(Blob).where(Blob.digest.in_(gone)))
+            if gone:
+                lookup_caches.blob_links.clear()
+
+    def sweep_uploads(self):
+        stale = self.stale_uploads()
+        for done, batch in _batches(stale):
+            with self.write_batch(f"deleting uploads: {done} of {len(stale)} checked"):
+                sessions = [_file_name(path) for path in batch if _is_session(path)]
+                rows = dict(
+                    db.session.execute(
+                        select(Upload.id, Upload.updated_at)
+                        .where(Upload.id.in_(sessions))
+                        .with_for_update()
+                    ).all()
+                )
+                active = {i for i, updated in rows.items() if updated >= self.upload_cutoff}
+                idle = set(rows) - active
+                _delete(delete(Upload).where(Upload.id.in_(idle)))
+                doomed = [path for path in batch if _file_name(path) not in active]
+                failed = self.storage.delete_files(doomed)  # written to since listed: kept
+                for path in doomed:
+                    if path in failed:
+                        self.error(f"{path}: {failed[path]}")
+                    else:
+                        self.tally("uploads", path)
+            for upload_id in idle:
+                forget_upload(upload_id)
+
+    def stale_uploads(self) -> list:
+        """Paths under uploads/ to delete: files of sessions idle since the upload cutoff
+        (their rows go too, also when the file is missing), files of no session, and
+        monolithic uploads started before the cutoff."""
+        oldest = self.upload_cutoff.replace(tzinfo=UTC).timestamp()
+        stale, names = [], []
+        for path in self.storage.list(UPLOADS):
+            started = monolithic_upload_started(_file_name(path))
+            if started is None:
+                names.append(_file_name(path))
+            elif started < oldest:
+                stale.append(path)
+        # read after listing: a session's row is committed before its file is created, so a
+        # listed file without a row belongs to no session
+        with read_only_transactions():
+            updated = {}
+            for chunk in _chunks(names, BATCH):
+                query = select(Upload.id, Upload.updated_at).where(Upload.id.in_(chunk))
+                updated.update(db.session.execute(query).all())
+            idle = set(
+                db.session.scalars(select(Upload.id).where(Upload.updated_at < self.upload_cutoff))
+            )
+            db.session.rollback()
+        stale += [upload_path(name) for name in names if name not in updated]
+        stale += [upload_path(upload_id) for upload_id in sorted(idle)]
+        return stale
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def tally(self, kind, entry, size=0):
+        self.counts[kind] += 1
+        self.counts["bytes"] += size
+        if len(self.report[kind]) < REPORT_LIMIT:
+            self.report[kind].append(entry)
+        else:
+            self.report["truncated"] = True
+
+    def error(self, message):
+        log.warning("garbage collection %s: %s", self.run_id, message)
+        if len(self.errors) < ERROR_LIMIT:
+            self.errors.append(message)
+
+    def outcome(self) -> dict:
+        return {
+            "manifests_deleted": self.counts["manifests"],
+            "blobs_deleted": self.counts["blobs"],
+            "bytes_reclaimed": self.counts["bytes"],
+            "uploads_deleted": self.counts["uploads"],
+            "errors": json.dumps(self.errors),
+        }
+
+    @contextlib.contextmanager
+    def write_batch(self, phase):
+        """One write transaction of the sweep; then a rest as long as it held the writer
+        lock (at most MAX_PAUSE), so that pushes waiting for it get their turn."""
+        started = time.monotonic()
+        try:
+            yield
+            self.checkpoint(phase)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        time.sleep(min(time.monotonic() - started, MAX_PAUSE))
+
+    def checkpoint(self, phase, commit=False):
+        """Within the current write transaction: record progress; renew the lease when due
+        (LeaseLost if another holder has it)."""
+        db.session.execute(
+            update(GcRun).where(GcRun.id == self.run_id).values(phase=phase, **self.outcome())
+        )
+        if time.monotonic() - self.renewed >= RENEW_SECONDS:
+            if not renew_lease(LEASE, self.holder, LEASE_SECONDS):
+                raise LeaseLost("the garbage collection lease was taken by another holder")
+            self.renewed = time.monotonic()
+        if commit:
+            db.session.commit()
+
+
+def _lock_for_update(column, values):
+    """PostgreSQL: lock these rows for the rest of the transaction (SELECT .. FOR UPDATE).
+    SQLite needs nothing: the write transaction already excludes every other writer."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(column).where(column.in_(values)).with_for_update())
+
+
+def _delete(statement):
+    """A bulk DELETE; the session holds none of these rows, so it need not look."""
+    db.session.execute(statement, execution_options={"synchronize_session": False})
+
+
+def _repository_names(ids) -> dict:
+    names = {}
+    for chunk in _chunks(list(ids), BATCH):
+        for repository in db.session.scalars(select(Repository).where(Repository.id.in_(chunk))):
+            names[repository.id] = repository.full_name
+    return names
+
+
+def _file_name(path):
+    return path.rsplit("/", 1)[-1]
+
+
+def _is_session(path):
+    return monolithic_upload_started(_file_name(path)) is None
+
+
+def _chunks(items, size):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _batches(items):
+    """(items checked so far, batch) pairs."""
+    done = 0
+    for chunk in _chunks(items, BATCH):
+        done += len(chunk)
+        yield done, chunk

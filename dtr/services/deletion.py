@@ -1,0 +1,60 @@
+"""Soft deletes of tags and manifests: they leave the database at once (a deleted manifest no
+longer resolves), while the blobs they used stay on storage until garbage collection
+(`dtr/gc.py`) finds that nothing references them. Every delete is audited.
+
+Repositories are deleted by `repositories.delete_repository` (admin level): their tags,
+manifests and grants go with them, and their blobs become garbage the same way.
+"""
+
+from sqlalchemy import delete, select
+
+from .. import access
+from ..database import db
+from ..models import ManifestReference, Tag
+from ..names import check_tag, is_digest
+from . import audit, lookup_caches
+from .manifests import find_manifest
+from .repositories import visible_repository
+
+
+def soft_delete_tag(identity, full_name, tag):
+    """Remove one tag (read-write on the repository); its manifest stays until garbage
+    collection, reachable by digest."""
+    repository = visible_repository(identity, full_name, access.DELETE)
+    check_tag(tag)
+    delete_reference(repository, full_name, tag, identity.name)
+
+
+def soft_delete_manifest(identity, full_name, reference) -> list[str]:
+    """Remove a manifest by digest with every tag pointing at it, or by tag only that tag
+    (read-write on the repository). Returns the tags removed."""
+    repository = visible_repository(identity, full_name, access.DELETE)
+    return delete_reference(repository, full_name, reference, identity.name)
+
+
+def delete_reference(repository, full_name, reference, actor) -> list[str]:
+    """Delete by digest (the manifest and its tags) or by tag (only the tag), for a caller
+    already allowed to; `repository` is a Repository or a RepositoryRef. Returns the tags
+    removed; ManifestUnknown when nothing has that reference."""
+    manifest = find_manifest(repository, reference)
+    if is_digest(reference):
+        tags = list(
+            db.session.scalars(
+                select(Tag.name).where(Tag.manifest_id == manifest.id).order_by(Tag.name)
+            )
+        )
+        db.session.execute(delete(Tag).where(Tag.manifest_id == manifest.id))
+        db.session.execute(
+            delete(ManifestReference).where(ManifestReference.manifest_id == manifest.id)
+        )
+        db.session.delete(manifest)
+        audit.record(actor, "manifest.delete", f"{full_name}@{reference}", {"tags": tags})
+    else:
+        tags = [reference]
+        db.session.execute(
+            delete(Tag).where(Tag.repository_id == repository.id, Tag.name == reference)
+        )
+        audit.record(actor, "tag.delete", f"{full_name}:{reference}", {"digest": manifest.digest})
+    db.session.commit()
+    lookup_caches.manifests.invalidate(repository.id)
+    return tags

@@ -1,0 +1,114 @@
+"""Garbage collection as a job: start one in the background, see the one running, the
+history and the last savings; the scheduler's cron trigger. The collection itself is
+`dtr/gc.py`. Callers check who may do this (administrators)."""
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..database import db
+from ..errors import JobRunning, JobUnknown
+from ..gc import LEASE, begin_run, execute_run, run_garbage_collection
+from ..models import GcRun
+from . import audit
+from .gc_settings import gc_settings, next_runs
+from .job_leases import lease_holder
+
+log = logging.getLogger("dtr.gc")
+SCHEDULE = "schedule"  # scheduled runs: "schedule:<UTC time>"
+
+
+def start_gc(triggered_by, dry_run=False, actor=None) -> GcRun:
+    """Begin a collection and run it in a background thread; returns the run (state
+    running). JobRunning when one runs already, in this process or another.
+    `triggered_by` is what the history shows (such as "api:admin", "web:admin");
+    `actor`, the user name for the audit log."""
+    run = begin_run(triggered_by, dry_run)
+    audit.record(actor, "gc.start", "garbageCollection", {"job": run.id, "dryRun": dry_run})
+    db.session.commit()
+    app = current_app._get_current_object()
+    threading.Thread(
+        target=_run_in_background, args=(app, run.id), name=f"dtr-gc-{run.id}", daemon=True
+    ).start()
+    return run
+
+
+def _run_in_background(app, run_id):
+    with app.app_context():
+        try:
+            execute_run(run_id)
+        finally:
+            db.session.remove()
+
+
+def current_run() -> GcRun | None:
+    """The run in progress (in any process sharing the database), if any."""
+    run = db.session.scalar(
+        select(GcRun).where(GcRun.state == "running").order_by(GcRun.id.desc()).limit(1)
+    )
+    if run is None or lease_holder(LEASE) != run.holder:
+        return None  # its process stopped: the next run marks it failed
+    return run
+
+
+def gc_history(limit=20, start=0) -> list[GcRun]:
+    """Runs, newest first."""
+    query = select(GcRun).order_by(GcRun.id.desc()).offset(start).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def count_runs() -> int:
+    return db.session.scalar(select(func.count()).select_from(GcRun))
+
+
+def find_run(run_id) -> GcRun:
+    run = db.session.get(GcRun, run_id) if isinstance(run_id, int) else None
+    if run is None:
+        raise JobUnknown(f"no garbage collection job {run_id}", {"id": run_id})
+    return run
+
+
+def last_savings() -> GcRun | None:
+    """The last collection that finished and deleted for real (not a dry run)."""
+    return db.session.scalar(
+        select(GcRun)
+        .where(GcRun.state == "done", GcRun.dry_run.is_(False))
+        .order_by(GcRun.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass
+class ScheduleState:
+    """What the scheduler thread remembers between ticks."""
+
+    schedule: str | None = None  # None: not looked at yet
+    next_due: object = None  # naive UTC datetime, or None without a schedule
+
+
+def run_scheduled_gc_if_due(state: ScheduleState, now) -> GcRun | None:
+    """One scheduler tick at `now` (naive UTC): when the schedule's next time has come, run
+    a collection in this thread, triggered by "schedule:<that time>" (once: another process
+    sharing the database may have run it already). A new or changed schedule counts from
+    `now`."""
+    schedule = gc_settings().schedule
+    if schedule != state.schedule:
+        state.schedule = schedule
+        state.next_due = next_runs(schedule, now, 1)[0] if schedule else None
+        return None
+    if state.next_due is None or now < state.next_due:
+        return None
+    due, state.next_due = state.next_due, next_runs(schedule, now, 1)[0]
+    try:
+        return run_garbage_collection(triggered_by=scheduled_trigger(due), once=True)
+    except JobRunning:
+        log.info("scheduled garbage collection skipped: one is running")
+        return None
+
+
+def scheduled_trigger(due) -> str:
+    """What a scheduled run's `triggered_by` says: the time it was scheduled for."""
+    return f"{SCHEDULE}:{due.isoformat()}Z"

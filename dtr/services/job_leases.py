@@ -1,0 +1,68 @@
+"""Leases: a job that must run once at a time, also across several DTR processes sharing a
+database, holds a row of `job_leases` until it ends or the lease expires (its process died).
+
+Taking one is a conditional UPDATE (free or expired, or ours already) and, when no row
+exists, an INSERT .. ON CONFLICT DO NOTHING: both are atomic in SQLite (one writer) and in
+PostgreSQL (row locks), so two takers never both win. These functions join the caller's
+write transaction; the caller commits.
+"""
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, select, update
+
+from ..database import db, dialect_insert
+from ..models import JobLease, utcnow
+
+
+def new_holder() -> str:
+    """A name for one holder: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def take_lease(name, holder, seconds) -> bool:
+    """Take the lease if it is free, expired or already `holder`'s."""
+    now = utcnow()
+    expires = now + timedelta(seconds=seconds)
+    taken = db.session.execute(
+        update(JobLease)
+        .where(JobLease.name == name, or_(JobLease.expires_at < now, JobLease.holder == holder))
+        .values(holder=holder, expires_at=expires)
+    ).rowcount
+    if taken:
+        return True
+    inserted = db.session.execute(
+        dialect_insert(JobLease)
+        .values(name=name, holder=holder, expires_at=expires)
+        .on_conflict_do_nothing()
+    ).rowcount
+    return inserted == 1
+
+
+def renew_lease(name, holder, seconds) -> bool:
+    """Extend `holder`'s lease; False when it is no longer theirs."""
+    expires = utcnow() + timedelta(seconds=seconds)
+    return bool(
+        db.session.execute(
+            update(JobLease)
+            .where(JobLease.name == name, JobLease.holder == holder)
+            .values(expires_at=expires)
+        ).rowcount
+    )
+
+
+def release_lease(name, holder):
+    db.session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
+
+
+def lease_holder(name) -> str | None:
+    """Who holds the lease now (None: free or expired)."""
+    row = db.session.execute(
+        select(JobLease.holder, JobLease.expires_at).where(JobLease.name == name)
+    ).first()
+    if row is None or row.expires_at < utcnow():
+        return None
+    return row.holder
