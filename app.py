@@ -4,6 +4,9 @@ python app.py serve [--bind HOST:PORT] [--instance DIR] [--http]
 python app.py create-user NAME --role ROLE [--instance DIR] --password-stdin
 python app.py create-repo NAMESPACE/NAME [--public] [--instance DIR]
 python app.py set-domain NAME [--instance DIR]
+python app.py gc [--dry-run] [--instance DIR]
+python app.py license keygen|issue|install|show ...
+python app.py storage migrate --to CONFIG.json [--switch] [--jobs N] [--instance DIR]
 """
 
 import os
@@ -13,6 +16,7 @@ import click
 from flask.cli import FlaskGroup
 
 from dtr import create_app
+from dtr.config import ConfigError
 from dtr.errors import DomainError
 from dtr.models import ROLES
 
@@ -26,18 +30,30 @@ instance_option = click.option(
 )
 
 
+def checked_app(instance_dir):
+    """The application; a configuration that cannot be used is a clear error, not a trace."""
+    try:
+        return create_app(instance_dir)
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from None
+
+
 def prepared_app(instance_dir):
-    """The application with its database migrated to the current schema."""
+    """The application with its database migrated to the current schema (and the install
+    date, which starts the trial, recorded)."""
     from flask_migrate import upgrade
 
-    app = create_app(instance_dir)
+    from dtr.services.license import record_install_date
+
+    app = checked_app(instance_dir)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
+        record_install_date()
     return app
 
 
 @click.group(
-    cls=FlaskGroup, create_app=lambda: create_app(DEFAULT_INSTANCE), add_default_commands=False
+    cls=FlaskGroup, create_app=lambda: checked_app(DEFAULT_INSTANCE), add_default_commands=False
 )
 def cli():
     """DTR, a self-hosted container image registry."""
@@ -129,11 +145,16 @@ def create_repo_command(full_name, public, instance_dir):
 @instance_option
 def set_domain_command(domain, instance_dir):
     """Set the domain name; the TLS certificate is regenerated (a running server picks it up)."""
+    from dtr.services.general_settings import check_domain_name
     from dtr.services.settings import set_setting
     from dtr.tls import ensure_certificate
 
     app = prepared_app(instance_dir)
     with app.app_context():
+        try:
+            domain = check_domain_name(domain)
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
         set_setting("domain_name", domain)
         ensure_certificate(app.instance_path, domain)
     click.echo(f"domain name set to {domain}; certificate regenerated")
@@ -153,6 +174,222 @@ def setting_command(key, value, instance_dir):
         if value is not None:
             set_setting(key, value)
         click.echo(f"{key} = {str(get_setting(key)).lower()}")
+
+
+@cli.command("gc")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@instance_option
+def gc_command(dry_run, instance_dir):
+    """Garbage-collect now: delete unreferenced manifests, blobs and abandoned uploads (safe
+    while the registry serves pushes). One collection runs at a time."""
+    import json
+
+    from dtr.gc import run_garbage_collection
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        try:
+            run = run_garbage_collection(dry_run=dry_run, triggered_by="cli")
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        report = json.loads(run.report or "{}")
+        errors = json.loads(run.errors or "[]")
+    verb = "would delete" if dry_run else "deleted"
+    if dry_run:
+        for kind in ("manifests", "blobs", "uploads"):
+            for entry in report.get(kind, []):
+                click.echo(f"{verb} {kind[:-1]} {entry}")
+        if report.get("truncated"):
+            click.echo("(more than 10,000 of a kind: the rest is not listed)")
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    click.echo(
+        f"garbage collection {run.id} {run.state} in {seconds:.1f} s: {verb} "
+        f"{run.manifests_deleted} manifests, {run.blobs_deleted} blobs "
+        f"({run.bytes_reclaimed} bytes), {run.uploads_deleted} upload files"
+    )
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if run.state != "done":
+        sys.exit(1)
+
+
+@cli.group("storage", cls=click.Group)
+def storage_group():
+    """Storage backends: copy the blobs to another backend before switching to it."""
+
+
+@storage_group.command("migrate")
+@click.option(
+    "--to",
+    "config_file",
+    required=True,
+    type=click.File("r"),
+    help='The target: a JSON file {"backend": "s3", "options": {...}}, as Settings > Storage '
+    "and PUT /api/v0/admin/settings/storage take.",
+)
+@click.option("--switch", is_flag=True, help="Then make the target the storage in force.")
+@click.option(
+    "--jobs", default=4, show_default=True, type=click.IntRange(1, 64), help="Blobs at a time."
+)
+@instance_option
+def storage_migrate_command(config_file, switch, jobs, instance_dir):
+    """Copy every blob to another backend (resumable, each digest verified)."""
+    import json
+
+    from dtr.services.storage_migration import migrate
+    from dtr.storage import StorageError
+
+    try:
+        body = json.load(config_file)
+    except ValueError as error:
+        raise click.ClickException(f"{config_file.name}: not JSON: {error}") from None
+
+    def report(line):
+        click.echo(line)
+        sys.stdout.flush()
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        try:
+            done = migrate(body, switch, jobs, report)
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        except StorageError as error:
+            raise click.ClickException(f"storage: {error}") from None
+    if not done:
+        sys.exit(1)
+
+
+@cli.group("license", cls=click.Group)
+def license_group():
+    """Licenses: make a key pair, issue signed licenses, install one, show the status."""
+
+
+@license_group.command("keygen")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write license_private_key.pem and license_public_key.pem to.",
+)
+def license_keygen_command(out_dir):
+    """Make a license key pair (EC P-256). DTR trusts the public key when LICENSE_PUBLIC_KEY
+    (DTR_LICENSE_PUBLIC_KEY) names it; keep the private key secret. Never overwrites."""
+    from pathlib import Path
+
+    from dtr.license import generate_key_pair
+
+    folder = Path(out_dir)
+    private_path = folder / "license_private_key.pem"
+    public_path = folder / "license_public_key.pem"
+    for path in (private_path, public_path):
+        if path.exists():
+            raise click.ClickException(f"{path} exists; not overwriting a key")
+    folder.mkdir(parents=True, exist_ok=True)
+    private_pem, public_pem = generate_key_pair()
+    with open(os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(private_pem)
+    public_path.write_bytes(public_pem)
+    click.echo(f"wrote {private_path} (secret) and {public_path}")
+
+
+@license_group.command("issue")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The license private key (PEM, EC P-256 or RSA), e.g. from `license keygen`.",
+)
+@click.option("--licensee", required=True, help="Who the license is for.")
+@click.option("--tier", required=True, help="The tier, e.g. Production.")
+@click.option("--type", "license_type", required=True, help="The license type, e.g. Offline.")
+@click.option("--seats", required=True, type=click.IntRange(min=1), help="Active users allowed.")
+@click.option(
+    "--expires",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ"]),
+    help="Expiry in UTC: YYYY-MM-DD (at 00:00 that day) or YYYY-MM-DDTHH:MM:SSZ.",
+)
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False), help="Write it here, not to stdout."
+)
+def license_issue_command(key_file, licensee, tier, license_type, seats, expires, out_file):
+    """Issue a signed license file (JSON) for the key pair of KEY."""
+    import json
+    from datetime import UTC
+    from pathlib import Path
+
+    from dtr.license import LicenseKeyError, issue_license
+
+    try:
+        issued = issue_license(
+            Path(key_file).read_bytes(),
+            licensee,
+            tier,
+            license_type,
+            seats,
+            expires.replace(tzinfo=UTC),
+        )
+    except LicenseKeyError as error:
+        raise click.ClickException(f"{key_file}: {error}") from None
+    text = json.dumps(issued, indent=2) + "\n"
+    if out_file:
+        Path(out_file).write_text(text)
+        click.echo(f"wrote the license of {licensee} to {out_file}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@license_group.command("install")
+@click.argument("license_file", type=click.File("rb"))
+@instance_option
+def license_install_command(license_file, instance_dir):
+    """Verify LICENSE_FILE (- for stdin) and install it in place of the current license."""
+    from dtr.license import MAX_LICENSE_BYTES
+    from dtr.services.license import install_license
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        try:
+            status = install_license(None, license_file.read(MAX_LICENSE_BYTES + 1))
+        except DomainError as error:
+            raise click.ClickException(f"license refused: {error.message}") from None
+    click.echo(f"installed the license of {status.licensee}")
+    _echo_license_status(status)
+
+
+@license_group.command("show")
+@instance_option
+def license_show_command(instance_dir):
+    """Show the license (or trial) status, as Settings > License does."""
+    from dtr.services.license import license_status
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        _echo_license_status(license_status())
+
+
+def _echo_license_status(status):
+    allowed = status.seats_allowed
+    if allowed is None:
+        allowed = "unlimited" if status.state.startswith("trial") else "unknown"
+    rows = [
+        ("state", status.state),
+        ("licensee", status.licensee),
+        ("tier", status.tier),
+        ("type", status.license_type),
+        ("key id", status.key_id),
+        ("seats", f"{status.seats_used} used of {allowed}"),
+        ("expires", status.expires_at and f"{status.expires_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("days left", status.days_left),
+        ("problem", status.problem),
+        ("warning", status.banner),
+    ]
+    for name, value in rows:
+        if value is not None:
+            click.echo(f"{name + ':':<11}{value}")
 
 
 def __getattr__(name):

@@ -630,6 +630,7 @@ class RssMonitor:
         self.pid = pid
         self.interval = interval
         self.peak = 0
+        self.peak_children = 0  # the tree without its root: gunicorn's worker(s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -652,15 +653,25 @@ class RssMonitor:
             now = time.monotonic()
             if now >= rescan:
                 pids, rescan = _descendants(self.pid), now + 1.0
-            self.peak = max(self.peak, _rss_bytes(pids))
+            self._sample(pids)
             if self._stop.wait(self.interval):
                 break
-        self.peak = max(self.peak, _rss_bytes(pids))
+        self._sample(pids)
+
+    def _sample(self, pids: list[int]) -> None:
+        children = _rss_bytes(pids[1:])
+        self.peak = max(self.peak, _rss_bytes(pids[:1]) + children)
+        self.peak_children = max(self.peak_children, children)
 
     @property
     def peak_mib(self) -> float | None:
         """Peak RSS in MiB (None without a pid)."""
         return self.peak / MiB if self.pid else None
+
+    @property
+    def peak_children_mib(self) -> float | None:
+        """Peak RSS of the descendants alone (the worker under a gunicorn master), MiB."""
+        return self.peak_children / MiB if self.pid else None
 
 
 # --------------------------------------------------------------------------
@@ -798,6 +809,8 @@ class Target:
     user: str | None = None
     password: str | None = None
     pid: int | None = None
+    repo: str | None = None  # default: --repo
+    steps: frozenset[str] | None = None  # measurements to run (default: all not skipped)
 
 
 def mbps(size: int, seconds: float) -> float:
@@ -844,7 +857,7 @@ class Suite:
         self.data = data
         self.a = args
         self.tmp = tmp
-        self.repo = args.repo
+        self.repo = target.repo or args.repo
         self.reg = Registry(target.url, target.user, target.password, not args.insecure)
         self.res = Results(target.name)
         self.pushed: list[tuple[str, str]] = []  # (repo, digest) for --cleanup
@@ -870,6 +883,8 @@ class Suite:
             if name == "uploads" and {"mono", "chunked"} <= a.skip:
                 continue
             if name in a.skip or (name == "big" and not a.big_upload_gib):
+                continue
+            if self.t.steps is not None and name not in self.t.steps:
                 continue
             settle()
             try:
@@ -1153,6 +1168,9 @@ class Suite:
         if self.t.pid:
             label = f"Server peak RSS during {gib} upload"
             self.res.add("rss_big", label, mon.peak_mib, "MiB", "lower")
+            if mon.peak_children:  # a gunicorn master: its worker alone too
+                label = f"Worker peak RSS during {gib} upload (master excluded)"
+                self.res.add("rss_big_worker", label, mon.peak_children_mib, "MiB", "lower")
 
     def cleanup(self) -> None:
         """Best-effort DELETE of the large blobs this run uploaded."""
@@ -1163,6 +1181,125 @@ class Suite:
                 r.close()
                 done += r.status_code == 202
         log(f"  cleanup: deleted {done} of {len(self.pushed)} big blobs")
+
+
+# --------------------------------------------------------------------------
+# Storage backends (--storage): DTR switched live from one to the next
+# --------------------------------------------------------------------------
+
+STORAGE_BACKENDS = ("filesystem", "s3", "azure", "swift")
+STORAGE_STEPS = frozenset({"uploads", "get", "big"})  # what depends on where blobs live
+STORAGE_API = "/api/v0/admin/settings/storage"
+
+
+class StorageServers:
+    """Test servers of the storage backends, started on demand as DTR's test fixtures start
+    them (tests/support: moto, Azurite, Swift all-in-one) and stopped at the end. Options
+    are the drivers' defaults (16 MiB S3 parts, 8 MiB Azure blocks, 16 MiB Swift segments)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.running: list = []
+        root = Path(__file__).resolve().parents[1]
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))  # tests.support, dtr
+
+    def config(self, backend: str, filesystem_root: str) -> dict:
+        """{"backend", "options"} of an empty place on the backend's server."""
+        if backend == "filesystem":
+            return {"backend": backend, "options": {"rootDirectory": filesystem_root}}
+        folder = self.tmp / f"storage-{backend}"
+        folder.mkdir()
+        if backend == "s3":
+            from tests.support.moto_server import MotoServer
+
+            os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+            moto = self._start(MotoServer(folder))
+            moto.client().create_bucket(Bucket="dtr-bench")
+            options = moto.driver_options(bucket="dtr-bench", partSizeMiB=16)
+        elif backend == "azure":
+            from tests.support.azurite import Azurite
+
+            azurite = self._start(Azurite(folder))
+            options = azurite.options(azurite.new_container(), blockSizeMiB=8)
+        else:
+            from tests.support.swift_aio import SwiftAIO, swift_options
+
+            swift = self._start(SwiftAIO(folder))
+            options = swift_options(swift, "dtr-bench", segmentSizeMiB=16)
+        return {"backend": backend, "options": options}
+
+    def _start(self, server):
+        log(f"  starting {type(server).__name__} (storage test server)")
+        self.running.append(server.start())
+        return server
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for server in reversed(self.running):
+            with contextlib.suppress(Exception):
+                server.stop()
+
+
+def storage_request(a, method: str, config: dict | None = None) -> dict:
+    """GET or PUT DTR's storage settings (an admin's --user/--password)."""
+    r = requests.request(
+        method,
+        a.url.rstrip("/") + STORAGE_API,
+        json=config,
+        auth=(a.user, a.password) if a.user else None,
+        verify=not a.insecure,
+        timeout=TIMEOUT,
+    )
+    if r.status_code != 200:
+        what = f"switching DTR's storage to {config['backend']}" if config else "storage settings"
+        raise BenchError(f"{what}: HTTP {r.status_code} {r.text[:400]}")
+    return r.json()
+
+
+def _option(text: str) -> tuple[str, object]:
+    """KEY=VALUE of --storage-option; VALUE as JSON when it parses (8, true), else text."""
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def storage_runs(a, data: TestData, tmp: Path) -> list[Results]:
+    """The transfer measurements on each --storage backend, switching DTR live between them;
+    the storage in force before is put back at the end when it had no secrets."""
+    before = storage_request(a, "GET")
+    root = before["options"].get("rootDirectory") or str(tmp / "filesystem-root")
+    overrides = dict(_option(text) for text in a.storage_option)
+    configs = [(name, None) for name in a.storage]
+    if a.storage_config:
+        given = json.loads(Path(a.storage_config).read_text())
+        configs.append((f"{given['backend']} (given)", given))
+    results = []
+    with StorageServers(tmp) as servers:
+        try:
+            for name, config in configs:
+                if config is None:
+                    config = servers.config(name, root)
+                    known = {field["name"] for field in before["fields"][name]}
+                    config["options"].update((k, v) for k, v in overrides.items() if k in known)
+                log(f"=== DTR storage: {name} ===")
+                storage_request(a, "PUT", config)
+                repo = f"{a.repo}-{name.split()[0]}"  # the blobs of each backend in its own
+                target = Target(
+                    f"DTR {name}", a.url, a.user, a.password, a.server_pid, repo, STORAGE_STEPS
+                )
+                results.append(Suite(target, data, a, tmp).run())
+        finally:
+            if not any(before["secrets"].values()):
+                restore = {"backend": before["backend"], "options": before["options"]}
+                with contextlib.suppress(BenchError, requests.RequestException):
+                    storage_request(a, "PUT", restore)
+                    log(f"  storage back to {before['backend']}")
+    return results
 
 
 # --------------------------------------------------------------------------
@@ -1388,6 +1525,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto")
     p.add_argument("--big-upload-gib", type=float, default=0, help="also a GiB-sized upload (RSS)")
+    p.add_argument(
+        "--storage",
+        help="comma-separated storage backends (filesystem,s3,azure,swift): DTR's storage is "
+        "switched to each in turn (admin --user) and the transfer measurements run on each; "
+        "s3, azure and swift start their test servers (moto, Azurite, Swift all-in-one)",
+    )
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the started backends that have it, e.g. partSizeMiB=8",
+    )
+    p.add_argument(
+        "--storage-config",
+        help='a JSON file {"backend": ..., "options": {...}} of a real store to measure too',
+    )
     p.add_argument("--markdown", help="write the result table as Markdown to FILE")
     p.add_argument("--json", help="write raw results as JSON to FILE")
     p.add_argument("--tmpdir", help="where to put temp data (default: system temp)")
@@ -1403,6 +1557,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"unknown --skip names: {', '.join(sorted(unknown))}")
     if not a.only_reference and not a.url:
         p.error("--url is required unless --only-reference")
+    a.storage = [x.strip() for x in (a.storage or "").split(",") if x.strip()]
+    if unknown := set(a.storage) - set(STORAGE_BACKENDS):
+        p.error(f"unknown --storage backends: {', '.join(sorted(unknown))}")
+    if (a.storage or a.storage_config) and (a.only_reference or not a.user):
+        p.error("--storage needs DTR (--url) and an admin --user")
     if a.only_reference:
         a.reference = True
     for key in ("clients", "small_blobs", "tags", "repos", "page_size", "repeat"):
@@ -1419,12 +1578,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dtr-bench-", dir=a.tmpdir) as tmp_s:
         tmp = Path(tmp_s)
         data = TestData(tmp)
-        if not a.only_reference:
+        if a.storage or a.storage_config:
+            results += storage_runs(a, data, tmp)
+        elif not a.only_reference:
             target = Target("DTR", a.url, a.user, a.password, a.server_pid)
             results.append(Suite(target, data, a, tmp).run())
         if a.reference:
             with ReferenceRegistry(a.reference_binary, tmp) as ref:
-                target = Target("reference", ref.url, pid=ref.pid)
+                steps = STORAGE_STEPS if a.storage or a.storage_config else None
+                target = Target("reference", ref.url, pid=ref.pid, steps=steps)
                 results.append(Suite(target, data, a, tmp).run())
 
     header, rows = report_rows(results)

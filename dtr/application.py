@@ -9,8 +9,9 @@ from werkzeug.exceptions import HTTPException
 from .auth.tokens import TokenKey
 from .config import load_config
 from .database import db, set_read_only_transactions
+from .logs import configure_logging, log_opened
 from .services import lookup_caches
-from .storage import create_driver
+from .services.storage_settings import ActiveStorage
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 UNREAD_BODY_DRAIN_BYTES = 16 * 1024 * 1024
@@ -22,18 +23,23 @@ def build_app(instance_dir="instance", overrides=None):
     app = Flask(__name__, instance_path=config["INSTANCE_DIR"])
     app.config.update(config)
     app.json.sort_keys = False
+    configure_logging(app)
     db.init_app(app)
     migrate.init_app(app, db)
-    app.extensions["dtr_storage"] = create_driver(app.config)
+    app.extensions["dtr_storage"] = ActiveStorage()
+    log_opened(app)
     app.extensions["dtr_token_key"] = TokenKey(app.instance_path)
     lookup_caches.configure(app.config["LOOKUP_CACHE_SECONDS"])
 
-    from . import api, registry
+    from . import api, registry, web
     from .auth import views as auth_views
+    from .auth.sessions import login_manager
 
+    login_manager.init_app(app)
     app.register_blueprint(registry.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(web.bp)
 
     @app.before_request
     def _transaction_style():

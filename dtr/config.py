@@ -24,9 +24,22 @@ DEFAULTS = {
     # Seconds a repository, manifest or blob-link lookup is remembered. Writes in this process
     # invalidate at once; other processes sharing the database see a change after this long.
     "LOOKUP_CACHE_SECONDS": 2,
+    # Browser sessions of the web portal: cookies only over HTTPS (`serve --http` turns this
+    # off), never readable by scripts, not sent on cross-site requests.
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "dtr_session",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    # The public key licenses must be signed with: a PEM string or a path to a PEM file.
+    "LICENSE_PUBLIC_KEY": str(Path(__file__).parent / "license_public_key.pem"),
 }
 
 INTEGER_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
 
 
 def load_config(instance_dir, overrides=None):
@@ -46,6 +59,7 @@ def load_config(instance_dir, overrides=None):
             config[name] = int(value) if name in INTEGER_KEYS else value
     config.update(overrides or {})
     config.setdefault("SECRET_KEY", _instance_secret(instance))
+    config["LICENSE_PUBLIC_KEY_PEM"] = _license_public_key(config["LICENSE_PUBLIC_KEY"])
     engine = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from .database import sqlite_connect_args
@@ -63,3 +77,14 @@ def _instance_secret(instance):
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _license_public_key(value):
+    """The PEM text of LICENSE_PUBLIC_KEY, checked: a key that cannot be loaded stops the
+    start with a clear message."""
+    from .license import LicenseKeyError, read_public_key_pem
+
+    try:
+        return read_public_key_pem(value)
+    except LicenseKeyError as error:
+        raise ConfigError(str(error)) from None

@@ -7,9 +7,12 @@ lock (`SerializedWriteConnection`) rather than on SQLite's busy handler, which s
 steps of up to 100 ms.
 """
 
+import contextlib
 import contextvars
+import logging
 import sqlite3
 import threading
+import time
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
@@ -31,7 +34,20 @@ def set_read_only_transactions(value):
     _read_only.set(value)
 
 
+@contextlib.contextmanager
+def read_only_transactions():
+    """Within: transactions begin with a deferred BEGIN, so reads never wait for the writer
+    lock (a long read of a background job). End the transaction before leaving."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
 _sqlite_writer = threading.Lock()
+SLOW_WRITER_WAIT = 2.0  # seconds; a longer wait for the writer lock is logged
+log = logging.getLogger("dtr.database")
 
 
 class SerializedWriteConnection(sqlite3.Connection):
@@ -41,7 +57,11 @@ class SerializedWriteConnection(sqlite3.Connection):
     holds_writer = False
 
     def begin_write(self):
+        started = time.monotonic()
         _sqlite_writer.acquire()
+        waited = time.monotonic() - started
+        if waited > SLOW_WRITER_WAIT:
+            log.warning("a write waited %.1f s for the database (long write transactions?)", waited)
         self.holds_writer = True
         try:
             self.execute("BEGIN IMMEDIATE")
@@ -78,14 +98,18 @@ def sqlite_connect_args():
     return {"factory": SerializedWriteConnection, "check_same_thread": False}
 
 
-def insert_ignoring_duplicates(model, **values):
-    """An INSERT that does nothing when the primary key exists (SQLite and PostgreSQL)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+def dialect_insert(model):
+    """The database's own INSERT construct, which has ON CONFLICT (SQLite and PostgreSQL)."""
+    if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return insert(model)
+
+
+def insert_ignoring_duplicates(model, **values):
+    """An INSERT that does nothing when the primary key exists (SQLite and PostgreSQL)."""
+    db.session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing())
 
 
 @event.listens_for(Engine, "connect")

@@ -92,3 +92,11 @@ class NotSetUp(DomainError):
             "create-user NAME --role admin, or POST /api/v0/accounts with role admin); that "
             "switches the mode to Managed."
         )
+
+
+class JobRunning(DomainError):
+    """A job that runs once at a time (garbage collection) is running already."""
+
+
+class JobUnknown(DomainError):
+    pass

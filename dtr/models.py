@@ -7,11 +7,14 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,6 +74,8 @@ class Repository(db.Model):
     namespace_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     visibility: Mapped[str] = mapped_column(String(16), default="private")
+    # Refuse pulls of images without a verified signature to non-admins (services/signatures.py)
+    pull_only_signed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     short_description: Mapped[str] = mapped_column(String(140), default="")
     long_description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -144,6 +149,9 @@ class Blob(db.Model):
     digest: Mapped[str] = mapped_column(String(200), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # When an upload or a mount last committed or linked it: garbage collection keeps blobs
+    # touched within its grace window (see dtr/gc.py).
+    touched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class RepositoryBlob(db.Model):
@@ -153,7 +161,7 @@ class RepositoryBlob(db.Model):
     repository_id: Mapped[int] = mapped_column(
         ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
     )
-    digest: Mapped[str] = mapped_column(ForeignKey("blobs.digest"), primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("blobs.digest"), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -172,7 +180,7 @@ class Manifest(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     pushed_by: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class ManifestReference(db.Model):
@@ -192,9 +200,11 @@ class Tag(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(128))
-    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"))
+    manifest_id: Mapped[int] = mapped_column(
+        ForeignKey("manifests.id", ondelete="CASCADE"), index=True
+    )
     pushed_by: Mapped[str | None] = mapped_column(String(255))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class Upload(db.Model):
@@ -215,3 +225,114 @@ class Setting(db.Model):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class JobLease(db.Model):
+    """Who runs a job that must run once at a time across every process sharing the
+    database; taken with a conditional UPDATE/INSERT, renewed while the job runs."""
+
+    __tablename__ = "job_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class GcRun(db.Model):
+    """One garbage collection: when, why, what it deleted (or would have, for a dry run)."""
+
+    __tablename__ = "gc_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    triggered_by: Mapped[str] = mapped_column(String(255))  # schedule, cli, api:<user>...
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running, done, failed
+    phase: Mapped[str] = mapped_column(String(255), default="starting")  # what it does now
+    holder: Mapped[str] = mapped_column(String(255))  # its lease holder
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    manifests_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    blobs_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_reclaimed: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploads_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of messages
+    report: Mapped[str | None] = mapped_column(Text)  # JSON: what was (or would be) deleted
+
+
+class TrustedKey(db.Model):
+    """A public key whose signatures (cosign) make an image signed in a repository, or in
+    every repository of a namespace (`repository_id` None)."""
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "repository_id", "name"),
+        Index(
+            "ix_trusted_keys_namespace_name",
+            "namespace_id",
+            "name",
+            unique=True,
+            sqlite_where=text("repository_id IS NULL"),
+            postgresql_where=text("repository_id IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    pem: Mapped[str] = mapped_column(Text)
+    algorithm: Mapped[str] = mapped_column(String(32))  # ecdsa-p256, rsa-3072, ed25519...
+    fingerprint: Mapped[str] = mapped_column(String(100))  # sha256 of the DER public key
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ManifestSignature(db.Model):
+    """A signature found in a signature artifact (a manifest): one per cosign layer, one per
+    notation manifest. Recorded when the artifact is pushed; `key_id` is the trusted key it
+    verifies with (re-checked whenever trusted keys change)."""
+
+    __tablename__ = "manifest_signatures"
+    __table_args__ = (UniqueConstraint("manifest_id", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # the layer's index
+    kind: Mapped[str] = mapped_column(String(16))  # cosign, notation, sigstore-bundle
+    signed_digest: Mapped[str | None] = mapped_column(String(200))  # what the payload names
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # the signed bytes
+    signature: Mapped[str | None] = mapped_column(Text)  # base64, as in the annotation
+    signer: Mapped[str | None] = mapped_column(String(255))  # notation: the certificate
+    problem: Mapped[str | None] = mapped_column(String(255))  # why no key can verify it
+    key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trusted_keys.id", ondelete="SET NULL"), index=True
+    )
+
+
+class TrustMetadata(db.Model):
+    """One version of a TUF role's signed metadata (Docker Content Trust), for a GUN
+    (HOST/ns/repo) of a repository; stored as uploaded or as the server signed it."""
+
+    __tablename__ = "trust_metadata"
+    __table_args__ = (UniqueConstraint("repository_id", "gun", "role", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    gun: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(255))  # root, targets, targets/releases...
+    version: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64), index=True)  # sha256 hex of data
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TrustServerKey(db.Model):
+    """A key the server signs a GUN's timestamp (or snapshot) with; the private key is
+    encrypted with the trust key secret of the configuration."""
+
+    __tablename__ = "trust_server_keys"
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    gun: Mapped[str] = mapped_column(String(512), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # timestamp, snapshot
+    key_id: Mapped[str] = mapped_column(String(64))
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

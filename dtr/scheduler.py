@@ -1,32 +1,49 @@
 """The in-process scheduler thread: runs periodic jobs inside the server's one worker.
 
-So far one job: the LDAP sync, every `sync_interval_minutes` while the auth mode is LDAP.
-(Garbage collection on its cron schedule joins here.)
+Every `TICK_SECONDS`: the LDAP sync, every `sync_interval_minutes` while the auth mode is
+LDAP; garbage collection, when its cron schedule (UTC) says so. The clock and the sleep are
+parameters, so a test can make a job fire without waiting.
 """
 
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 
 log = logging.getLogger("dtr.scheduler")
 TICK_SECONDS = 30
 
 
+def utc_now():
+    """Naive UTC, as the database stores times."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def start_scheduler(app) -> threading.Thread:
-    thread = threading.Thread(target=_run, args=(app,), name="dtr-scheduler", daemon=True)
+    thread = threading.Thread(target=run_scheduler, args=(app,), name="dtr-scheduler", daemon=True)
     thread.start()
     return thread
 
 
-def _run(app):
+def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
+    """Tick forever (or `ticks` times): sleep, then run the jobs that are due."""
+    from .services.gc_jobs import ScheduleState
+
     last_ldap_sync = 0.0
-    while True:
-        time.sleep(TICK_SECONDS)
+    gc_state = ScheduleState()
+    done = 0
+    while ticks is None or done < ticks:
+        sleep(TICK_SECONDS)
+        done += 1
         with app.app_context():
             try:
                 last_ldap_sync = _ldap_sync_if_due(last_ldap_sync)
             except Exception:  # noqa: BLE001 - a failed job must not stop the scheduler
-                log.exception("scheduled job failed")
+                log.exception("scheduled LDAP sync failed")
+            try:
+                _gc_if_due(gc_state, clock())
+            except Exception:  # noqa: BLE001
+                log.exception("scheduled garbage collection failed")
             finally:
                 from .database import db
 
@@ -46,3 +63,13 @@ def _ldap_sync_if_due(last_run):
     result = sync_ldap()
     log.info("LDAP sync: %s", result)
     return time.monotonic()
+
+
+def _gc_if_due(state, now):
+    from .database import db
+    from .services.gc_jobs import run_scheduled_gc_if_due
+
+    db.session.rollback()  # whatever the LDAP job left open
+    run = run_scheduled_gc_if_due(state, now)
+    if run is not None:
+        log.info("scheduled garbage collection %s: %s", run.id, run.state)

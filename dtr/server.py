@@ -16,6 +16,7 @@ from .tls_context import ReloadingContext
 class DTRServer(BaseApplication):
     def __init__(self, instance_dir, bind, threads, certificate=None):
         self.instance_dir = instance_dir
+        self.https = certificate is not None
         self.options = {
             "bind": bind,
             "workers": 1,
@@ -48,6 +49,8 @@ class DTRServer(BaseApplication):
         from .scheduler import start_scheduler
 
         app = create_app(self.instance_dir)
+        if not self.https:  # plain HTTP (loopback, tests): a Secure cookie would never return
+            app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
         return app
 

@@ -5,7 +5,18 @@ from flask import Blueprint, request
 
 from ..errors import DomainError
 from ..services import audit
-from . import accounts, admin, repositories, search, teams
+from . import (
+    accounts,
+    admin,
+    gc,
+    license,
+    logs,
+    repositories,
+    search,
+    storage,
+    teams,
+    trusted_keys,
+)
 from .common import error_response
 from .openapi import openapi_document
 
@@ -14,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v0")
 A = "/accounts/<name>"
 T = "/accounts/<org>/teams/<team>"
 R = "/repositories/<namespace>/<repo>"
+GC = "/admin/settings/registry/garbageCollection"
 ROUTES = [
     ("/accounts", accounts.list_accounts, "GET"),
     ("/accounts", accounts.create_account, "POST"),
@@ -42,12 +54,24 @@ ROUTES = [
     (R, repositories.update, "PATCH"),
     (R, repositories.delete, "DELETE"),
     (R + "/tags", repositories.tags, "GET"),
+    (R + "/tags/<tag>", repositories.delete_tag, "DELETE"),
+    (R + "/manifests/<reference>", repositories.delete_manifest, "DELETE"),
     (R + "/teamAccess", repositories.list_team_access, "GET"),
     (R + "/teamAccess/<team>", repositories.set_team_access, "PUT"),
     (R + "/teamAccess/<team>", repositories.revoke_team_access, "DELETE"),
     (R + "/userAccess", repositories.list_user_access, "GET"),
     (R + "/userAccess/<user>", repositories.set_user_access, "PUT"),
     (R + "/userAccess/<user>", repositories.revoke_user_access, "DELETE"),
+    (R + "/trustedKeys", trusted_keys.list_repository_keys, "GET"),
+    (R + "/trustedKeys", trusted_keys.add_repository_key, "POST"),
+    (R + "/trustedKeys/<key>", trusted_keys.delete_repository_key, "DELETE"),
+    ("/repositoryNamespaces/<namespace>/trustedKeys", trusted_keys.list_namespace_keys, "GET"),
+    ("/repositoryNamespaces/<namespace>/trustedKeys", trusted_keys.add_namespace_key, "POST"),
+    (
+        "/repositoryNamespaces/<namespace>/trustedKeys/<key>",
+        trusted_keys.delete_namespace_key,
+        "DELETE",
+    ),
     (
         "/repositoryNamespaces/<namespace>/teamAccess",
         repositories.list_namespace_team_access,
@@ -65,9 +89,25 @@ ROUTES = [
     ),
     ("/admin/settings/auth", admin.get_auth_settings, "GET"),
     ("/admin/settings/auth", admin.put_auth_settings, "PUT"),
+    ("/admin/settings/general", admin.get_general_settings, "GET"),
+    ("/admin/settings/general", admin.put_general_settings, "PUT"),
     ("/admin/settings/auth/ldap/tryLogin", admin.ldap_try_login, "POST"),
     ("/admin/settings/auth/ldap/sync", admin.ldap_sync, "POST"),
+    ("/admin/settings/storage", storage.get_settings, "GET"),
+    ("/admin/settings/storage", storage.put_settings, "PUT"),
+    ("/admin/settings/storage/test", storage.test_connection, "POST"),
+    ("/admin/settings/license", license.get_license, "GET"),
+    ("/admin/settings/license", license.put_license, "PUT"),
     ("/admin/audit", admin.audit_log, "GET"),
+    ("/admin/logs", logs.get_logs, "GET"),
+    ("/admin/jobs", gc.start_job, "POST"),
+    ("/admin/jobs", gc.list_jobs, "GET"),
+    ("/admin/jobs/<id>", gc.get_job, "GET"),
+    (GC, gc.get_settings, "GET"),
+    (GC, gc.put_settings, "PUT"),
+    (GC + "/schedule", gc.get_schedule, "GET"),
+    (GC + "/schedule", gc.set_schedule, "POST"),
+    (GC + "/lastSavings", gc.last_savings, "GET"),
     ("/index/search", search.search, "GET"),
     ("/index/autocomplete", search.autocomplete, "GET"),
     ("/openapi.json", openapi_document, "GET"),

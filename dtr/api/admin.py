@@ -1,6 +1,6 @@
-"""Admin endpoints: auth settings, LDAP try-login and sync, the audit log."""
+"""Admin endpoints: auth and general settings, LDAP try-login and sync, the audit log."""
 
-from ..services import audit, auth_settings
+from ..services import audit, auth_settings, general_settings
 from ..services.callers import require_admin
 from ..services.ldap_sync import sync_ldap
 from . import serialize
@@ -13,6 +13,14 @@ def get_auth_settings():
 
 def put_auth_settings():
     return auth_settings.update(caller(), json_body())
+
+
+def get_general_settings():
+    return general_settings.describe(caller())
+
+
+def put_general_settings():
+    return general_settings.update(caller(), json_body())
 
 
 def ldap_try_login():

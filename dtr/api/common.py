@@ -3,8 +3,11 @@
 from flask import current_app, jsonify, request
 
 from .. import errors
+from ..auth.csrf import check_csrf
 from ..auth.identity import ANONYMOUS, Identity
+from ..auth.sessions import session_identity
 from ..auth.tokens import TokenInvalid
+from ..logs import set_request_user
 from ..services.accounts import authenticate, identity_for_name
 from ..services.settings import domain_name, get_setting
 
@@ -17,6 +20,8 @@ API_ERRORS = {
     errors.NameUnknown: ("NO_SUCH_RESOURCE", 404),
     errors.ManifestUnknown: ("NO_SUCH_RESOURCE", 404),
     errors.NameTaken: ("ALREADY_EXISTS", 409),
+    errors.JobRunning: ("JOB_RUNNING", 409),
+    errors.JobUnknown: ("NO_SUCH_RESOURCE", 404),
     errors.NotSetUp: ("NOT_SET_UP", 409),
 }
 
@@ -37,16 +42,26 @@ def error_response(error: errors.DomainError):
 
 
 def caller(setting_up=False) -> Identity:
-    """The identity of the request: HTTP Basic, a registry bearer token, or anonymous.
+    """The identity of the request: HTTP Basic, a registry bearer token, the browser session
+    of the web portal (with its CSRF token on changes: the API console), or anonymous.
     With the auth mode None only the set-up (`setting_up`: creating the first admin) is
     offered; everything else answers NOT_SET_UP."""
+    identity = _identity(setting_up)
+    set_request_user(identity.name)
+    return identity
+
+
+def _identity(setting_up) -> Identity:
     if get_setting("auth_mode") == "none":
         if setting_up:
             return ANONYMOUS
         raise errors.NotSetUp()
     header = request.authorization
     if header is None:
-        return ANONYMOUS
+        identity = session_identity()
+        if not identity.anonymous:
+            check_csrf()
+        return identity
     if header.type == "basic":
         return authenticate(header.username or "", header.password or "")
     if header.type == "bearer":
@@ -86,7 +101,7 @@ def page() -> tuple[int, int]:
     values = []
     for name, default, top in (("start", 0, 10**9), ("limit", 100, 1000)):
         raw = request.args.get(name, str(default))
-        if not raw.isdigit() or int(raw) > top:
+        if not raw.isdecimal() or len(raw) > 12 or int(raw) > top:
             raise errors.InvalidInput(f"{name}: an integer from 0 to {top}", {"field": name})
         values.append(int(raw))
     return values[0], values[1]

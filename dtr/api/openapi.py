@@ -9,10 +9,16 @@ from dataclasses import MISSING, dataclass, field, fields
 from flask import current_app
 
 from ..auth.ldap_directory import LdapSettings, LdapUser
+from ..license import STATES as LICENSE_STATES
+from ..license import LicenseError
+from ..logs import COMPONENTS, LEVELS
+from ..logs import MAX_LIMIT as LOG_MAX_LIMIT
 from ..models import ACCESS_LEVELS, ROLES
 from ..names import ACCOUNT_NAME, MAX_NAME_LENGTH
 from ..services.auth_settings import MODES
 from ..services.repositories import VISIBILITIES
+from ..services.trusted_keys import KEY_NAME
+from ..storage import BACKENDS
 from .common import API_ERRORS
 
 # --- schema helpers -------------------------------------------------------------------------
@@ -79,6 +85,14 @@ ACCESS_LEVEL = enum(ACCESS_LEVELS)
 VISIBILITY = enum(VISIBILITIES)
 SHORT_DESCRIPTION = string(maxLength=140)
 LONG_DESCRIPTION = string(maxLength=100_000)
+PULL_ONLY_SIGNED = boolean(
+    "only signed images may be pulled by those without admin level on the repository: a "
+    "manifest needs a Docker Content Trust signature or a cosign signature verified with a "
+    "trusted key, or to be listed by a signed index; artifacts without filesystem layers "
+    "(signatures, SBOMs) are always pullable; pushes are never refused"
+)
+SIGNATURE_TYPES = ("cosign", "notation", "sigstore", "dct")
+REFERRER_KINDS = ("signature", "sbom", "attestation", "other")
 
 # --- the LDAP settings, from the dataclass ---------------------------------------------------
 
@@ -173,6 +187,38 @@ def wrapper(key, items, description):
     return obj({key: array(items)}, description=description)
 
 
+GC_JOB = {
+    "id": integer(),
+    "job": enum(("registryGC",)),
+    "state": enum(("running", "done", "failed")),
+    "phase": string("what it is doing now, or finished"),
+    "dryRun": boolean("nothing is deleted; the counts are what would be"),
+    "triggeredBy": string(
+        "schedule:<the UTC time it was scheduled for>, cli, or api:/web:<administrator>"
+    ),
+    "startedAt": TIMESTAMP,
+    "finishedAt": {**TIMESTAMP, "nullable": True},
+    "manifestsDeleted": integer(),
+    "blobsDeleted": integer(),
+    "bytesReclaimed": integer("bytes of the deleted blobs"),
+    "uploadsDeleted": integer("abandoned upload files"),
+    "errors": array(string()),
+}
+GC_SETTINGS = {
+    "graceWindowMinutes": integer(
+        "blobs touched and manifests pushed this recently are kept", minimum=0, maximum=43200
+    ),
+    "deleteUntaggedManifests": boolean(
+        "manifests that no tag, index or live subject keeps are garbage"
+    ),
+}
+SCHEDULE_FORMS = (
+    "cron, UTC: 6 fields with seconds first (0 0 0 * * *), 5 fields (0 3 * * *), or "
+    "@hourly, @daily, @midnight, @weekly, @monthly, @yearly; empty: no schedule"
+)
+
+STORAGE_BACKEND = enum(BACKENDS, "where blobs are stored")
+
 SCHEMAS = {
     "Account": obj(
         {
@@ -207,6 +253,7 @@ SCHEMAS = {
             "name": string(),
             "fullName": string("namespace/name"),
             "visibility": VISIBILITY,
+            "pullOnlySigned": PULL_ONLY_SIGNED,
             "shortDescription": string(),
             "longDescription": string(),
             "createdAt": TIMESTAMP,
@@ -220,8 +267,67 @@ SCHEMAS = {
             "manifestSize": integer("bytes"),
             "pushedBy": {**NULLABLE_STRING, "description": "who pushed it last"},
             "updatedAt": TIMESTAMP,
+            "signed": boolean(
+                "a verified signature: Docker Content Trust, or cosign by a trusted key"
+            ),
+            "signatures": array(ref("TagSignature")),
+            "referrers": array(ref("TagReferrer")),
         },
-        description="A tag of a repository and the manifest it points to",
+        description="A tag of a repository, the manifest it points to, and the signatures "
+        "and other artifacts (SBOMs, attestations) attached to that manifest",
+    ),
+    "TagSignature": obj(
+        {
+            "type": enum(SIGNATURE_TYPES),
+            "signer": {
+                **NULLABLE_STRING,
+                "description": "verified: the trusted key's name or the DCT signer; else "
+                "what the signature says of its signer, if anything",
+            },
+            "verified": boolean("it counts: the image is signed"),
+            "digest": {
+                **NULLABLE_STRING,
+                "description": "the signature artifact's manifest; null for DCT",
+            },
+            "problem": {**NULLABLE_STRING, "description": "why it does not count"},
+        },
+        description="A signature of the tag's manifest",
+    ),
+    "TagReferrer": obj(
+        {
+            "digest": string("the artifact's manifest"),
+            "artifactType": NULLABLE_STRING,
+            "kind": enum(REFERRER_KINDS),
+        },
+        description="An artifact attached to the tag's manifest: through the referrers API "
+        "(its subject), or tagged sha256-<hex>.sig/.att/.sbom (cosign's older scheme)",
+    ),
+    "TrustedKey": obj(
+        {
+            "name": string(),
+            "scope": enum(
+                ("repository", "namespace"), "namespace keys apply to all its repositories"
+            ),
+            "type": enum(("publicKey", "certificate")),
+            "algorithm": string("ecdsa-p256, ecdsa-p384, ecdsa-p521, rsa-<bits>, ed25519"),
+            "fingerprint": string("sha256:<hex> of the DER public key"),
+            "pem": string("the PEM as registered"),
+            "createdBy": NULLABLE_STRING,
+            "createdAt": TIMESTAMP,
+        },
+        description="A public key trusted to sign images (cosign signatures)",
+    ),
+    "TrustedKeyList": wrapper(
+        "trustedKeys", ref("TrustedKey"), "Trusted keys: the repository's, then its namespace's"
+    ),
+    "NewTrustedKey": obj(
+        {
+            "name": string("letters, digits, . _ - (at most 100)", pattern=KEY_NAME.pattern),
+            "pem": string(
+                "a PEM public key (ECDSA P-256/P-384/P-521, RSA of 2048 bits or more, Ed25519) "
+                "or a certificate"
+            ),
+        }
     ),
     "TeamAccess": obj({"team": ref("Team"), "accessLevel": ACCESS_LEVEL}),
     "UserAccess": obj({"user": ref("Account"), "accessLevel": ACCESS_LEVEL}),
@@ -246,6 +352,33 @@ SCHEMAS = {
     "AuditEventList": listing(
         "events", "AuditEvent", "A page of events, newest first", total_nullable=True
     ),
+    "LogLine": obj(
+        {
+            "seq": integer("the line's number: one sequence across components, per process"),
+            "time": TIMESTAMP,
+            "component": enum(COMPONENTS),
+            "level": enum(LEVELS),
+            "logger": string("the Python logger, dtr.<component>[.module]"),
+            "message": string(),
+            "user": {**NULLABLE_STRING, "description": "lines logged in a request: the caller"},
+            "client": {**NULLABLE_STRING, "description": "lines logged in a request: its address"},
+            "method": string("request lines: the HTTP method"),
+            "path": string("request lines: the path, and the query's parameter names only"),
+            "status": integer("request lines: the response status"),
+            "bytes": {**integer("request lines: the body size; null: streamed"), "nullable": True},
+            "durationMs": {**integer("request lines: milliseconds to answer"), "nullable": True},
+            "exception": string("the traceback of an error"),
+        },
+        required=["seq", "time", "component", "level", "logger", "message"],
+        description="A line of a component's log",
+    ),
+    "LogLines": obj(
+        {
+            "lines": array(ref("LogLine")),
+            "last": integer("pass it as since to get only the lines that come after"),
+        },
+        description="Lines of the logs, oldest first",
+    ),
     "OrganizationList": wrapper("organizations", ref("Account"), "Organizations, by name"),
     "TeamList": wrapper("teams", ref("Team"), "Teams, by name"),
     "MemberList": wrapper("members", ref("Account"), "Members of a team, by name"),
@@ -265,6 +398,78 @@ SCHEMAS = {
         },
         description="The auth mode and the stored LDAP settings (null: none saved)",
     ),
+    "GeneralSettings": obj(
+        {
+            "domainName": string("the name clients use; the TLS certificate covers it"),
+            "createOnPush": boolean("a push to a missing repository creates it"),
+            "tokenLifetimeSeconds": integer("seconds a registry token lives", minimum=60),
+        },
+        required=["domainName", "createOnPush", "tokenLifetimeSeconds"],
+        description="Settings > General",
+    ),
+    "GeneralSettingsChange": obj(
+        {
+            "domainName": string("a DNS name or an IP address"),
+            "createOnPush": boolean(),
+            "tokenLifetimeSeconds": integer(minimum=60, maximum=86400),
+        },
+        required=[],
+        description="Any of the general settings; those left out keep their value",
+        additionalProperties=False,
+    ),
+    # storage
+    "StorageField": obj(
+        {
+            "name": string("the option's key in options"),
+            "label": string(),
+            "kind": enum(("text", "secret", "bool", "int"), "secret: never shown back"),
+            "required": boolean(),
+            "default": {"description": "the value when left out (any type; null: none)"},
+            "help": string(),
+        },
+        description="One option of a storage backend, as the settings form shows it",
+    ),
+    "StorageSettings": obj(
+        {
+            "backend": STORAGE_BACKEND,
+            "options": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "the backend's options but its secrets",
+            },
+            "secrets": {
+                "type": "object",
+                "additionalProperties": boolean(),
+                "description": "each secret option of the backend: whether it is set",
+            },
+            "fields": {
+                "type": "object",
+                "additionalProperties": array(ref("StorageField")),
+                "description": "the options of every backend, by backend",
+            },
+            "migrateCommand": string("the command that copies the blobs to another backend"),
+        },
+        description="Settings > Storage: the backend in force and its options",
+    ),
+    "StorageSettingsChange": obj(
+        {
+            "backend": STORAGE_BACKEND,
+            "options": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "the backend's options (see fields); a secret left out or "
+                '"" keeps the stored one of the same backend, null clears it',
+            },
+        },
+        required=["backend"],
+        additionalProperties=False,
+    ),
+    "StorageTestResult": obj(
+        {
+            "ok": boolean("a probe object was written, read back and deleted"),
+            "message": string("what happened; on failure, what the storage said"),
+        }
+    ),
     "LdapTryLoginResult": obj(
         {
             "ok": boolean("the login worked"),
@@ -278,6 +483,54 @@ SCHEMAS = {
             "deactivated": integer("accounts deactivated (gone from the directory)"),
             "teams": integer("LDAP teams whose members were set"),
         }
+    ),
+    "LicenseStatus": obj(
+        {
+            "state": enum(
+                LICENSE_STATES,
+                "trial and trial-expired: no license installed; expiring: 14 days or less "
+                "left; invalid: the stored license no longer verifies (see problem)",
+            ),
+            "licensee": {**NULLABLE_STRING, "description": "null without a valid license"},
+            "tier": NULLABLE_STRING,
+            "licenseType": NULLABLE_STRING,
+            "keyId": {**NULLABLE_STRING, "description": "the license file's key_id"},
+            "seatsAllowed": {**integer("null: unlimited (trial)"), "nullable": True},
+            "seatsUsed": integer("active user accounts"),
+            "expiresAt": {
+                **TIMESTAMP,
+                "nullable": True,
+                "description": "when the license or the trial ends (UTC); null: invalid",
+            },
+            "daysLeft": {
+                **integer("whole days left, rounded up; 0 once expired"),
+                "nullable": True,
+            },
+            "banner": {
+                **NULLABLE_STRING,
+                "description": "the warning shown on admin pages (14 days or less left, expired "
+                "or invalid); null: none",
+            },
+            "problem": {
+                **NULLABLE_STRING,
+                "description": "state invalid: why the stored license does not verify",
+            },
+        },
+        description="The license (or the 30-day trial of a fresh install). An expired or "
+        "invalid license only warns: pulls and pushes keep working.",
+    ),
+    "LicenseFile": obj(
+        {
+            "key_id": string("the license's identifier"),
+            "private_key": string("base64url; the key of the token's HMAC"),
+            "authorization": string(
+                "base64 of a compact JWS (ES256 or RS256) by the trusted license key, whose "
+                "payload is {expiration (RFC 3339), token (base64url HMAC-SHA256 of "
+                "expiration with private_key), maxEngines (seats), licenseType, tier, "
+                "licensee}"
+            ),
+        },
+        description="A DTR license file, as it is (the body is the file's content)",
     ),
     "SearchResults": obj(
         {
@@ -308,6 +561,52 @@ SCHEMAS = {
         },
         description="One or more errors",
     ),
+    # garbage collection
+    "GcJob": obj(GC_JOB, description="A garbage collection run (a registryGC job)"),
+    "GcJobDetail": obj(
+        {
+            **GC_JOB,
+            "report": {
+                **obj(
+                    {
+                        "manifests": array(string("namespace/name@digest")),
+                        "blobs": array(string("a blob's digest")),
+                        "uploads": array(string("a path under the storage's uploads/")),
+                        "truncated": boolean("more than 10,000 of a kind: the rest unlisted"),
+                    }
+                ),
+                "nullable": True,
+                "description": "what was deleted, or for a dry run what would be; null "
+                "while it runs",
+            },
+        },
+        description="A garbage collection run with what it deleted (or would delete)",
+    ),
+    "GcJobList": listing("jobs", "GcJob", "Garbage collection runs, newest first"),
+    "GcJobStart": obj(
+        {"job": enum(("registryGC",)), "dryRun": boolean("list what would go; delete nothing")},
+        required=["job"],
+    ),
+    "GcSchedule": obj(
+        {
+            "schedule": string(SCHEDULE_FORMS),
+            "nextRuns": array(string("UTC, ISO 8601", format="date-time")),
+        },
+        description="The cron schedule of garbage collection and its next three run times",
+    ),
+    "GcScheduleChange": obj({"schedule": string(SCHEDULE_FORMS)}),
+    "GcSavings": obj(
+        {
+            "jobId": {**integer(), "nullable": True, "description": "null: no run yet"},
+            "finishedAt": {**TIMESTAMP, "nullable": True},
+            "manifestsDeleted": integer(),
+            "blobsDeleted": integer(),
+            "bytesReclaimed": integer(),
+        },
+        description="What the last finished garbage collection (not a dry run) reclaimed",
+    ),
+    "GcSettings": obj(GC_SETTINGS, description="How garbage collection decides what is garbage"),
+    "GcSettingsChange": obj(GC_SETTINGS, required=[], additionalProperties=False),
     # request bodies
     "NewUser": obj(
         {
@@ -369,6 +668,7 @@ SCHEMAS = {
     "RepositoryChange": obj(
         {
             "visibility": VISIBILITY,
+            "pullOnlySigned": PULL_ONLY_SIGNED,
             "shortDescription": SHORT_DESCRIPTION,
             "longDescription": LONG_DESCRIPTION,
         },
@@ -449,6 +749,10 @@ PATH_PARAMETERS = {
     "namespace": "a user or organization name: the namespace of repositories",
     "repo": "a repository's name in its namespace",
     "user": "a user's name",
+    "tag": "a tag of the repository",
+    "reference": "a tag, or a manifest's digest (sha256:...)",
+    "id": "a job's id",
+    "key": "a trusted key's name",
 }
 PARAMETERS = {
     "start": {
@@ -471,6 +775,26 @@ PARAMETERS = {
     },
 }
 PAGE = ("start", "limit")
+for _name, _parameter in {
+    "component": ("component", "one component's lines; empty: all", enum(("", *COMPONENTS))),
+    "level": ("level", "the lowest level shown (any case)", enum(LEVELS)),
+    "since": (
+        "since",
+        "only lines after this number (the last of an earlier answer); empty: the newest",
+        integer(minimum=0, maximum=10**15),
+    ),
+    "logLimit": (
+        "limit",
+        "the most lines to return",
+        integer(minimum=1, maximum=LOG_MAX_LIMIT, default=200),
+    ),
+}.items():
+    PARAMETERS[_name] = {
+        "name": _parameter[0],
+        "in": "query",
+        "description": _parameter[1],
+        "schema": _parameter[2],
+    }
 
 # --- the operations --------------------------------------------------------------------------
 
@@ -504,6 +828,7 @@ A = "/accounts/{name}"
 T = "/accounts/{org}/teams/{team}"
 R = "/repositories/{namespace}/{repo}"
 NS = "/repositoryNamespaces/{namespace}/teamAccess"
+GC = "/admin/settings/registry/garbageCollection"
 ADMINS_ONLY = {403: "the caller is not an administrator"}
 OWNERS_ONLY = "the caller is neither an owner of the organization nor an administrator"
 MEMBERS_ONLY = "the caller is neither a member of the organization nor an administrator"
@@ -861,13 +1186,14 @@ OPERATIONS = [
         "updateRepository",
         "repositories",
         "Change a repository",
-        "Change the visibility or the descriptions; needs admin level on the repository. "
-        "Other fields are refused.",
+        "Change the visibility, the descriptions or pullOnlySigned (only signed images may "
+        "be pulled, see the field); needs admin level on the repository. Other fields are "
+        "refused.",
         {200: ("the repository", "Repository")},
         body="RepositoryChange",
         errors={
             400: "not a JSON object, an unknown field, a wrong visibility, a description not "
-            "a string or too long; INVALID_NAME: an invalid name",
+            "a string or too long, pullOnlySigned not a boolean; INVALID_NAME: an invalid name",
             401: "wrong credentials",
             403: REPO_ADMIN,
             404: UNSEEN,
@@ -879,7 +1205,8 @@ OPERATIONS = [
         "deleteRepository",
         "repositories",
         "Delete a repository",
-        "With its tags, manifests and grants; needs admin level on it. Idempotent: a "
+        "With its tags, manifests and grants; needs admin level on it. Its blobs stay on "
+        "storage until garbage collection. Idempotent: a "
         "missing repository answers 204 to whoever may create repositories in its "
         "namespace, 404 to others.",
         {204: ("deleted, or there was no such repository", None)},
@@ -897,9 +1224,138 @@ OPERATIONS = [
         "repositories",
         "List the tags of a repository",
         "Tags pushed through the registry, with their manifest's digest, media type and "
-        "size, who pushed them and when.",
+        "size, who pushed them and when, whether it is signed (Docker Content Trust, or a "
+        "cosign signature verified with a trusted key), its signatures (verified or not, "
+        "and why not) and the artifacts attached to it (signatures, SBOMs, attestations).",
         {200: ("the tags", "TagList")},
         errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "DELETE",
+        R + "/tags/{tag}",
+        "deleteRepositoryTag",
+        "repositories",
+        "Delete a tag",
+        "A soft delete: the tag goes, its manifest stays (reachable by digest) until "
+        "garbage collection, and so do the blobs. Needs read-write level on the repository. "
+        "Audited.",
+        {204: ("deleted", None)},
+        errors={
+            400: "INVALID_NAME: an invalid repository name or tag",
+            401: "wrong credentials, or anonymous on a public repository",
+            403: "the caller sees the repository but may not delete from it (read-only)",
+            404: UNSEEN + ", or no such tag",
+        },
+    ),
+    Op(
+        "DELETE",
+        R + "/manifests/{reference}",
+        "deleteRepositoryManifest",
+        "repositories",
+        "Delete a manifest",
+        "A soft delete. By digest: the manifest and every tag pointing at it; it no longer "
+        "resolves. By tag: only that tag. The blobs stay until garbage collection. Needs "
+        "read-write level on the repository. Audited.",
+        {204: ("deleted", None)},
+        errors={
+            400: "INVALID_INPUT: an invalid digest; INVALID_NAME: an invalid name or tag",
+            401: "wrong credentials, or anonymous on a public repository",
+            403: "the caller sees the repository but may not delete from it (read-only)",
+            404: UNSEEN + ", or no such tag or manifest",
+        },
+    ),
+    # trusted keys
+    Op(
+        "GET",
+        R + "/trustedKeys",
+        "listRepositoryTrustedKeys",
+        "signatures",
+        "List the keys trusted in a repository",
+        "The repository's own keys, then its namespace's: a cosign signature verified with "
+        "one of them makes an image signed. For whoever may see the repository.",
+        {200: ("the keys", "TrustedKeyList")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "POST",
+        R + "/trustedKeys",
+        "addRepositoryTrustedKey",
+        "signatures",
+        "Trust a key in a repository",
+        "Register a public key (PEM) under a name; the repository's signatures are verified "
+        "again at once. Needs admin level on the repository. Audited.",
+        {201: ("the key", "TrustedKey")},
+        body="NewTrustedKey",
+        errors={
+            400: "not a JSON object, name or pem missing or invalid (the message says why: "
+            "not PEM, a private key, an unsupported algorithm, RSA under 2048 bits); "
+            "INVALID_NAME: an invalid repository name",
+            401: "no or wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+            409: "ALREADY_EXISTS: a key of this name, or this very key, is trusted there",
+        },
+    ),
+    Op(
+        "DELETE",
+        R + "/trustedKeys/{key}",
+        "deleteRepositoryTrustedKey",
+        "signatures",
+        "Stop trusting a key in a repository",
+        "The repository's signatures are verified again at once. Needs admin level on the "
+        "repository. Idempotent: 204 when there was no such key. Audited.",
+        {204: ("deleted, or there was no such key", None)},
+        errors={
+            400: "INVALID_NAME: an invalid name",
+            401: "no or wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+        },
+    ),
+    Op(
+        "GET",
+        "/repositoryNamespaces/{namespace}/trustedKeys",
+        "listNamespaceTrustedKeys",
+        "signatures",
+        "List the keys trusted in a namespace",
+        "Keys trusted in every repository of a user or organization. For logged-in callers.",
+        {200: ("the keys", "TrustedKeyList")},
+        errors={401: "no or wrong credentials", 404: "no such user or organization"},
+    ),
+    Op(
+        "POST",
+        "/repositoryNamespaces/{namespace}/trustedKeys",
+        "addNamespaceTrustedKey",
+        "signatures",
+        "Trust a key in a namespace",
+        "Register a public key (PEM) under a name for every repository of the namespace; "
+        "their signatures are verified again at once. For administrators, the user whose "
+        "namespace it is, owners of the organization and teams with an admin-level grant on "
+        "its namespace. Audited.",
+        {201: ("the key", "TrustedKey")},
+        body="NewTrustedKey",
+        errors={
+            400: "not a JSON object, name or pem missing or invalid (the message says why)",
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization",
+            409: "ALREADY_EXISTS: a key of this name, or this very key, is trusted there",
+        },
+    ),
+    Op(
+        "DELETE",
+        "/repositoryNamespaces/{namespace}/trustedKeys/{key}",
+        "deleteNamespaceTrustedKey",
+        "signatures",
+        "Stop trusting a key in a namespace",
+        "The namespace's signatures are verified again at once. Same callers as adding. "
+        "Idempotent: 204 when there was no such key. Audited.",
+        {204: ("deleted, or there was no such key", None)},
+        errors={
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization",
+        },
     ),
     # grants
     Op(
@@ -1065,6 +1521,34 @@ OPERATIONS = [
         },
     ),
     Op(
+        "GET",
+        "/admin/settings/general",
+        "getGeneralSettings",
+        "admin",
+        "Get the general settings",
+        "Domain name, create-on-push and the registry token lifetime. Administrators only.",
+        {200: ("the settings", "GeneralSettings")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "PUT",
+        "/admin/settings/general",
+        "putGeneralSettings",
+        "admin",
+        "Change the general settings",
+        "Every field is checked before any is saved. A new domain name regenerates the TLS "
+        "certificate, which the running server uses from its next connection (no restart); "
+        "clients must trust the new certificate. Administrators only.",
+        {200: ("the settings now", "GeneralSettings")},
+        body="GeneralSettingsChange",
+        errors={
+            400: "not a JSON object, an unknown field, an invalid domain name, or a token "
+            "lifetime outside 60..86400 seconds",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
         "POST",
         "/admin/settings/auth/ldap/tryLogin",
         "tryLdapLogin",
@@ -1099,6 +1583,87 @@ OPERATIONS = [
     ),
     Op(
         "GET",
+        "/admin/settings/storage",
+        "getStorageSettings",
+        "storage",
+        "Get the storage settings",
+        "The storage backend in force (filesystem, s3, azure or swift) and its options; "
+        "secret options only as set or unset. With the options of every backend, for forms. "
+        "Administrators only.",
+        {200: ("the settings", "StorageSettings")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "PUT",
+        "/admin/settings/storage",
+        "putStorageSettings",
+        "storage",
+        "Change the storage backend",
+        "Checks the configuration by writing, reading back and deleting a probe object, then "
+        "saves it: the registry stores and serves blobs from it at once (within seconds in "
+        "other DTR processes sharing the database), no restart. Blobs are not moved: copy "
+        "them first with `python app.py storage migrate --to CONFIG.json`. Audited. "
+        "Administrators only.",
+        {200: ("the settings now", "StorageSettings")},
+        body="StorageSettingsChange",
+        errors={
+            400: "not a JSON object, an unknown backend or field, an option missing, unknown "
+            "or of a wrong type or value, or the storage check failed (the message says what "
+            "the storage answered); nothing is saved",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "POST",
+        "/admin/settings/storage/test",
+        "testStorageSettings",
+        "storage",
+        "Test storage settings",
+        "Writes, reads back and deletes a probe object with the given configuration (secrets "
+        "left out: the stored ones of the same backend); nothing is saved. Whether it worked, "
+        "and what the storage said when it did not, is in the body. Administrators only.",
+        {200: ("the outcome", "StorageTestResult")},
+        body="StorageSettingsChange",
+        errors={
+            400: "not a JSON object, an unknown backend or field, or an option missing, "
+            "unknown or of a wrong type or value",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "GET",
+        "/admin/settings/license",
+        "getLicense",
+        "admin",
+        "Get the license status",
+        "The installed license (licensee, tier, type, seats used and allowed, expiry) or the "
+        "trial, its state and the banner admin pages show. Administrators only.",
+        {200: ("the status", "LicenseStatus")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "PUT",
+        "/admin/settings/license",
+        "putLicense",
+        "admin",
+        "Install a license",
+        "The body is the license file as it is (JSON with key_id, private_key and "
+        "authorization). It is verified (signature by the trusted key, token, expiry) and "
+        "replaces the installed license; a refused file changes nothing. Administrators only.",
+        {200: ("the status with the new license", "LicenseStatus")},
+        body="LicenseFile",
+        errors={
+            400: "INVALID_INPUT: the file is refused; detail.reason is one of "
+            + ", ".join(LicenseError.REASONS)
+            + " and the message says why",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "GET",
         "/admin/audit",
         "listAuditEvents",
         "admin",
@@ -1112,6 +1677,133 @@ OPERATIONS = [
             401: "no or wrong credentials",
             **ADMINS_ONLY,
         },
+    ),
+    Op(
+        "GET",
+        "/admin/logs",
+        "getLogs",
+        "admin",
+        "Read the logs",
+        "Recent lines of the components' logs (kept in memory: the last 5,000 of each "
+        "component since the server started; the files under instance/logs keep more), "
+        "oldest first, filtered by component, lowest level and text (q, any case). Without "
+        "since: the newest `limit` lines; with since: the first `limit` lines after it. "
+        "Request lines carry method, path, status, bytes, durationMs, user and client. "
+        "Administrators only.",
+        {200: ("the lines", "LogLines")},
+        query=("component", "level", "q", "since", "logLimit"),
+        errors={
+            400: "an unknown component or level, q longer than 200 characters, or since or "
+            "limit not an integer in range",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "POST",
+        "/admin/jobs",
+        "startJob",
+        "gc",
+        "Run garbage collection now",
+        "Starts a registryGC job in the background and answers at once with it (state "
+        "running); poll GET /admin/jobs/{id}. A dry run lists what would be deleted and "
+        "deletes nothing. One collection runs at a time, also across DTR processes sharing "
+        "the database. Administrators only.",
+        {202: ("the job, started", "GcJob")},
+        body="GcJobStart",
+        errors={
+            400: "not a JSON object, job not registryGC, or dryRun not a boolean",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+            409: "JOB_RUNNING: a garbage collection is running already",
+        },
+    ),
+    Op(
+        "GET",
+        "/admin/jobs",
+        "listJobs",
+        "gc",
+        "List garbage collection jobs",
+        "Every run, newest first: what triggered it, when, its state and what it deleted. "
+        "Administrators only.",
+        {200: ("a page of jobs", "GcJobList")},
+        query=PAGE,
+        errors={400: "start or limit out of range", 401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "GET",
+        "/admin/jobs/{id}",
+        "getJob",
+        "gc",
+        "Get a garbage collection job",
+        "A run with the list of what it deleted, or for a dry run would delete (up to 10,000 "
+        "of each kind). Administrators only.",
+        {200: ("the job", "GcJobDetail")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY, 404: "no such job"},
+    ),
+    Op(
+        "GET",
+        GC,
+        "getGcSettings",
+        "gc",
+        "Get the garbage collection settings",
+        "The grace window and whether untagged manifests are garbage. Administrators only.",
+        {200: ("the settings", "GcSettings")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "PUT",
+        GC,
+        "putGcSettings",
+        "gc",
+        "Change the garbage collection settings",
+        "Fields left out stay as they are; they apply from the next run. Administrators only.",
+        {200: ("the settings now", "GcSettings")},
+        body="GcSettingsChange",
+        errors={
+            400: "not a JSON object, an unknown field, graceWindowMinutes not an integer from 0 "
+            "to 43200, or deleteUntaggedManifests not a boolean",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "GET",
+        GC + "/schedule",
+        "getGcSchedule",
+        "gc",
+        "Get the garbage collection schedule",
+        "The cron schedule (UTC; empty: none) and its next three run times. Administrators only.",
+        {200: ("the schedule", "GcSchedule")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
+    ),
+    Op(
+        "POST",
+        GC + "/schedule",
+        "setGcSchedule",
+        "gc",
+        "Set the garbage collection schedule",
+        "Validates and stores the schedule; the scheduler runs garbage collection at those "
+        "times. An empty schedule stops it. Administrators only.",
+        {200: ("the schedule as stored, with its next run times", "GcSchedule")},
+        body="GcScheduleChange",
+        errors={
+            400: "not a JSON object, schedule missing or not a string, or not a schedule (the "
+            "message says why)",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "GET",
+        GC + "/lastSavings",
+        "getGcLastSavings",
+        "gc",
+        "Get the last savings of garbage collection",
+        "What the last finished run that was not a dry run deleted, and the bytes it "
+        "reclaimed; zeros and nulls before the first one. Administrators only.",
+        {200: ("the savings", "GcSavings")},
+        errors={401: "no or wrong credentials", **ADMINS_ONLY},
     ),
     # search
     Op(
@@ -1156,7 +1848,13 @@ TAGS = [
     {"name": "teams", "description": "Teams of organizations and their members"},
     {"name": "repositories", "description": "Repositories and their tags"},
     {"name": "access", "description": "Grants to teams and users on repositories and namespaces"},
-    {"name": "admin", "description": "Auth settings, LDAP and the audit log"},
+    {"name": "signatures", "description": "Keys trusted to sign images (cosign signatures)"},
+    {
+        "name": "admin",
+        "description": "Auth settings, LDAP, the license, the audit log and the logs",
+    },
+    {"name": "gc", "description": "Garbage collection: jobs, schedule, settings, savings"},
+    {"name": "storage", "description": "Where blobs are stored: backend, options, test"},
     {"name": "search", "description": "Search and autocompletion"},
     {"name": "meta", "description": "This API's description"},
 ]

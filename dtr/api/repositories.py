@@ -1,7 +1,7 @@
 """Repositories, their tags and their access grants."""
 
 from ..errors import InvalidInput
-from ..services import grants, repositories
+from ..services import deletion, grants, repositories, signatures
 from ..services.manifests import list_tag_details
 from . import serialize
 from .common import caller, field, json_body, listing, page
@@ -42,7 +42,7 @@ def get(namespace, repo):
 
 def update(namespace, repo):
     body = json_body()
-    unknown = set(body) - {"visibility", "shortDescription", "longDescription"}
+    unknown = set(body) - {"visibility", "shortDescription", "longDescription", "pullOnlySigned"}
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(f"{name}: cannot be changed", {"field": name})
@@ -57,7 +57,9 @@ def delete(namespace, repo):
 
 def tags(namespace, repo):
     repository = repositories.visible_repository(caller(), f"{namespace}/{repo}")
-    return {"tags": list_tag_details(repository)}
+    details = list_tag_details(repository)
+    found = signatures.provenance(repository, [(tag["name"], tag["digest"]) for tag in details])
+    return {"tags": [{**tag, **serialize.provenance(found[tag["name"]])} for tag in details]}
 
 
 def _level_body():
@@ -121,4 +123,14 @@ def set_namespace_team_access(namespace, team):
 
 def revoke_namespace_team_access(namespace, team):
     grants.revoke_namespace_team_access(caller(), namespace, team)
+    return "", 204
+
+
+def delete_tag(namespace, repo, tag):
+    deletion.soft_delete_tag(caller(), f"{namespace}/{repo}", tag)
+    return "", 204
+
+
+def delete_manifest(namespace, repo, reference):
+    deletion.soft_delete_manifest(caller(), f"{namespace}/{repo}", reference)
     return "", 204

@@ -39,6 +39,7 @@ def repository(r):
         "name": r.name,
         "fullName": r.full_name,
         "visibility": r.visibility,
+        "pullOnlySigned": r.pull_only_signed,
         "shortDescription": r.short_description,
         "longDescription": r.long_description,
         "createdAt": iso(r.created_at),
@@ -54,4 +55,38 @@ def audit_event(e):
         "target": e.target,
         "detail": json.loads(e.detail) if e.detail else None,
         "address": e.address,
+    }
+
+
+def trusted_key(k):
+    return {
+        "name": k.name,
+        "scope": "namespace" if k.repository_id is None else "repository",
+        "type": "certificate" if "BEGIN CERTIFICATE" in k.pem else "publicKey",
+        "algorithm": k.algorithm,
+        "fingerprint": k.fingerprint,
+        "pem": k.pem,
+        "createdBy": k.created_by,
+        "createdAt": iso(k.created_at),
+    }
+
+
+def provenance(p):
+    """A tag's signatures and referrers (services/signatures.Provenance)."""
+    return {
+        "signed": p.signed,
+        "signatures": [
+            {
+                "type": s.type,
+                "signer": s.signer,
+                "verified": s.verified,
+                "digest": s.digest,
+                "problem": s.problem,
+            }
+            for s in p.signatures
+        ],
+        "referrers": [
+            {"digest": r.digest, "artifactType": r.artifact_type, "kind": r.kind}
+            for r in p.referrers
+        ],
     }

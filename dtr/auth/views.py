@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import InvalidCredentials
+from ..logs import component_logger, set_request_user
 from ..services.accounts import authenticate, identity_for_name
+from ..services.general_settings import token_lifetime
 from ..services.settings import domain_name
 from .grants import grant_scopes
 from .identity import ANONYMOUS
 from .tokens import TokenInvalid
 
 bp = Blueprint("auth", __name__)
+log = component_logger("auth")
 
 
 def _unauthorized(message):
@@ -61,11 +64,12 @@ def _token_response(identity, scopes, offline):
     key = current_app.extensions["dtr_token_key"]
     service = domain_name()
     access = grant_scopes(identity, scopes)
-    token, claims = key.issue_access_token(identity.name, service, access, config["TOKEN_LIFETIME"])
+    lifetime = token_lifetime()
+    token, claims = key.issue_access_token(identity.name, service, access, lifetime)
     body = {
         "token": token,
         "access_token": token,
-        "expires_in": config["TOKEN_LIFETIME"],
+        "expires_in": lifetime,
         "issued_at": datetime.fromtimestamp(claims["iat"], UTC).isoformat(),
         "scope": " ".join(f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access),
     }
@@ -73,6 +77,13 @@ def _token_response(identity, scopes, offline):
         body["refresh_token"] = key.issue_refresh_token(
             identity.name, service, config["REFRESH_TOKEN_LIFETIME"]
         )
+    set_request_user(identity.name)
+    log.info(
+        "token issued to %s (%s%s)",
+        identity.name or "an anonymous client",
+        body["scope"] or "no scope",
+        ", with a refresh token" if offline else "",
+    )
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,8 +3,9 @@
 from flask import Blueprint, request
 
 from ..errors import DomainError
+from ..services import audit
 from ..storage import StorageError
-from . import base, blobs, manifests, uploads
+from . import base, blobs, manifests, trust, uploads
 from .authorization import AuthChallenge, challenge_header
 from .errors import domain_error_response, oci_error, storage_error_response
 
@@ -25,10 +26,21 @@ ROUTES = [
     ("/<path:name>/blobs/uploads/<upload_id>", uploads.finish_upload, ["PUT"]),
     ("/<path:name>/blobs/uploads/<upload_id>", uploads.upload_status, ["GET"]),
     ("/<path:name>/blobs/uploads/<upload_id>", uploads.cancel_upload, ["DELETE"]),
+    # Docker Content Trust (Notary v1 API); <name> is the GUN: HOST/ns/repo
+    ("/<path:name>/_trust/tuf/<path:file_name>", trust.get_trust_file, ["GET", "HEAD"]),
+    ("/<path:name>/_trust/tuf/", trust.update_trust_data, ["POST"]),
+    ("/<path:name>/_trust/tuf/", trust.delete_trust_data, ["DELETE"]),
 ]
 
 for rule, view, methods in ROUTES:
     bp.add_url_rule(rule, f"{view.__name__}", view, methods=methods, strict_slashes=False)
+
+
+@bp.before_request
+def _client_address():
+    """For the audit log (refused pushes, deletes); set on every request, as threads are
+    reused."""
+    audit.set_client_address(request.remote_addr)
 
 
 @bp.errorhandler(DomainError)

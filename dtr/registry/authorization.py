@@ -10,6 +10,7 @@ from ..auth.identity import ANONYMOUS, Identity
 from ..auth.tokens import TokenInvalid, granted_actions
 from ..database import db
 from ..errors import Denied, InvalidCredentials, NameUnknown
+from ..logs import set_request_user
 from ..services import audit
 from ..services.accounts import authenticate, find_account
 from ..services.repositories import repository_or_prospect
@@ -54,6 +55,12 @@ class Caller:
 def current_caller(scope=None) -> Caller:
     """Authenticate the request; raise AuthChallenge (for `scope`) when credentials are
     missing or bad."""
+    caller = _authenticated_caller(scope)
+    set_request_user(caller.name)
+    return caller
+
+
+def _authenticated_caller(scope) -> Caller:
     header = request.authorization
     if header is None:
         raise AuthChallenge("authentication required", scope=scope)
@@ -73,28 +80,32 @@ def current_caller(scope=None) -> Caller:
     raise AuthChallenge("unsupported authorization scheme", scope=scope)
 
 
-def actions_on(caller: Caller, name: str) -> set:
-    """Registry actions the caller may do on a repository name."""
-    if name in caller.cache:
-        return caller.cache[name]
+def actions_on(caller: Caller, name: str, token_name: str | None = None) -> set:
+    """Registry actions the caller may do on a repository name; `token_name`: the name a
+    token grants them under, when not `name` (a trust GUN: HOST/ns/repo)."""
+    key = token_name or name
+    if key in caller.cache:
+        return caller.cache[key]
     if caller.claims is not None:
-        granted = granted_actions(caller.claims, "repository", name)
+        granted = granted_actions(caller.claims, "repository", key)
         actions = {a for a, t in TOKEN_ACTION.items() if t in granted or "*" in granted}
+        if "*" in granted:  # granted only to those with admin (auth/grants.py)
+            actions.add(access.ADMIN)
     else:
         actions = set(access.allowed_actions(caller.identity, repository_or_prospect(name)))
-    caller.cache[name] = actions
+    caller.cache[key] = actions
     return actions
 
 
-def require(caller: Caller, name: str, action: str):
-    """Raise unless the caller may do `action` on repository `name`."""
-    actions = actions_on(caller, name)
+def require(caller: Caller, name: str, action: str, token_name: str | None = None):
+    """Raise unless the caller may do `action` on repository `name` (see `actions_on`)."""
+    actions = actions_on(caller, name, token_name)
     if action in actions:
         return
     if action == access.PUSH:
         audit.record(caller.name, "push.refused", name)
         db.session.commit()
-    scope = repository_scope(name, action)
+    scope = repository_scope(token_name or name, action)
     if caller.claims is not None:
         # The token lacks the action. When the caller could have it, a new token will do;
         # when they may see the repository but not do this, say so plainly.
@@ -121,6 +132,8 @@ def repository_scope(name, action):
     """The token scope a client needs for `action` (docker asks pull,push to push)."""
     if action == access.PUSH:
         return f"repository:{name}:pull,push"
+    if action == access.ADMIN:
+        return f"repository:{name}:*"
     return f"repository:{name}:{TOKEN_ACTION.get(action, action)}"
 
 

@@ -1,6 +1,6 @@
 """Blob download (GET/HEAD with Range) and unlinking (DELETE)."""
 
-from flask import Response, request, send_file
+from flask import Response, redirect, request, send_file
 
 from .. import access
 from ..names import check_digest
@@ -9,13 +9,17 @@ from ..storage import current_storage
 from ..storage.layout import blob_path
 from .repository_lookup import authorized_repository
 
+OCTET_STREAM = "application/octet-stream"
+REDIRECT_SECONDS = 20 * 60  # lifetime of a pre-signed download URL
+UNSATISFIABLE = "unsatisfiable"
+
 
 def get_blob(name, digest):
     repository, _ = authorized_repository(name, access.PULL)
     check_digest(digest)
     size = linked_blob_size(repository, digest)
     if request.method == "HEAD":  # answered from the database, the file is not opened
-        response = Response(status=200, mimetype="application/octet-stream")
+        response = Response(status=200, mimetype=OCTET_STREAM)
         response.headers["Content-Length"] = str(size)
     else:
         response = _blob_body(digest, size)
@@ -27,22 +31,46 @@ def get_blob(name, digest):
 
 
 def _blob_body(digest, size):
+    """The bytes: sendfile from a local file; else a redirect to the backend's short-lived
+    URL (its `redirect` option); else streamed through DTR, Range requests included."""
     storage = current_storage()
     path = blob_path(digest)
     local = storage.local_path(path)
     if local is not None:  # sendfile under gunicorn; werkzeug answers Range requests
-        return send_file(
-            local, mimetype="application/octet-stream", conditional=True, etag=False, max_age=None
-        )
-    response = Response(_stream(storage.reader(path)), mimetype="application/octet-stream")
-    response.headers["Content-Length"] = str(size)
+        return send_file(local, mimetype=OCTET_STREAM, conditional=True, etag=False, max_age=None)
+    url = storage.download_url(path, REDIRECT_SECONDS)
+    if url is not None:
+        return redirect(url, 307)
+    wanted = _requested_range(digest, size)
+    if wanted == UNSATISFIABLE:
+        return Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+    start, stop = wanted or (0, size)
+    reader = storage.reader(path, start)
+    response = Response(_stream(reader, stop - start), 206 if wanted else 200)
+    response.call_on_close(reader.close)  # also when the body was never iterated
+    response.mimetype = OCTET_STREAM
+    response.headers["Content-Length"] = str(stop - start)
+    if wanted:
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
     return response
 
 
-def _stream(reader, chunk=1024 * 1024):
-    with reader:
-        while data := reader.read(chunk):
-            yield data
+def _requested_range(digest, size):
+    """(start, stop) of a single-range Range request, UNSATISFIABLE, or None for the whole
+    blob (no Range, several ranges, or an If-Range that is not this blob)."""
+    wanted = request.range
+    if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
+        return None
+    if request.headers.get("If-Range") and request.if_range.etag != digest:
+        return None
+    return wanted.range_for_length(size) or UNSATISFIABLE
+
+
+def _stream(reader, length, chunk=1024 * 1024):
+    """`length` bytes of the reader, a chunk at a time."""
+    while length > 0 and (data := reader.read(min(chunk, length))):
+        length -= len(data)
+        yield data
 
 
 def delete_blob(name, digest):

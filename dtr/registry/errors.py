@@ -3,7 +3,10 @@
 from flask import jsonify
 
 from .. import errors
-from ..storage import StorageError
+from ..logs import component_logger
+from ..storage import PathNotFound, StorageError
+
+log = component_logger("storage")
 
 # domain exception -> (OCI code, HTTP status)
 OCI_ERRORS = {
@@ -43,6 +46,8 @@ def domain_error_response(error: errors.DomainError):
 
 
 def storage_error_response(error: StorageError):
-    return oci_error(
-        "UNAVAILABLE", "storage backend failed; try again", 503, {"reason": str(error)}
-    )
+    if isinstance(error, PathNotFound):  # a blob garbage-collected while it was being read
+        log.warning("not found on storage (deleted while being read?): %s", error)
+        return oci_error("BLOB_UNKNOWN", "blob unknown to registry", 404, {"path": str(error)})
+    log.error("storage backend failed: %s", error, exc_info=error)
+    return oci_error("UNAVAILABLE", f"storage backend failed: {error}", 503, {"reason": str(error)})

@@ -5,8 +5,9 @@ from flask import Response, current_app, request
 from .. import access
 from ..errors import InvalidInput
 from ..names import check_digest
-from ..services import manifests
+from ..services import manifests, signatures
 from ..services.catalog import list_repository_names
+from ..services.deletion import delete_reference
 from .authorization import CATALOG_SCOPE, current_caller, require_catalog
 from .repository_lookup import authorized_repository
 from .request_body import body_stream
@@ -15,8 +16,15 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def get_manifest(name, reference):
-    repository, _ = authorized_repository(name, access.PULL)
+    repository, caller = authorized_repository(name, access.PULL)
     manifest = manifests.fetch_manifest(repository, reference)
+    signatures.check_pull(
+        repository,
+        name,
+        reference,
+        manifest,
+        lambda: access.ADMIN in access.allowed_actions(caller.full_identity(), repository),
+    )
     response = Response(manifest.payload, content_type=manifest.media_type)
     response.headers["Docker-Content-Digest"] = manifest.digest
     response.headers["ETag"] = f'"{manifest.digest}"'
@@ -26,8 +34,14 @@ def get_manifest(name, reference):
 def put_manifest(name, reference):
     repository, caller = authorized_repository(name, access.PUSH)
     payload = manifests.read_manifest_body(body_stream(), current_app.config["MAX_MANIFEST_BYTES"])
+    found = signatures.read_signatures(payload)
     digest, parsed = manifests.push_manifest(
-        repository, reference, payload, request.headers.get("Content-Type"), caller.name
+        repository,
+        reference,
+        payload,
+        request.headers.get("Content-Type"),
+        caller.name,
+        on_stored=lambda stored: signatures.record_signatures(repository, stored, found),
     )
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if parsed.subject:
@@ -36,8 +50,10 @@ def put_manifest(name, reference):
 
 
 def delete_manifest(name, reference):
-    repository, _ = authorized_repository(name, access.DELETE)
-    manifests.delete_manifest(repository, reference)
+    """By digest: the manifest and every tag pointing at it; by tag: the tag (soft deletes:
+    the blobs stay until garbage collection)."""
+    repository, caller = authorized_repository(name, access.DELETE)
+    delete_reference(repository, name, reference, caller.name)
     return "", 202
 
 
@@ -45,9 +61,9 @@ def _page_arguments():
     """(n, last) from the query string; n must be a non-negative integer."""
     n = request.args.get("n")
     if n is not None:
-        if not n.isdigit():
+        if not n.isdecimal():
             raise InvalidInput("n must be a non-negative integer")
-        n = min(int(n), 10000)
+        n = 10000 if len(n) > 5 else min(int(n), 10000)
     return n, request.args.get("last")
 
 

@@ -58,9 +58,9 @@ def _mount(repository, caller, digest, source):
         if source_repository is None:
             return False
         blob = find_linked_blob(source_repository, digest)
-    except DomainError:
+        link_blob(repository, digest, blob.size)
+    except DomainError:  # BlobUnknown too: garbage collection took it meanwhile
         return False
-    link_blob(repository, digest, blob.size)
     return True
 
 

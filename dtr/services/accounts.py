@@ -19,11 +19,14 @@ from ..errors import (
     NameUnknown,
     NotSetUp,
 )
+from ..logs import component_logger
 from ..models import ROLES, Account, Team, TeamMember
 from ..names import check_account_name
 from . import audit
 from .callers import require_admin, require_logged_in
 from .settings import forget_cached_setting, get_setting, set_setting
+
+log = component_logger("auth")
 
 
 def find_account(name):
@@ -252,8 +255,14 @@ def authenticate(name, password) -> Identity:
     elif mode == "ldap" and password:
         from .ldap_sync import ldap_login  # ldap_sync builds on this module
 
-        identity = ldap_login(name, password)
+        try:
+            identity = ldap_login(name, password)
+        except InvalidCredentials as failure:
+            reason = failure.detail or failure.message
+            log.warning("LDAP login failed for %r: %s", name[:100], reason)
+            raise
     else:
+        log.warning("login failed for %r", name[:100])
         raise InvalidCredentials("incorrect username or password")
     passwords.remember_check(
         name, password, identity, current_app.config["CREDENTIAL_CACHE_SECONDS"]

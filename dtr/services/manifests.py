@@ -1,10 +1,11 @@
-"""Manifests and tags: push (validated against the repository's blobs), fetch, delete."""
+"""Manifests and tags: push (validated against the repository's blobs), fetch, list.
+Deleting them is `deletion.py`'s."""
 
 import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from ..database import db
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestTooLarge, ManifestUnknown
@@ -31,8 +32,9 @@ def read_manifest_body(stream, limit):
     return payload
 
 
-def push_manifest(repository, reference, payload, content_type, pushed_by):
-    """Store a manifest (under a tag or its digest); returns (digest, parsed manifest)."""
+def push_manifest(repository, reference, payload, content_type, pushed_by, on_stored=None):
+    """Store a manifest (under a tag or its digest); returns (digest, parsed manifest).
+    `on_stored(manifest)` adds rows about it in the same transaction (signatures)."""
     if is_digest(reference):
         check_digest(reference)
         algorithm = reference.split(":", 1)[0]
@@ -46,7 +48,7 @@ def push_manifest(repository, reference, payload, content_type, pushed_by):
         )
     parsed = parse_manifest(payload, content_type)
     _check_references(repository, parsed)
-    manifest = _find_by_digest(repository, digest)
+    manifest = _find_by_digest(repository, digest, lock=True)
     if manifest is None:
         manifest = Manifest(
             repository_id=repository.id,
@@ -67,6 +69,8 @@ def push_manifest(repository, reference, payload, content_type, pushed_by):
             db.session.add(
                 ManifestReference(manifest_id=manifest.id, digest=target, kind="manifest")
             )
+    if on_stored is not None:
+        on_stored(manifest)
     if not is_digest(reference):
         _set_tag(repository, reference, manifest, pushed_by)
     db.session.commit()
@@ -75,7 +79,14 @@ def push_manifest(repository, reference, payload, content_type, pushed_by):
 
 
 def _check_references(repository, parsed):
-    """Every blob and manifest the manifest names must be in the repository."""
+    """Every blob and manifest the manifest names must be in the repository.
+
+    This runs in the push's write transaction, which is what makes a push racing garbage
+    collection safe (see `dtr/gc.py`): the collector deletes in write transactions too, so
+    the push either sees the rows (and the collector, coming after, sees its references) or
+    does not (MANIFEST_BLOB_UNKNOWN). On PostgreSQL the rows are locked FOR SHARE, which
+    waits for a collector's FOR UPDATE.
+    """
     checks = (
         (RepositoryBlob, parsed.blobs, "blob unknown to registry"),
         (Manifest, parsed.manifests, "manifest unknown to repository"),
@@ -85,9 +96,9 @@ def _check_references(repository, parsed):
             continue
         present = set(
             db.session.scalars(
-                select(model.digest).where(
-                    model.repository_id == repository.id, model.digest.in_(set(digests))
-                )
+                select(model.digest)
+                .where(model.repository_id == repository.id, model.digest.in_(set(digests)))
+                .with_for_update(read=True)
             )
         )
         for digest in digests:
@@ -111,10 +122,13 @@ def _set_tag(repository, name, manifest, pushed_by):
         tag.updated_at = utcnow()
 
 
-def _find_by_digest(repository, digest):
-    return db.session.execute(
-        select(Manifest).where(Manifest.repository_id == repository.id, Manifest.digest == digest)
-    ).scalar_one_or_none()
+def _find_by_digest(repository, digest, lock=False):
+    query = select(Manifest).where(
+        Manifest.repository_id == repository.id, Manifest.digest == digest
+    )
+    if lock:  # PostgreSQL: a collector deleting it waits, or we wait for it
+        query = query.with_for_update(read=True)
+    return db.session.execute(query).scalar_one_or_none()
 
 
 def find_manifest(repository, reference) -> Manifest:
@@ -144,23 +158,6 @@ def fetch_manifest(repository, reference) -> ManifestContent:
     content = ManifestContent(manifest.digest, manifest.media_type, manifest.payload)
     cache.put(repository.id, reference, content, generation)
     return content
-
-
-def delete_manifest(repository, reference):
-    """By digest: the manifest and every tag pointing at it. By tag: only the tag."""
-    manifest = find_manifest(repository, reference)
-    if is_digest(reference):
-        db.session.execute(delete(Tag).where(Tag.manifest_id == manifest.id))
-        db.session.execute(
-            delete(ManifestReference).where(ManifestReference.manifest_id == manifest.id)
-        )
-        db.session.delete(manifest)
-    else:
-        db.session.execute(
-            delete(Tag).where(Tag.repository_id == repository.id, Tag.name == reference)
-        )
-    db.session.commit()
-    lookup_caches.manifests.invalidate(repository.id)
 
 
 def list_tags(repository, limit=None, last=None):

@@ -11,6 +11,7 @@ from ..models import Account, Repository
 from ..names import split_repository_name
 from . import audit, lookup_caches
 from .accounts import find_account
+from .content_trust import delete_trust_data
 from .search import contains_pattern
 
 
@@ -23,6 +24,7 @@ class RepositoryRef:
     namespace_id: int | None
     name: str
     visibility: str
+    pull_only_signed: bool = False  # see services/signatures.py
 
 
 def find_repository(full_name) -> Repository | None:
@@ -45,7 +47,11 @@ def lookup_repository(full_name) -> RepositoryRef | None:
     if repository is None:
         return None
     ref = RepositoryRef(
-        repository.id, repository.namespace_id, repository.name, repository.visibility
+        repository.id,
+        repository.namespace_id,
+        repository.name,
+        repository.visibility,
+        repository.pull_only_signed,
     )
     cache.put(full_name, None, ref, generation)
     return ref
@@ -138,7 +144,8 @@ def list_repositories(identity, namespace=None, start=0, limit=100, query=None):
 
 
 def update_repository(identity, full_name, changes: dict) -> Repository:
-    """Change visibility and descriptions (admin level on the repository)."""
+    """Change visibility, descriptions and the signed-only pull policy (admin level on the
+    repository)."""
     repository = visible_repository(identity, full_name, access.ADMIN)
     if "visibility" in changes:
         if changes["visibility"] not in VISIBILITIES:
@@ -148,6 +155,10 @@ def update_repository(identity, full_name, changes: dict) -> Repository:
         repository.short_description = _text(changes["shortDescription"], "shortDescription", 140)
     if "longDescription" in changes:
         repository.long_description = _text(changes["longDescription"], "longDescription", 100_000)
+    if "pullOnlySigned" in changes:
+        if not isinstance(changes["pullOnlySigned"], bool):
+            raise InvalidInput("pullOnlySigned: true or false", {"field": "pullOnlySigned"})
+        repository.pull_only_signed = changes["pullOnlySigned"]
     audit.record(identity.name, "repository.update", full_name, changes)
     db.session.commit()
     lookup_caches.repositories.invalidate(full_name)
@@ -164,6 +175,7 @@ def delete_repository(identity, full_name):
         return
     visible_repository(identity, full_name, access.ADMIN)
     repository_id = repository.id
+    delete_trust_data(repository_id)
     db.session.delete(repository)
     audit.record(identity.name, "repository.delete", full_name)
     db.session.commit()
@@ -188,3 +200,16 @@ def namespace_or_404(namespace) -> Account:
     if account is None:
         raise NameUnknown(f"no user or organization named {namespace!r}", {"name": namespace})
     return account
+
+
+def creatable_namespaces(identity) -> list[str]:
+    """Where the caller may create repositories: their own namespace first, then the
+    organizations (admins: all; others: those where they own or hold a namespace grant)."""
+    if identity.anonymous:
+        return []
+    organizations = db.session.execute(
+        select(Account.id, Account.name).where(Account.is_org).order_by(Account.name)
+    ).all()
+    names = [identity.name]
+    names += [name for id_, name in organizations if access.may_create_repository(identity, id_)]
+    return names

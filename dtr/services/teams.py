@@ -176,3 +176,50 @@ def team_repository_access(actor, org_name, team_name):
         .order_by(Repository.name)
     )
     return [(repository, level) for repository, level in rows]
+
+
+def list_organizations(actor) -> list[Account]:
+    """Organizations the caller sees: all for admins, else those they are a member of."""
+    require_logged_in(actor)
+    query = select(Account).where(Account.is_org).order_by(Account.name)
+    if actor.role != "admin":
+        query = query.where(
+            Account.id.in_(
+                select(Team.organization_id)
+                .join(TeamMember, TeamMember.team_id == Team.id)
+                .where(TeamMember.account_id == actor.account_id)
+            )
+        )
+    return list(db.session.scalars(query))
+
+
+def organization_members(actor, org_name):
+    """(user, [team names]) of everyone in a team of the organization, by name."""
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=False)
+    rows = db.session.execute(
+        select(Account, Team.name)
+        .join(TeamMember, TeamMember.account_id == Account.id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.organization_id == organization.id)
+        .order_by(Account.name, Team.name)
+    )
+    members: dict[str, tuple[Account, list[str]]] = {}
+    for account, team_name in rows:
+        members.setdefault(account.name, (account, []))[1].append(team_name)
+    return list(members.values())
+
+
+def team_counts(actor, org_name) -> dict[str, int]:
+    """team name -> number of members."""
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=False)
+    from sqlalchemy import func
+
+    rows = db.session.execute(
+        select(Team.name, func.count(TeamMember.account_id))
+        .outerjoin(TeamMember, TeamMember.team_id == Team.id)
+        .where(Team.organization_id == organization.id)
+        .group_by(Team.name)
+    )
+    return dict(rows.all())

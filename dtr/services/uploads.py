@@ -2,12 +2,16 @@
 
 Bytes go to `uploads/<id>` while they arrive, hashed as they are written. The hash state
 of each open upload is kept in memory; after a restart it is rebuilt from the stored bytes.
-Only after the digest matches do the bytes move (atomically) to the blob's final path.
-No database transaction is held open while a body streams.
+Only after the digest matches do the bytes move (atomically) to the blob's final path
+(`blobs.store_blob`, in the order that keeps garbage collection safe). No database
+transaction is held open while a body streams. A monolithic upload (one request, no session)
+writes to `uploads/mono-<unix time>-<random>`, so that garbage collection can tell the age of
+one a crash left behind.
 """
 
 import hashlib
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,12 +19,18 @@ from flask import current_app
 from sqlalchemy import delete
 
 from ..database import db
-from ..errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
+from ..errors import (
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    RangeInvalid,
+)
 from ..models import Upload, utcnow
 from ..names import check_digest
 from ..storage import current_storage
 from ..storage.layout import upload_path
-from .blobs import commit_blob_bytes, link_blob
+from .blobs import store_blob
 
 _writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dtr-blob-writer")
 _hash_states: dict = {}  # upload id -> (size, sha256 state)
@@ -33,7 +43,8 @@ def _lock_for(upload_id):
         return _upload_locks.setdefault(upload_id, threading.Lock())
 
 
-def _forget(upload_id):
+def forget_upload(upload_id):
+    """Drop the in-memory state of an upload that ended (or that garbage collection took)."""
     with _registry_lock:
         _hash_states.pop(upload_id, None)
         _upload_locks.pop(upload_id, None)
@@ -75,14 +86,16 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
                 _append(upload_id, stream, content_length, None)
             size, state = _hash_state(upload_id)
             current_storage().writer(upload_path(upload_id), append=True).commit()  # fsync
-            _verify_and_commit(upload_path(upload_id), digest, size, state)
+            _verify(upload_path(upload_id), digest, size, state)
         except DigestInvalid:
             _discard(upload_id)
             raise
-    db.session.execute(delete(Upload).where(Upload.id == upload_id))
-    db.session.commit()
-    _forget(upload_id)
-    link_blob(repository, digest, size)
+        try:
+            store_blob(repository, upload_path(upload_id), digest, size)
+        except BlobUnknown:  # garbage collection took the bytes: the session is over too
+            _end_session(upload_id)
+            raise
+    _end_session(upload_id)
     return size
 
 
@@ -90,18 +103,34 @@ def monolithic_upload(repository, digest, stream, content_length):
     """POST ?digest=: the whole blob in one request, never registered as a session."""
     check_digest(digest)
     db.session.commit()
-    path = upload_path("mono-" + uuid.uuid4().hex)
+    path = upload_path(monolithic_upload_name())
     writer = current_storage().writer(path)
     state = hashlib.sha256()
     try:
         _receive(writer, state, stream, content_length)
         writer.commit()
-        _verify_and_commit(path, digest, writer.size, state)
+        _verify(path, digest, writer.size, state)
+        store_blob(repository, path, digest, writer.size)
     except BaseException:
         current_storage().delete(path)
         raise
-    link_blob(repository, digest, writer.size)
     return writer.size
+
+
+MONOLITHIC_PREFIX = "mono-"
+
+
+def monolithic_upload_name(now=None):
+    """`mono-<unix time>-<random>`: see `monolithic_upload_started`."""
+    return f"{MONOLITHIC_PREFIX}{int(time.time() if now is None else now)}-{uuid.uuid4().hex}"
+
+
+def monolithic_upload_started(name) -> float | None:
+    """The unix time a monolithic upload's file name tells; None for other names."""
+    if not name.startswith(MONOLITHIC_PREFIX):
+        return None
+    stamp = name[len(MONOLITHIC_PREFIX) :].split("-", 1)[0]
+    return float(stamp) if stamp.isdecimal() else 0.0  # an older unstamped name: old
 
 
 def cancel_upload(repository, upload_id):
@@ -110,7 +139,7 @@ def cancel_upload(repository, upload_id):
     db.session.commit()
     with _lock_for(upload_id):
         current_storage().delete(upload_path(upload_id))
-    _forget(upload_id)
+    forget_upload(upload_id)
 
 
 def upload_size(repository, upload_id) -> int:
@@ -198,7 +227,7 @@ def _receive(writer, state, stream, content_length):
         )
 
 
-def _verify_and_commit(path, digest, size, sha256_state):
+def _verify(path, digest, size, sha256_state):
     algorithm = digest.split(":", 1)[0]
     if algorithm == "sha256":
         actual = "sha256:" + sha256_state.hexdigest()
@@ -209,7 +238,6 @@ def _verify_and_commit(path, digest, size, sha256_state):
             "provided digest did not match uploaded content",
             {"expected": digest, "actual": actual, "size": size},
         )
-    commit_blob_bytes(path, digest)
 
 
 def _rehash(path, algorithm):
@@ -229,8 +257,13 @@ def _record_size(upload_id, size):
         db.session.commit()
 
 
-def _discard(upload_id):
+def _end_session(upload_id):
+    db.session.rollback()
     db.session.execute(delete(Upload).where(Upload.id == upload_id))
     db.session.commit()
+    forget_upload(upload_id)
+
+
+def _discard(upload_id):
+    _end_session(upload_id)
     current_storage().delete(upload_path(upload_id))
-    _forget(upload_id)

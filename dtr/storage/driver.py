@@ -7,7 +7,7 @@ path and a later `writer(path, append=True)` continues it, also from another pro
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 
@@ -72,6 +72,18 @@ class StorageDriver(ABC):
     @abstractmethod
     def delete(self, path: str) -> None:
         """Delete a path or a folder of paths; missing paths are not an error."""
+
+    def delete_files(self, paths: Sequence[str]) -> dict[str, str]:
+        """Delete many files (not folders); missing ones are not an error. Returns
+        {path: reason} for those that could not be deleted. Backends with a batch call
+        (garbage collection deletes thousands) override it."""
+        failed = {}
+        for path in paths:
+            try:
+                self.delete(path)
+            except StorageError as error:
+                failed[path] = str(error)
+        return failed
 
     def local_path(self, path: str) -> str | None:
         """A local file path for zero-copy serving (sendfile), when the backend has one."""

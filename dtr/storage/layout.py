@@ -2,7 +2,12 @@
 
 blobs/<algorithm>/<first two hex>/<hex>     a verified blob, content-addressed
 uploads/<upload id>                          bytes of an upload in progress
+uploads/mono-<unix time>-<random>            bytes of a monolithic upload (one request) in
+                                             progress; the time lets garbage collection
+                                             age the ones a crash left behind
 """
+
+UPLOADS = "uploads"
 
 
 def blob_path(digest: str) -> str:
@@ -11,4 +16,4 @@ def blob_path(digest: str) -> str:
 
 
 def upload_path(upload_id: str) -> str:
-    return f"uploads/{upload_id}"
+    return f"{UPLOADS}/{upload_id}"
