@@ -5,7 +5,9 @@ What is garbage
 - A manifest is live when a tag points at it, when it is younger than the grace window
   (docker pushes an index's children by digest before the index), or when a live manifest
   keeps it: an index keeps the manifests it lists, a manifest keeps its referrers (the
-  manifests whose subject it is: signatures, SBOMs). Every other manifest is garbage when
+  manifests whose subject it is: signatures, SBOMs; also those tagged in cosign's tag
+  scheme `sha256-<hex>.sig|.att|.sbom`, which such a tag alone does not keep alive). Every
+  other manifest is garbage when
   "delete untagged manifests" is on (the default); with it off, every manifest is live.
   Referrers of a collected manifest go with it.
 - A blob is live when a live manifest of any repository references it (config, layers), or
@@ -63,6 +65,7 @@ are no longer stored (they were unreferenced and untouched); the next run delete
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -92,6 +95,7 @@ from .storage import current_storage
 from .storage.layout import UPLOADS, blob_path, upload_path
 
 log = logging.getLogger("dtr.gc")
+COSIGN_TAG = re.compile(r"^(sha256)-([a-f0-9]{64})\.(sig|att|sbom)$")
 
 LEASE = "registry-gc"
 LEASE_SECONDS = 120
@@ -221,9 +225,9 @@ def mark(cutoff, delete_untagged) -> Marked:
         )
     ).all()
     if delete_untagged:
-        roots = set(db.session.scalars(select(Tag.manifest_id).distinct()))
+        roots, attached = _tag_roots()
         roots |= {row.id for row in rows if row.created_at >= cutoff}
-        live = _reach(roots, _keeps(rows))
+        live = _reach(roots, _keeps(rows, attached))
     else:
         live = {row.id for row in rows}
     live_blobs = set()
@@ -246,8 +250,26 @@ def mark(cutoff, delete_untagged) -> Marked:
     )
 
 
-def _keeps(rows) -> dict:
-    """manifest id -> ids of the manifests it keeps alive (index entries, referrers)."""
+def _tag_roots():
+    """(ids of tagged manifests, [(repository id, subject digest, manifest id)] of manifests
+    tagged only in cosign's tag scheme). A `sha256-<hex>.sig` (.att, .sbom) tag attaches its
+    manifest to the image `sha256:<hex>` like a referrer: it lives while that image lives and
+    goes with it, instead of keeping itself alive (Harbor #16418)."""
+    roots, attached = set(), []
+    for manifest_id, repository_id, name in db.session.execute(
+        select(Tag.manifest_id, Tag.repository_id, Tag.name)
+    ):
+        match = COSIGN_TAG.match(name)
+        if match is None:
+            roots.add(manifest_id)
+        else:
+            attached.append((repository_id, f"{match[1]}:{match[2]}", manifest_id))
+    return roots, [entry for entry in attached if entry[2] not in roots]
+
+
+def _keeps(rows, attached=()) -> dict:
+    """manifest id -> ids of the manifests it keeps alive (index entries, referrers,
+    signatures attached by cosign's tag scheme)."""
     by_key = {(row.repository_id, row.digest): row.id for row in rows}
     repository_of = {row.id: row.repository_id for row in rows}
     keeps = defaultdict(list)
@@ -255,6 +277,10 @@ def _keeps(rows) -> dict:
         subject = by_key.get((row.repository_id, row.subject_digest))
         if subject is not None:
             keeps[subject].append(row.id)
+    for repository_id, subject_digest, manifest_id in attached:
+        subject = by_key.get((repository_id, subject_digest))
+        if subject is not None:
+            keeps[subject].append(manifest_id)
     entries = select(ManifestReference.manifest_id, ManifestReference.digest).where(
         ManifestReference.kind == "manifest"
     )
@@ -286,7 +312,10 @@ def recently_reachable(since, marked_manifests) -> set:
         select(Manifest.id, Manifest.created_at).where(Manifest.created_at >= since)
     )
     seen = {i for i, at in created if marked_manifests.get(i) != at}
-    seen |= set(db.session.scalars(select(Tag.manifest_id).where(Tag.updated_at >= since)))
+    recent_tags = db.session.execute(
+        select(Tag.manifest_id, Tag.name).where(Tag.updated_at >= since)
+    )
+    seen |= {i for i, name in recent_tags if not COSIGN_TAG.match(name)}  # those: attached
     frontier = list(seen)
     parent = Manifest.__table__.alias("parent")
     child = Manifest.__table__.alias("child")
@@ -318,9 +347,48 @@ def recently_reachable(since, marked_manifests) -> set:
                     .where(parent.c.id.in_(ids))
                 )
             )
+            found |= _attached_by_tag(ids)
         frontier = list(found - seen)
         seen |= found
     return seen
+
+
+def _attached_to_survivors(attached, doomed) -> set:
+    """Ids of manifests tagged in cosign's scheme whose image still exists and is not among
+    `doomed`: such a signature stays while its image does."""
+    if not attached:
+        return set()
+    doomed_keys = {(row.repository_id, row.digest) for row in doomed}
+    subjects = {subject for subjects in attached.values() for subject in subjects}
+    existing = set()
+    for repository_id, digest in db.session.execute(
+        select(Manifest.repository_id, Manifest.digest).where(
+            Manifest.digest.in_({digest for _, digest in subjects})
+        )
+    ):
+        existing.add((repository_id, digest))
+    return {
+        manifest_id
+        for manifest_id, subjects in attached.items()
+        if any(s in existing and s not in doomed_keys for s in subjects)
+    }
+
+
+def _attached_by_tag(manifest_ids) -> set:
+    """Ids of the manifests tagged `sha256-<hex>.sig|.att|.sbom` for these manifests."""
+    wanted = {}
+    for repository_id, digest in db.session.execute(
+        select(Manifest.repository_id, Manifest.digest).where(Manifest.id.in_(manifest_ids))
+    ):
+        for suffix in ("sig", "att", "sbom"):
+            wanted[(repository_id, f"{digest.replace(':', '-', 1)}.{suffix}")] = True
+    if not wanted:
+        return set()
+    names = {name for _, name in wanted}
+    rows = db.session.execute(
+        select(Tag.manifest_id, Tag.repository_id, Tag.name).where(Tag.name.in_(names))
+    )
+    return {i for i, repository_id, name in rows if (repository_id, name) in wanted}
 
 
 class Collection:
@@ -373,9 +441,18 @@ class Collection:
                 ids = [row.id for row in batch]
                 _lock_for_update(Manifest.id, ids)
                 spared = recently_reachable(since, marked.seen)
-                spared |= set(
-                    db.session.scalars(select(Tag.manifest_id).where(Tag.manifest_id.in_(ids)))
-                )
+                attached = {}  # manifest id -> subjects of its cosign-scheme tags
+                for manifest_id, repository_id, name in db.session.execute(
+                    select(Tag.manifest_id, Tag.repository_id, Tag.name).where(
+                        Tag.manifest_id.in_(ids)
+                    )
+                ):
+                    match = COSIGN_TAG.match(name)
+                    if match is None:
+                        spared.add(manifest_id)  # tagged since the mark
+                    else:
+                        subject = (repository_id, f"{match[1]}:{match[2]}")
+                        attached.setdefault(manifest_id, []).append(subject)
                 # a new manifest may have taken the id of one deleted since the mark (SQLite
                 # reuses the highest rowid): it was created after `since`
                 recent = db.session.execute(
@@ -385,6 +462,8 @@ class Collection:
                 ).all()
                 spared |= {i for i, created in recent if marked.seen.get(i) != created}
                 doomed = [row for row in batch if row.id not in spared]
+                spared |= _attached_to_survivors(attached, doomed)
+                doomed = [row for row in doomed if row.id not in spared]
                 if doomed:
                     ids = [row.id for row in doomed]
                     _delete(delete(ManifestReference).where(ManifestReference.manifest_id.in_(ids)))

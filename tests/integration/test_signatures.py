@@ -449,6 +449,25 @@ def test_gc_keeps_referrers_while_their_subject_lives_and_collects_them_with_it(
     assert referrers["manifests"] == []
 
 
+def test_gc_treats_cosign_signature_tags_as_attached_to_their_image(admin_api, client, repo):
+    """A `sha256-<hex>.sig` tag keeps its signature only while the image lives."""
+    settings(admin_api, graceWindowMinutes=0, deleteUntaggedManifests=True)
+    image = push(client, repo, "v1")
+    signature = CosignSignature(image.digest, len(image.manifest), [(ec_key(), None)], False)
+    signature.push(client, repo)
+    collect(admin_api)
+    assert client.get_manifest(repo, signature.tag).status_code == 200
+    assert client.get_manifest(repo, image.digest).status_code == 200
+
+    assert admin_api.delete(f"/repositories/{repo}/tags/v1").status_code == 204
+    collect(admin_api)
+    assert client.get_manifest(repo, image.digest).status_code == 404
+    assert client.get_manifest(repo, signature.tag).status_code == 404
+    assert signature.tag not in tags(admin_api, repo)
+    for blob in signature.blobs:
+        assert client.request("GET", f"/v2/{repo}/blobs/{sha256(blob)}").status_code == 404
+
+
 def test_keys_and_signatures_go_with_their_repository(admin_api, client, repo):
     key = ec_key()
     trust(admin_api, repo, "release", key)
