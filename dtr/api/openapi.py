@@ -87,8 +87,9 @@ SHORT_DESCRIPTION = string(maxLength=140)
 LONG_DESCRIPTION = string(maxLength=100_000)
 PULL_ONLY_SIGNED = boolean(
     "only signed images may be pulled by those without admin level on the repository: a "
-    "manifest needs a Docker Content Trust signature or a cosign signature verified with a "
-    "trusted key, or to be listed by a signed index; artifacts without filesystem layers "
+    "manifest needs a Docker Content Trust signature, a cosign signature verified with a "
+    "trusted key or a notation signature chaining to a trusted certificate, or to be listed "
+    "by a signed index; artifacts without filesystem layers "
     "(signatures, SBOMs) are always pullable; pushes are never refused"
 )
 SIGNATURE_TYPES = ("cosign", "notation", "sigstore", "dct")
@@ -268,7 +269,8 @@ SCHEMAS = {
             "pushedBy": {**NULLABLE_STRING, "description": "who pushed it last"},
             "updatedAt": TIMESTAMP,
             "signed": boolean(
-                "a verified signature: Docker Content Trust, or cosign by a trusted key"
+                "a verified signature: Docker Content Trust, cosign by a trusted key, or notation "
+                "chaining to a trusted certificate"
             ),
             "signatures": array(ref("TagSignature")),
             "referrers": array(ref("TagReferrer")),

@@ -10,7 +10,7 @@
   payload's bytes: ECDSA with SHA-256 (P-256; P-384 with SHA-384, P-521 with SHA-512), RSA
   PKCS#1 v1.5 with SHA-256, or Ed25519.
 - notation: artifact type `application/vnd.cncf.notary.signature`, a JWS or COSE envelope
-  layer; recognised and listed, not verified.
+  layer; recognised here, verified (JWS envelopes) by `services/notation.py`.
 - sigstore bundles (`application/vnd.dev.sigstore.bundle...`): recognised, not verified.
 """
 

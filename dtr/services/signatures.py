@@ -8,7 +8,9 @@ verified again (`recheck_signatures`), so reads never verify anything.
 
 A cosign signature makes manifest M signed when it is attached to M (a referrer whose subject
 is M, or the artifact tagged `sha256-<hex of M>.sig`), its payload names M's digest, and it
-verifies with a trusted key of M's repository or namespace. Docker Content Trust signatures
+verifies with a trusted key of M's repository or namespace. A notation signature (JWS envelope,
+`notation.py`) makes its subject M signed when its certificate chain leads to a trusted
+certificate of M's repository or namespace. Docker Content Trust signatures
 (the trust service, `content_trust.py`) count too: see `dct_signed_tags`.
 
 The policy (`Repository.pull_only_signed`, API field `pullOnlySigned`): a manifest GET/HEAD
@@ -29,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography import x509
 from sqlalchemy import delete, select
 
 from ..database import db, insert_ignoring_duplicates
@@ -38,6 +41,7 @@ from ..models import Manifest, ManifestReference, ManifestSignature, Repository,
 from ..names import DIGEST
 from ..storage import PathNotFound, StorageError, current_storage
 from ..storage.layout import blob_path
+from . import notation
 from .signature_formats import (
     MAX_PAYLOAD_BYTES,
     NOTATION_TYPE,
@@ -104,6 +108,7 @@ class PendingSignature:
     payload: bytes | None
     signature: str | None
     problem: str | None
+    signer: str | None = None  # notation: the signing certificate's common name
 
 
 def read_signatures(payload: bytes) -> list[PendingSignature]:
@@ -119,7 +124,9 @@ def read_signatures(payload: bytes) -> list[PendingSignature]:
     subject_digest = subject.get("digest") if isinstance(subject, dict) else None
     pending = []
     for found in find_signatures(document):
-        data, problem, signed = None, found.problem, subject_digest
+        data, problem, signed, signer = None, found.problem, subject_digest, None
+        if found.kind == "notation":
+            data, problem, signer = _read_notation(document, found, subject_digest)
         if found.kind == "cosign":
             signed = None
             if problem is None:
@@ -130,9 +137,28 @@ def read_signatures(payload: bytes) -> list[PendingSignature]:
                 except ValueError as error:
                     problem = str(error)
         pending.append(
-            PendingSignature(found.position, found.kind, signed, data, found.signature, problem)
+            PendingSignature(
+                found.position, found.kind, signed, data, found.signature, problem, signer
+            )
         )
     return pending
+
+
+def _read_notation(document, found, subject_digest):
+    """(envelope, problem, signer): a JWS envelope read from storage and checked for all but
+    trust (which `_verifying_key` decides); other envelopes get their problem."""
+    media_type = notation.envelope_media_type(document)
+    problem = notation.envelope_type_problem(media_type)
+    if problem:
+        return None, problem, None
+    data, problem = _read_payload(found.payload_digest)
+    if data is None:
+        return None, problem, None
+    try:
+        signer = notation.read_envelope(data, media_type, subject_digest).signer
+    except notation.EnvelopeInvalid as error:
+        return None, str(error)[:255], None
+    return data, None, signer and signer[:255]
 
 
 def _read_payload(digest) -> tuple[bytes | None, str | None]:
@@ -170,34 +196,36 @@ def record_signatures(repository, manifest: Manifest, pending: list[PendingSigna
             signed_digest=item.signed_digest,
             payload=item.payload,
             signature=item.signature,
+            signer=item.signer,
             problem=item.problem,
-            key_id=_verifying_key(item.kind, item.payload, item.signature, item.problem, keys),
+            key_id=_verifying_key(item, keys),
         )
 
 
 def recheck_signatures(namespace_id, repository_ids: Iterable[int] | None = None):
-    """Verify the cosign signatures of a namespace's repositories (or of some) again with
+    """Verify the OCI signatures of a namespace's repositories (or of some) again with
     their trusted keys now; in the caller's transaction."""
     keys = _trusted_keys(namespace_id)
     query = (
         select(ManifestSignature, Manifest.repository_id)
         .join(Manifest, Manifest.id == ManifestSignature.manifest_id)
         .join(Repository, Repository.id == Manifest.repository_id)
-        .where(Repository.namespace_id == namespace_id, ManifestSignature.kind == "cosign")
+        .where(
+            Repository.namespace_id == namespace_id,
+            ManifestSignature.kind.in_(("cosign", "notation")),
+        )
     )
     if repository_ids is not None:
         query = query.where(Manifest.repository_id.in_(list(repository_ids)))
     for row, repository_id in db.session.execute(query):
-        verifying = _verifying_key(
-            row.kind, row.payload, row.signature, row.problem, keys(repository_id)
-        )
+        verifying = _verifying_key(row, keys(repository_id))
         if row.key_id != verifying:
             row.key_id = verifying
 
 
 def _trusted_keys(namespace_id) -> Callable[[int], list]:
-    """repository id -> [(key id, public key)] trusted there: the repository's own keys,
-    then its namespace's."""
+    """repository id -> [(key id, public key, certificate or None)] trusted there: the
+    repository's own keys, then its namespace's."""
     rows = db.session.execute(
         select(TrustedKey.id, TrustedKey.repository_id, TrustedKey.pem)
         .where(TrustedKey.namespace_id == namespace_id)
@@ -207,7 +235,7 @@ def _trusted_keys(namespace_id) -> Callable[[int], list]:
     for id_, repository_id, pem in rows:
         key = _public_key(pem)
         if key is not None:
-            own.setdefault(repository_id, []).append((id_, key))
+            own.setdefault(repository_id, []).append((id_, key, _certificate(pem)))
     namespace_keys = own.get(None, [])
     return lambda repository_id: own.get(repository_id, []) + namespace_keys
 
@@ -221,13 +249,41 @@ def _public_key(pem):
         return None
 
 
-def _verifying_key(kind, payload, signature, problem, keys) -> int | None:
-    if kind != "cosign" or problem or payload is None or signature is None:
+@lru_cache(maxsize=1024)
+def _certificate(pem):
+    """The certificate of a stored PEM, for notation; None for a bare public key."""
+    if "-----BEGIN CERTIFICATE-----" not in pem:
         return None
-    for key_id, public_key in keys:
-        if verify_signature(public_key, payload, signature):
+    try:
+        return x509.load_pem_x509_certificate(pem.strip().encode())
+    except ValueError:
+        return None
+
+
+def _verifying_key(row, keys) -> int | None:
+    """The trusted key a signature (a PendingSignature or a ManifestSignature) verifies with."""
+    if row.problem or row.payload is None:
+        return None
+    if row.kind == "notation":
+        return _notation_key(row.payload, row.signed_digest, keys)
+    if row.kind != "cosign" or row.signature is None:
+        return None
+    for key_id, public_key, _ in keys:
+        if verify_signature(public_key, row.payload, row.signature):
             return key_id
     return None
+
+
+def _notation_key(envelope, subject_digest, keys) -> int | None:
+    certificates = [(key_id, cert) for key_id, _, cert in keys if cert is not None]
+    if not certificates:
+        return None
+    try:
+        chain = notation.read_envelope(envelope, notation.JWS_MEDIA_TYPE, subject_digest).chain
+    except notation.EnvelopeInvalid:
+        return None
+    anchor = notation.anchor_of(chain, [cert for _, cert in certificates])
+    return None if anchor is None else certificates[anchor][0]
 
 
 # --- reading: what is signed -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from tests.integration.test_api import Api, expect_error, ok
 from tests.integration.test_gc import collect, settings
 from tests.support.client import RegistryClient
 from tests.support.images import OCI_INDEX, OCI_MANIFEST, index_of, sha256, simple_image
+from tests.support.notation import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, Authority, pem
 from tests.support.server import USERS, DTRProcess
 from tests.support.signing import (
     COSIGN_SIGNATURE_TYPE,
@@ -224,7 +225,73 @@ def test_other_referrers_are_listed_as_what_they_are(admin_api, client, repo):
     ]
     assert v1["signed"] is False
     assert [(s["type"], s["verified"]) for s in v1["signatures"]] == [("notation", False)]
-    assert "not verified" in v1["signatures"][0]["problem"]
+    assert (
+        v1["signatures"][0]["problem"] == "the JWS envelope lacks payload, protected or signature"
+    )
+
+
+def push_notation(client, repo, image, envelope, media_type=JWS_MEDIA_TYPE):
+    manifest, blobs = artifact(
+        image.digest, len(image.manifest), NOTATION_TYPE, envelope, media_type
+    )
+    for blob in blobs:
+        client.push_blob(repo, blob)
+    response = client.push_manifest(repo, sha256(manifest), manifest, OCI_MANIFEST)
+    assert response.status_code == 201, response.text
+    return sha256(manifest)
+
+
+def test_notation_signatures_count_when_their_chain_leads_to_a_trusted_certificate(
+    admin_api, client, repo
+):
+    image = push(client, repo, "v1")
+    authority = Authority(name="release-root", signer="build-bot")
+    digest = push_notation(client, repo, image, authority.sign(image.digest))
+    v1 = tags(admin_api, repo)["v1"]
+    assert v1["signed"] is False
+    assert v1["signatures"] == [
+        {
+            "type": "notation",
+            "signer": "build-bot",
+            "verified": False,
+            "digest": digest,
+            "problem": NO_KEY,
+        }
+    ]
+
+    path = f"/repositories/{repo}/trustedKeys"
+    added = ok(admin_api.post(path, json={"name": "release-ca", "pem": pem(authority.cert)}), 201)
+    assert added["type"] == "certificate"
+    v1 = tags(admin_api, repo)["v1"]
+    assert v1["signed"] is True
+    assert (
+        v1["signatures"][0] | {"signer": "release-ca", "verified": True, "problem": None}
+        == (v1["signatures"][0])
+    )
+
+    # a signature pushed once the certificate is trusted is verified at push (PS256 here);
+    # another CA's, a COSE envelope and one of another image are not
+    rsa_signed = Authority(name="rsa-root", rsa_leaf=True)
+    v2 = push(client, repo, "v2")
+    push_notation(client, repo, v2, Authority().sign(v2.digest))
+    push_notation(client, repo, v2, authority.sign(image.digest))
+    push_notation(client, repo, v2, b"\xd2\x84", COSE_MEDIA_TYPE)
+    ok(admin_api.post(path, json={"name": "rsa-ca", "pem": pem(rsa_signed.cert)}), 201)
+    push_notation(client, repo, v2, rsa_signed.sign(v2.digest))
+    found = {
+        (s["verified"], s["signer"], s["problem"])
+        for s in tags(admin_api, repo)["v2"]["signatures"]
+    }
+    assert found == {
+        (False, "build-bot", NO_KEY),
+        (False, None, f"it signs {image.digest}, not its subject {v2.digest}"),
+        (False, None, "notation COSE envelopes are listed, not verified, by DTR"),
+        (True, "rsa-ca", None),
+    }
+
+    assert admin_api.delete(f"{path}/release-ca").status_code == 204
+    assert tags(admin_api, repo)["v1"]["signed"] is False
+    assert tags(admin_api, repo)["v2"]["signed"] is True
 
 
 # --- the policy ----------------------------------------------------------------------------
