@@ -4,7 +4,8 @@ from flask import Response, redirect, request, send_file
 
 from .. import access
 from ..names import check_digest
-from ..services.blobs import linked_blob_size, unlink_blob
+from ..services.blobs import linked_blob_size
+from ..services.deletion import unlink_blob
 from ..storage import current_storage
 from ..storage.layout import blob_path
 from .repository_lookup import authorized_repository
@@ -74,7 +75,7 @@ def _stream(reader, length, chunk=1024 * 1024):
 
 
 def delete_blob(name, digest):
-    repository, _ = authorized_repository(name, access.DELETE)
+    repository, caller = authorized_repository(name, access.DELETE)
     check_digest(digest)
-    unlink_blob(repository, digest)
+    unlink_blob(repository, name, digest, caller.name)
     return "", 202, {"Docker-Content-Digest": digest}

@@ -104,13 +104,3 @@ def _link_present_blob(repository, digest, size, spare):
         RepositoryBlob, repository_id=repository.id, digest=digest, created_at=utcnow()
     )
     db.session.commit()
-
-
-def unlink_blob(repository, digest):
-    """Remove the blob from the repository (its bytes stay until garbage collection)."""
-    link = db.session.get(RepositoryBlob, (repository.id, digest))
-    if link is None:
-        raise BlobUnknown("blob unknown to repository", {"digest": digest})
-    db.session.delete(link)
-    db.session.commit()
-    lookup_caches.blob_links.invalidate(repository.id)

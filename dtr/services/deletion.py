@@ -1,6 +1,6 @@
-"""Soft deletes of tags and manifests: they leave the database at once (a deleted manifest no
-longer resolves), while the blobs they used stay on storage until garbage collection
-(`dtr/gc.py`) finds that nothing references them. Every delete is audited.
+"""Soft deletes of tags, manifests and blob links: they leave the database at once (a deleted
+manifest no longer resolves), while the blobs they used stay on storage until garbage
+collection (`dtr/gc.py`) finds that nothing references them. Every delete is audited.
 
 Repositories are deleted by `repositories.delete_repository` (admin level): their tags,
 manifests and grants go with them, and their blobs become garbage the same way.
@@ -10,7 +10,8 @@ from sqlalchemy import delete, select
 
 from .. import access
 from ..database import db
-from ..models import ManifestReference, Tag
+from ..errors import BlobUnknown
+from ..models import ManifestReference, RepositoryBlob, Tag
 from ..names import check_tag, is_digest
 from . import audit, lookup_caches
 from .manifests import find_manifest
@@ -58,3 +59,15 @@ def delete_reference(repository, full_name, reference, actor) -> list[str]:
     db.session.commit()
     lookup_caches.manifests.invalidate(repository.id)
     return tags
+
+
+def unlink_blob(repository, full_name, digest, actor):
+    """Take a blob from a repository (the registry's blob DELETE): its bytes stay until
+    garbage collection finds nothing references it. BlobUnknown if it was not linked."""
+    link = db.session.get(RepositoryBlob, (repository.id, digest))
+    if link is None:
+        raise BlobUnknown("blob unknown to repository", {"digest": digest})
+    db.session.delete(link)
+    audit.record(actor, "blob.delete", f"{full_name}@{digest}")
+    db.session.commit()
+    lookup_caches.blob_links.invalidate(repository.id)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.test_api import Api, expect_error, ok
 from tests.support.client import RegistryClient
-from tests.support.images import simple_image
+from tests.support.images import sha256, simple_image
 from tests.support.server import USERS
 
 RUN = uuid.uuid4().hex[:6]
@@ -61,8 +61,6 @@ def blobs_remain(dtr, registry, full, image):
 
 
 def _digest(data):
-    from tests.support.images import sha256
-
     return sha256(data)
 
 
@@ -113,6 +111,21 @@ def test_registry_delete_permissions(api, registry, pushed):
     assert anonymous.status_code == 401
     assert tags_of(api["admin"], full) == ["latest", "v1"]
     assert registry["admin"].get_manifest(full, image.digest).status_code == 200
+
+
+def test_registry_blob_delete_unlinks_and_is_audited(dtr, api, registry, pushed):
+    full, image = pushed
+    layer = _digest(image.layers[0])
+    refused = registry["reader"].request("DELETE", f"/v2/{full}/blobs/{layer}")
+    assert refused.status_code == 403
+    response = registry["writer"].request("DELETE", f"/v2/{full}/blobs/{layer}")
+    assert response.status_code == 202
+    assert registry["admin"].request("HEAD", f"/v2/{full}/blobs/{layer}").status_code == 404
+    assert blob_stored(dtr, layer)  # the bytes wait for garbage collection
+    event = audit_events(api, "blob.delete")[0]
+    assert (event["actor"], event["target"]) == ("writer", f"{full}@{layer}")
+    again = registry["writer"].request("DELETE", f"/v2/{full}/blobs/{layer}")
+    assert again.status_code == 404 and again.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
 
 
 # --- the API's tag and manifest deletes --------------------------------------------------------

@@ -55,6 +55,12 @@ def log_in(page, base, name):
     page.wait_for_url(re.compile(r"/repositories$"))
 
 
+WIDER_THAN_THE_WINDOW = """() => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 5)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
 def htmx_ready(page, selector):
     """Wait until htmx has processed the element (after a boosted page swap), so that
     typing in it triggers its request."""
@@ -249,7 +255,8 @@ def test_scenario_in_the_browser(fresh_dtr, page, license_keys, tmp_path, screen
     for path in ("/repositories", "/repositories/engineering/barca", "/settings/auth"):
         page.goto(base + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{path} is {overflow}px wider than a 390px window"
+        wide = page.evaluate(WIDER_THAN_THE_WINDOW)
+        assert overflow <= 1, f"{path} is {overflow}px wider than a 390px window: {wide}"
     screenshot(page, "repository-narrow")
     page.set_viewport_size({"width": 1280, "height": 900})
 
