@@ -40,7 +40,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from .driver import PathNotFound, StorageDriver, StorageError, Writer
+from .driver import PathNotFound, StorageDriver, StorageError, Writer, path_parts
 from .fields import Field, check_options
 
 MIB = 1024 * 1024
@@ -223,9 +223,7 @@ class AzureDriver(StorageDriver):
     # Names and errors
 
     def _name(self, path):
-        parts = path.strip("/").split("/")
-        if any(part in ("", ".", "..") for part in parts):
-            raise StorageError(f"invalid storage path {path!r}")
+        parts = path_parts(path)
         return "/".join([self.root, *parts] if self.root else parts)
 
     def _logical(self, name):

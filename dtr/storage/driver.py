@@ -6,6 +6,7 @@ path and a later `writer(path, append=True)` continues it, also from another pro
 `move()` is atomic, so content reaches its final path whole or not at all.
 """
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
@@ -17,6 +18,39 @@ class StorageError(Exception):
 
 class PathNotFound(StorageError):
     pass
+
+
+def path_parts(path: str) -> list[str]:
+    """The components of a storage path; StorageError for an empty component, `.`, `..` or a
+    NUL byte, so that no driver can be led outside its root."""
+    parts = path.strip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts) or "\0" in path:
+        raise StorageError(f"invalid storage path {path!r}")
+    return parts
+
+
+class BodyReader(io.RawIOBase):
+    """A raw stream whose subclass implements `read(size)` over `self._body`, a response
+    body of a backend's SDK (closed with the stream)."""
+
+    _body = None
+
+    def readable(self):
+        return True
+
+    def readall(self):
+        return self.read()
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self):
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+        super().close()
 
 
 class Writer(ABC):

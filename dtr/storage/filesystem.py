@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .driver import PathNotFound, StorageDriver, StorageError, Writer
+from .driver import PathNotFound, StorageDriver, StorageError, Writer, path_parts
 from .fields import Field, check_options
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -46,13 +46,6 @@ def _start_writeback(fd, offset, length):
     sync_file_range = getattr(_libc, "sync_file_range", None)
     if sync_file_range is not None:
         sync_file_range(fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE)
-
-
-def _safe_parts(path):
-    parts = path.strip("/").split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise StorageError(f"invalid storage path {path!r}")
-    return parts
 
 
 class FilesystemWriter(Writer):
@@ -104,7 +97,7 @@ class FilesystemDriver(StorageDriver):
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _full(self, path):
-        return self.root.joinpath(*_safe_parts(path))
+        return self.root.joinpath(*path_parts(path))
 
     def reader(self, path, offset=0):
         try:
@@ -163,7 +156,7 @@ class FilesystemDriver(StorageDriver):
         failed = {}
         root = os.fsencode(self.root) + b"/"
         for path in paths:
-            if _unlink_holding_gil(root + "/".join(_safe_parts(path)).encode()) != 0:
+            if _unlink_holding_gil(root + "/".join(path_parts(path)).encode()) != 0:
                 error = ctypes.get_errno()
                 if error != errno.ENOENT:
                     failed[path] = os.strerror(error)

@@ -12,7 +12,6 @@ Multipart uploads that a crashed process leaves behind are invisible but billed:
 bucket a lifecycle rule that aborts incomplete multipart uploads after a day.
 """
 
-import io
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from .driver import PathNotFound, StorageDriver, StorageError, Writer
+from .driver import BodyReader, PathNotFound, StorageDriver, StorageError, Writer, path_parts
 from .fields import Field, check_options
 
 MIB = 1024 * 1024
@@ -136,10 +135,7 @@ def _check_settings(options: dict) -> dict:
 
 
 def _check_path(path: str) -> str:
-    parts = path.strip("/").split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise StorageError(f"invalid storage path {path!r}")
-    return "/".join(parts)
+    return "/".join(path_parts(path))
 
 
 class S3Driver(StorageDriver):
@@ -380,7 +376,7 @@ def _rebuild(options, max_attempts):
     return S3Driver(options, max_attempts=max_attempts)
 
 
-class S3Reader(io.RawIOBase):
+class S3Reader(BodyReader):
     """The object from `offset`, streamed by one ranged GetObject (resumed if cut)."""
 
     def __init__(self, driver: S3Driver, path: str, offset: int):
@@ -409,9 +405,6 @@ class S3Reader(io.RawIOBase):
         self._etag = response["ETag"]
         return response["Body"]
 
-    def readable(self):
-        return True
-
     def read(self, size=-1):
         if self._body is None:
             return b""
@@ -428,20 +421,6 @@ class S3Reader(io.RawIOBase):
                     return b""
         self._position += len(data)
         return data
-
-    def readall(self):
-        return self.read()
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self):
-        if self._body is not None:
-            self._body.close()
-            self._body = None
-        super().close()
 
 
 class S3Writer(Writer):

@@ -72,7 +72,7 @@ from keystoneauth1.identity import generic as keystone_identity
 from swiftclient.exceptions import ClientException
 from swiftclient.utils import generate_temp_url
 
-from .driver import PathNotFound, StorageDriver, StorageError, Writer
+from .driver import BodyReader, PathNotFound, StorageDriver, StorageError, Writer, path_parts
 from .fields import Field, check_options
 
 MiB = 1024 * 1024
@@ -150,17 +150,10 @@ def _is_v1(auth_url):
     return re.search(r"/v1(\.0)?/?$", auth_url) is not None
 
 
-def _path_parts(path):
-    parts = path.strip("/").split("/")
-    if any(part in ("", ".", "..") for part in parts) or "\0" in path:
-        raise StorageError(f"invalid storage path {path!r}")
-    return parts
-
-
 def _root_prefix(root_directory):
     if not root_directory or not root_directory.strip("/"):
         return ""
-    return "/".join(_path_parts(root_directory)) + "/"
+    return "/".join(path_parts(root_directory)) + "/"
 
 
 # Manifests
@@ -263,15 +256,12 @@ def _swift_errors(action, path=None):
 # Reading
 
 
-class SwiftReader(io.RawIOBase):
+class SwiftReader(BodyReader):
     """The body of a streaming GET; read(n) returns at most n bytes, read() the rest."""
 
     def __init__(self, body, path):
         self._body = body
         self._path = path
-
-    def readable(self):
-        return True
 
     def read(self, size=-1):
         if self._body is None:
@@ -279,20 +269,6 @@ class SwiftReader(io.RawIOBase):
         with _swift_errors(f"reading {self._path!r}"):
             data = self._body.read(None if size is None or size < 0 else size)
         return data or b""
-
-    def readall(self):
-        return self.read()
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self):
-        if self._body is not None:
-            self._body.close()
-            self._body = None
-        super().close()
 
 
 # Writing
@@ -580,7 +556,7 @@ class SwiftDriver(StorageDriver):
     # names
 
     def _object(self, path):
-        return f"{self._root}files/{'/'.join(_path_parts(path))}"
+        return f"{self._root}files/{'/'.join(path_parts(path))}"
 
     def _ref(self, name):
         return f"/{self.container}/{name}"
