@@ -68,20 +68,23 @@ def cli():
 def serve(bind, instance_dir, http):
     """Run the registry under the production server (gunicorn, one process, many threads)."""
     from dtr.services.settings import domain_name
+    from dtr.services.setup_code import ensure_setup_code
     from dtr.tls import ensure_certificate
 
     app = prepared_app(instance_dir)
     with app.app_context():
         cert_path, key_path = ensure_certificate(app.instance_path, domain_name())
-        users = _user_count()
+        setup_code = ensure_setup_code()
     scheme = "http" if http else "https"
     host, _, port = bind.rpartition(":")
     shown = "localhost" if host in ("0.0.0.0", "", "::", "[::]") else host
     click.echo(f"DTR serving {scheme}://{shown}:{port}/ (instance {app.instance_path})")
     click.echo(f"Trust its certificate: {scheme}://{shown}:{port}/ca.crt")
-    if users == 0:
+    if setup_code is not None:
         click.echo(
-            "No users yet. Create the first admin with:\n"
+            f"Not set up yet. Create the first admin at {scheme}://{shown}:{port}/setup\n"
+            f"  from another machine it asks for this set-up code: {setup_code}\n"
+            f"  (also in {os.path.join(app.instance_path, 'setup_code')}), or run\n"
             f"  python app.py create-user admin --role admin --instance {instance_dir}"
             " --password-stdin"
         )
@@ -95,13 +98,6 @@ def serve(bind, instance_dir, http):
     here = os.path.dirname(os.path.abspath(__file__))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     os.execve(sys.executable, command, env)  # a fresh, small process: the gunicorn master
-
-
-def _user_count():
-    from dtr.database import db
-    from dtr.models import Account
-
-    return db.session.query(Account).filter_by(is_org=False).count()
 
 
 @cli.command("create-user")

@@ -10,11 +10,21 @@ visibility, grants, deleting the repository). What a caller may do is the union 
 - the levels granted to the caller's teams on the repository or on its whole organization
   namespace, and to the caller on a repository of a user namespace.
 Grants add up; the highest wins.
+
+A personal access token does what its owner may, within its scopes (SCOPE_ACTIONS); a robot
+account does what its grants name on its organization's repositories, and pulls public ones.
 """
 
 from sqlalchemy import false, literal, or_, select, true, union_all
 
-from .auth.identity import Identity
+from .auth.identity import (
+    API_READ,
+    API_WRITE,
+    REGISTRY_PULL,
+    REGISTRY_PUSH,
+    ROBOT,
+    Identity,
+)
 from .database import db
 from .models import (
     NamespaceTeamAccess,
@@ -36,6 +46,36 @@ LEVEL_ACTIONS = {
 }
 ROLE_ACTIONS = {"none": NOTHING, **LEVEL_ACTIONS}
 OWNERS_TEAM = "owners"
+# what a credential's scope lets it do on a repository (the owner's permissions still apply)
+SCOPE_ACTIONS = {
+    REGISTRY_PULL: frozenset({PULL}),
+    REGISTRY_PUSH: frozenset({PULL, PUSH, DELETE}),
+    API_READ: frozenset({PULL}),
+    API_WRITE: ALL,
+}
+# access action -> the action a registry token grants for it ("*": all, given to admins)
+TOKEN_ACTIONS = {PULL: "pull", PUSH: "push", DELETE: "delete"}
+TOKEN_ALL = "*"
+
+
+def token_actions(actions) -> set:
+    """The token actions (`access` claim) for access actions."""
+    granted = {TOKEN_ACTIONS[a] for a in actions if a in TOKEN_ACTIONS}
+    if ADMIN in actions:
+        granted.add(TOKEN_ALL)
+    return granted
+
+
+def actions_of_token(granted) -> set:
+    """The access actions a registry token's actions stand for."""
+    if TOKEN_ALL in granted:
+        return set(ALL)
+    return {a for a, t in TOKEN_ACTIONS.items() if t in granted}
+
+
+def is_admin(identity: Identity) -> bool:
+    """A global administrator (a person or their access token; never a robot)."""
+    return identity.role == "admin" and identity.kind != ROBOT and not identity.anonymous
 
 
 def allowed_actions(identity: Identity, repository) -> frozenset:
@@ -47,15 +87,37 @@ def allowed_actions(identity: Identity, repository) -> frozenset:
     """
     if get_setting("auth_mode") == "none":
         return NOTHING  # a fresh install: nothing until an admin chooses an auth mode
+    if identity.kind == ROBOT:
+        return _robot_actions(identity, repository)
+    actions = _account_actions(identity, repository)
+    if identity.scopes is not None:
+        scoped = set()
+        for scope in identity.scopes:
+            scoped |= SCOPE_ACTIONS.get(scope, NOTHING)
+        actions &= scoped
+    return frozenset(actions)
+
+
+def _account_actions(identity, repository) -> set:
     actions = set(ROLE_ACTIONS.get(identity.role, NOTHING))
     if repository.visibility == "public":
         actions.add(PULL)
     if identity.account_id is None or actions == ALL:
-        return frozenset(actions)
+        return actions
     if repository.namespace_id == identity.account_id:
-        return ALL
+        return set(ALL)
     for level in _granted_levels(identity.account_id, repository.id, repository.namespace_id):
         actions |= LEVEL_ACTIONS[level]
+    return actions
+
+
+def _robot_actions(identity, repository) -> frozenset:
+    actions = {PULL} if repository.visibility == "public" else set()
+    for grant in identity.robot_grants:
+        if grant.namespace_id != repository.namespace_id:
+            continue
+        if grant.repository_id is None or grant.repository_id == repository.id:
+            actions |= grant.actions
     return frozenset(actions)
 
 
@@ -90,18 +152,19 @@ def _granted_levels(account_id, repository_id, namespace_id):
 
 
 def _active(identity: Identity) -> bool:
-    return get_setting("auth_mode") != "none" and not identity.anonymous
+    """A logged-in person (or their token) on a set-up DTR; robots only push and pull."""
+    return get_setting("auth_mode") != "none" and not identity.anonymous and identity.kind != ROBOT
 
 
 def may_list_catalog(identity: Identity) -> bool:
-    return _active(identity) and identity.role == "admin"
+    return _active(identity) and is_admin(identity)
 
 
 def may_administer_organization(identity: Identity, organization_id: int) -> bool:
     """Admins, and members of the organization's owners team: teams, members, grants."""
     if not _active(identity):
         return False
-    return identity.role == "admin" or _in_team(identity.account_id, organization_id, OWNERS_TEAM)
+    return is_admin(identity) or _in_team(identity.account_id, organization_id, OWNERS_TEAM)
 
 
 def may_create_repository(identity: Identity, namespace_id: int | None) -> bool:
@@ -109,7 +172,7 @@ def may_create_repository(identity: Identity, namespace_id: int | None) -> bool:
     grant at admin level."""
     if not _active(identity) or namespace_id is None:
         return False
-    if identity.role == "admin" or namespace_id == identity.account_id:
+    if is_admin(identity) or namespace_id == identity.account_id:
         return True
     return "admin" in _granted_levels(identity.account_id, None, namespace_id)
 
@@ -118,7 +181,7 @@ def may_see_organization_members(identity: Identity, organization_id: int) -> bo
     """Teams and members of an organization show to its members and to admins."""
     if not _active(identity):
         return False
-    return identity.role == "admin" or _in_team(identity.account_id, organization_id)
+    return is_admin(identity) or _in_team(identity.account_id, organization_id)
 
 
 def _in_team(account_id, organization_id, team_name=None):
@@ -138,9 +201,22 @@ def visible_repositories(identity: Identity):
     listings and search; the same rules as `allowed_actions`, in SQL."""
     if get_setting("auth_mode") == "none":
         return false()
+    public = Repository.visibility == "public"
+    if identity.kind == ROBOT:
+        return or_(
+            public,
+            *[
+                Repository.namespace_id == grant.namespace_id
+                if grant.repository_id is None
+                else Repository.id == grant.repository_id
+                for grant in identity.robot_grants
+                if PULL in grant.actions
+            ],
+        )
+    if identity.scopes is not None and not identity.scopes:
+        return public  # a token with no scope on this surface
     if identity.role in ("read-only", "read-write", "admin"):
         return true()
-    public = Repository.visibility == "public"
     if identity.account_id is None:
         return public
     my_teams = select(TeamMember.team_id).where(TeamMember.account_id == identity.account_id)

@@ -18,6 +18,20 @@ UNREAD_BODY_DRAIN_BYTES = 16 * 1024 * 1024
 migrate = Migrate(directory=MIGRATIONS, render_as_batch=True)
 
 
+def _configure_credentials(config):
+    """The bounds of password checks, the login throttle, the credential cache."""
+    import os
+
+    from .auth import login_throttle, passwords
+    from .services import credentials
+
+    slots = config["PASSWORD_HASH_SLOTS"] or os.cpu_count() or 2
+    queue = config["PASSWORD_HASH_QUEUE"] or 2 * slots
+    passwords.slots.configure(slots, queue, config["PASSWORD_HASH_WAIT_SECONDS"])
+    login_throttle.configure(config)
+    credentials.configure(config["LOOKUP_CACHE_SECONDS"])
+
+
 def build_app(instance_dir="instance", overrides=None):
     config = load_config(instance_dir, overrides)
     app = Flask(__name__, instance_path=config["INSTANCE_DIR"])
@@ -30,6 +44,7 @@ def build_app(instance_dir="instance", overrides=None):
     log_opened(app)
     app.extensions["dtr_token_key"] = TokenKey(app.instance_path)
     lookup_caches.configure(app.config["LOOKUP_CACHE_SECONDS"])
+    _configure_credentials(app.config)
 
     from . import api, registry, web
     from .auth import views as auth_views

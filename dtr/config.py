@@ -16,6 +16,21 @@ DEFAULTS = {
     "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
     # Seconds a successful password check is remembered, so a push of many layers hashes once.
     "CREDENTIAL_CACHE_SECONDS": 60,
+    # Password checks (argon2, 64 MiB each) running at once (0: one per core), callers that
+    # may wait for one (0: twice as many), and how long they wait before a 429.
+    "PASSWORD_HASH_SLOTS": 0,
+    "PASSWORD_HASH_QUEUE": 0,
+    "PASSWORD_HASH_WAIT_SECONDS": 2,
+    # The login throttle (dtr/auth/login_throttle.py): failures of a name before each further
+    # one locks it for LOGIN_NAME_LOCK_SECONDS; failures of an address before its locks start
+    # doubling, up to LOGIN_ADDRESS_MAX_LOCK_SECONDS.
+    "LOGIN_NAME_FREE_FAILURES": 5,
+    "LOGIN_NAME_LOCK_SECONDS": 30,
+    "LOGIN_ADDRESS_FREE_FAILURES": 20,
+    "LOGIN_ADDRESS_MAX_LOCK_SECONDS": 900,
+    # Scopes one token request may ask for, and the size of its query string or form.
+    "MAX_TOKEN_SCOPES": 64,
+    "MAX_TOKEN_REQUEST_BYTES": 64 * 1024,
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
     # Bytes read from a request body or a file per step while streaming.
     "STREAM_CHUNK_BYTES": 1024 * 1024,

@@ -45,6 +45,23 @@ def read_only_transactions():
         _read_only.reset(token)
 
 
+@contextlib.contextmanager
+def write_transaction():
+    """Within: a transaction of its own that may write, also during a GET (whose transactions
+    are read-only): the current transaction is committed first, the block commits its own
+    (rolled back on an exception)."""
+    db.session.commit()
+    token = _read_only.set(False)
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _read_only.reset(token)
+
+
 _sqlite_writer = threading.Lock()
 SLOW_WRITER_WAIT = 2.0  # seconds; a longer wait for the writer lock is logged
 log = logging.getLogger("dtr.database")

@@ -79,6 +79,19 @@ class InvalidCredentials(DomainError):
     pass
 
 
+class InvalidToken(InvalidCredentials):
+    """A bearer token that is malformed, expired, forged, or whose credential changed."""
+
+
+class TooManyRequests(DomainError):
+    """Refused for now (failed logins of a name or address, password checks all busy);
+    `retry_after`: seconds to wait."""
+
+    def __init__(self, message, retry_after: int):
+        super().__init__(message, {"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
 class InvalidInput(DomainError):
     """A value given by the caller is not acceptable (role, password...)."""
 

@@ -41,6 +41,9 @@ class Account(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     ldap_dn: Mapped[str | None] = mapped_column(String(1024))  # set for users synced from LDAP
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Moves on when the password, role or state changes: registry and refresh tokens carry it
+    # and stop working when it moved (dtr/auth/credentials.py).
+    credential_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Team(db.Model):
@@ -336,3 +339,69 @@ class TrustServerKey(db.Model):
     key_id: Mapped[str] = mapped_column(String(64))
     sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccessToken(db.Model):
+    """A personal access token: a secret a user hands to CI instead of their password, with
+    scopes (registry:pull, registry:push, api:read, api:write) and an expiry. Only a keyed
+    hash of the secret is stored."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(255))  # space-separated
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_from: Mapped[str | None] = mapped_column(String(64))
+
+
+class Robot(db.Model):
+    """A robot account of an organization (`<org>+<name>`): a secret for CI that pulls or
+    pushes the repositories its access list names, and nothing else."""
+
+    __tablename__ = "robots"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Moves on when the secret, the access or the state changes (see Account).
+    credential_generation: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_from: Mapped[str | None] = mapped_column(String(64))
+    organization: Mapped[Account] = relationship(lazy="joined")
+
+
+class RobotAccess(db.Model):
+    """What a robot may do: on one repository of its organization, or (`repository_id` None)
+    on every repository of it. `actions`: "pull" or "pull,push"."""
+
+    __tablename__ = "robot_access"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    robot_id: Mapped[int] = mapped_column(ForeignKey("robots.id", ondelete="CASCADE"), index=True)
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    actions: Mapped[str] = mapped_column(String(32))
+
+
+class LoginFailure(db.Model):
+    """Failed logins of one account name (`name:<name>`) or one client address
+    (`addr:<address>`), shared by every process: the login throttle (auth/login_throttle.py)."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

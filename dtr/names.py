@@ -5,10 +5,11 @@ import re
 from .errors import DigestInvalid, NameInvalid
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
-DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
+# \Z, not $: "$" also matches before a final newline, which would let "name\n" through
+REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*\Z")
+TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
+DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})\Z")
 MAX_NAME_LENGTH = 255
 
 

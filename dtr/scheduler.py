@@ -1,7 +1,8 @@
 """The in-process scheduler thread: runs periodic jobs inside the server's one worker.
 
 Every `TICK_SECONDS`: the LDAP sync, every `sync_interval_minutes` while the auth mode is
-LDAP; garbage collection, when its cron schedule (UTC) says so. The clock and the sleep are
+LDAP; garbage collection, when its cron schedule (UTC) says so; every hour, forgetting
+failed logins that no longer count. The clock and the sleep are
 parameters, so a test can make a job fire without waiting.
 """
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 log = logging.getLogger("dtr.scheduler")
 TICK_SECONDS = 30
+HOUSEKEEPING_SECONDS = 3600
 
 
 def utc_now():
@@ -30,6 +32,7 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
     from .services.gc_jobs import ScheduleState
 
     last_ldap_sync = 0.0
+    last_housekeeping = time.monotonic()
     gc_state = ScheduleState()
     done = 0
     while ticks is None or done < ticks:
@@ -44,6 +47,10 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
                 _gc_if_due(gc_state, clock())
             except Exception:  # noqa: BLE001
                 log.exception("scheduled garbage collection failed")
+            try:
+                last_housekeeping = _housekeeping_if_due(last_housekeeping)
+            except Exception:  # noqa: BLE001
+                log.exception("housekeeping failed")
             finally:
                 from .database import db
 
@@ -62,6 +69,15 @@ def _ldap_sync_if_due(last_run):
         return last_run
     result = sync_ldap()
     log.info("LDAP sync: %s", result)
+    return time.monotonic()
+
+
+def _housekeeping_if_due(last_run):
+    from .auth.login_throttle import forget_old
+
+    if time.monotonic() - last_run < HOUSEKEEPING_SECONDS:
+        return last_run
+    forget_old()
     return time.monotonic()
 
 

@@ -6,12 +6,14 @@ from flask import Blueprint, request
 from ..errors import DomainError
 from ..services import audit
 from . import (
+    access_tokens,
     accounts,
     admin,
     gc,
     license,
     logs,
     repositories,
+    robots,
     search,
     storage,
     teams,
@@ -26,6 +28,7 @@ A = "/accounts/<name>"
 T = "/accounts/<org>/teams/<team>"
 R = "/repositories/<namespace>/<repo>"
 GC = "/admin/settings/registry/garbageCollection"
+ROBOT = "/organizations/<org>/robots/<robot>"
 ROUTES = [
     ("/accounts", accounts.list_accounts, "GET"),
     ("/accounts", accounts.create_account, "POST"),
@@ -37,6 +40,15 @@ ROUTES = [
     (A + "/deactivate", accounts.deactivate, "PUT"),
     (A + "/changePassword", accounts.change_password, "POST"),
     (A + "/organizations", accounts.organizations_of, "GET"),
+    (A + "/tokens", access_tokens.list_tokens, "GET"),
+    (A + "/tokens", access_tokens.create_token, "POST"),
+    (A + "/tokens/<token_id>", access_tokens.revoke_token, "DELETE"),
+    ("/organizations/<org>/robots", robots.list_robots, "GET"),
+    ("/organizations/<org>/robots", robots.create_robot, "POST"),
+    (ROBOT, robots.get_robot, "GET"),
+    (ROBOT, robots.update_robot, "PATCH"),
+    (ROBOT, robots.delete_robot, "DELETE"),
+    (ROBOT + "/secret", robots.regenerate_secret, "POST"),
     ("/accounts/<org>/teams", teams.list_teams, "GET"),
     ("/accounts/<org>/teams", teams.create_team, "POST"),
     (T, teams.get_team, "GET"),

@@ -1,5 +1,6 @@
 """Accounts: users and organizations."""
 
+from ..auth.authentication import request_is_local
 from ..errors import InvalidInput
 from ..services import accounts
 from . import serialize
@@ -21,7 +22,14 @@ def create_account():
         created = accounts.create_organization(name, actor)
     elif kind == "user":
         role = field(body, "role", required=False, default="none")
-        created = accounts.create_user(name, field(body, "password"), role, actor)
+        created = accounts.create_user(
+            name,
+            field(body, "password"),
+            role,
+            actor,
+            setup_code_given=field(body, "setupCode", required=False),
+            local=request_is_local(),
+        )
     else:
         raise InvalidInput("type: user or organization", {"field": "type"})
     return serialize.account(created), 201

@@ -1,15 +1,13 @@
 """What every /api/v0 view needs: the caller, the JSON body, pagination, JSON errors."""
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from .. import errors
-from ..auth.csrf import check_csrf
-from ..auth.identity import ANONYMOUS, Identity
-from ..auth.sessions import session_identity
-from ..auth.tokens import TokenInvalid
+from ..auth.authentication import API, caller_of_request
+from ..auth.csrf import SAFE_METHODS, check_csrf
+from ..auth.identity import ANONYMOUS, API_WRITE, Identity
 from ..logs import set_request_user
-from ..services.accounts import authenticate, identity_for_name
-from ..services.settings import domain_name, get_setting
+from ..services.settings import get_setting
 
 # domain exception -> (code, HTTP status)
 API_ERRORS = {
@@ -23,6 +21,7 @@ API_ERRORS = {
     errors.JobRunning: ("JOB_RUNNING", 409),
     errors.JobUnknown: ("NO_SUCH_RESOURCE", 404),
     errors.NotSetUp: ("NOT_SET_UP", 409),
+    errors.TooManyRequests: ("TOO_MANY_REQUESTS", 429),
 }
 
 
@@ -38,47 +37,41 @@ def error_response(error: errors.DomainError):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="DTR"'
+    if isinstance(error, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
 def caller(setting_up=False) -> Identity:
-    """The identity of the request: HTTP Basic, a registry bearer token, the browser session
-    of the web portal (with its CSRF token on changes: the API console), or anonymous.
-    With the auth mode None only the set-up (`setting_up`: creating the first admin) is
-    offered; everything else answers NOT_SET_UP."""
-    identity = _identity(setting_up)
-    set_request_user(identity.name)
-    return identity
-
-
-def _identity(setting_up) -> Identity:
+    """The identity of the request (auth/authentication.py): HTTP Basic with a password or
+    an access token with an api scope, or the portal's session (with its CSRF token on
+    changes: the API console); anonymous without credentials. Registry tokens and robots are
+    refused, and an access token without api:write may only read. With the auth mode None
+    only the set-up (`setting_up`: creating the first admin) is offered; everything else
+    answers NOT_SET_UP."""
     if get_setting("auth_mode") == "none":
         if setting_up:
             return ANONYMOUS
         raise errors.NotSetUp()
-    header = request.authorization
-    if header is None:
-        identity = session_identity()
-        if not identity.anonymous:
-            check_csrf()
-        return identity
-    if header.type == "basic":
-        return authenticate(header.username or "", header.password or "")
-    if header.type == "bearer":
-        key = current_app.extensions["dtr_token_key"]
-        try:
-            claims = key.verify(header.token or "", domain_name())
-        except TokenInvalid:
-            raise errors.InvalidCredentials("invalid or expired token") from None
-        identity = identity_for_name(claims.get("sub") or "")
-        if identity is None:
-            raise errors.InvalidCredentials("the token's account is unknown or deactivated")
-        return identity
-    raise errors.InvalidCredentials("unsupported authorization scheme")
+    found = caller_of_request(API)
+    if found.method == "session":
+        check_csrf()
+    identity = found.identity
+    if (
+        identity.scopes is not None
+        and request.method not in SAFE_METHODS
+        and API_WRITE not in identity.scopes
+    ):
+        raise errors.Denied("this access token may only read: it lacks the api:write scope")
+    set_request_user(identity.name)
+    return identity
 
 
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise errors.InvalidInput("body: JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise errors.InvalidInput("body: a JSON object is required")
     return body
@@ -94,6 +87,13 @@ def field(body, name, kind=str, required=True, default=None):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise errors.InvalidInput(f"{name}: must be a {kind.__name__}", {"field": name})
     return value
+
+
+def optional_int(body, name):
+    """A whole number field that may be absent or null (None: the default)."""
+    if body.get(name) is None:
+        return None
+    return field(body, name, int)
 
 
 def page() -> tuple[int, int]:

@@ -8,15 +8,34 @@ from dataclasses import MISSING, dataclass, field, fields
 
 from flask import current_app
 
+from ..auth.csrf import HEADER as CSRF_HEADER
+from ..auth.identity import SCOPES
 from ..auth.ldap_directory import LdapSettings, LdapUser
+from ..config import DEFAULTS as CONFIG_DEFAULTS
 from ..license import STATES as LICENSE_STATES
 from ..license import LicenseError
 from ..logs import COMPONENTS, LEVELS
 from ..logs import MAX_LIMIT as LOG_MAX_LIMIT
 from ..models import ACCESS_LEVELS, ROLES
 from ..names import ACCOUNT_NAME, MAX_NAME_LENGTH
+from ..services.access_tokens import MAX_TOKENS_PER_USER
 from ..services.auth_settings import MODES
+from ..services.auth_settings import RULES as CREDENTIAL_RULES
+from ..services.credential_rules import (
+    DEFAULT_TOKEN_DAYS,
+    MAX_CREDENTIAL_NAME,
+    MAX_PASSWORD_LENGTH,
+    PASSWORD_MIN_LENGTH_RANGE,
+    TOKEN_MAX_DAYS_RANGE,
+)
 from ..services.repositories import VISIBILITIES
+from ..services.robots import (
+    MAX_ACCESS_ENTRIES,
+    MAX_ROBOTS_PER_ORGANIZATION,
+    ROBOT_ACTIONS,
+    SEPARATOR,
+)
+from ..services.settings import DEFAULTS as SETTING_DEFAULTS
 from ..services.trusted_keys import KEY_NAME
 from ..storage import BACKENDS
 from .common import API_ERRORS
@@ -220,6 +239,103 @@ SCHEDULE_FORMS = (
 
 STORAGE_BACKEND = enum(BACKENDS, "where blobs are stored")
 
+# --- credentials: the rules of Settings > Auth, access tokens, robot accounts ----------------
+
+PASSWORD_MIN = PASSWORD_MIN_LENGTH_RANGE[0]
+TOKEN_DAYS_TOP = TOKEN_MAX_DAYS_RANGE[1]
+CREDENTIAL_RULE_DOCS = {
+    "passwordMinLength": "the shortest password allowed, in characters: checked wherever a "
+    "password is set (set-up, command line, API, portal, CSV import)",
+    "tokenMaxLifetimeDays": "the longest lifetime of access tokens and robot accounts, in "
+    "days: the highest expiresInDays allowed",
+}
+CREDENTIAL_RULE_FIELDS = {
+    name: integer(
+        f"{CREDENTIAL_RULE_DOCS[name]}; {SETTING_DEFAULTS[key]} on a fresh install",
+        minimum=lowest,
+        maximum=highest,
+    )
+    for name, (key, (lowest, highest)) in CREDENTIAL_RULES.items()
+}
+RULES_400 = ", ".join(
+    f"{name} not a whole number from {lowest} to {highest}"
+    for name, (_, (lowest, highest)) in CREDENTIAL_RULES.items()
+)
+
+
+def new_password(description):
+    return string(
+        f"{description}; at least passwordMinLength characters (Settings > Auth; never under "
+        f"{PASSWORD_MIN}), at most {MAX_PASSWORD_LENGTH}",
+        minLength=PASSWORD_MIN,
+        maxLength=MAX_PASSWORD_LENGTH,
+    )
+
+
+EXPIRES_IN_DAYS = {
+    **integer(
+        f"days until it expires, from 1 to tokenMaxLifetimeDays (Settings > Auth); null or "
+        f"left out: {DEFAULT_TOKEN_DAYS}, or tokenMaxLifetimeDays when that is lower",
+        minimum=1,
+        maximum=TOKEN_DAYS_TOP,
+        default=DEFAULT_TOKEN_DAYS,
+    ),
+    "nullable": True,
+}
+EXPIRES_IN_DAYS_400 = "expiresInDays not a whole number from 1 to tokenMaxLifetimeDays"
+CREDENTIAL_USE = {
+    "createdAt": TIMESTAMP,
+    "expiresAt": {**TIMESTAMP, "description": "UTC, ISO 8601: it stops working then"},
+    "lastUsedAt": {
+        **TIMESTAMP,
+        "nullable": True,
+        "description": "its last login (recorded at most once a minute); null: never used",
+    },
+    "lastUsedFrom": {**NULLABLE_STRING, "description": "the client address of its last login"},
+}
+SCOPE = enum(
+    SCOPES,
+    "registry:pull, registry:push (push and delete): docker and the /v2 registry; api:read "
+    "(GET), api:write (every method): /api/v0. Always within what the owner may do.",
+)
+ACCESS_TOKEN_FIELDS = {
+    "id": integer("what DELETE /accounts/{name}/tokens/{token_id} takes"),
+    "name": string("the owner's label for it"),
+    "scopes": array(SCOPE),
+    **CREDENTIAL_USE,
+}
+TOKEN_SECRET = string(
+    "the secret, shown in this answer only (only a hash is stored): the password of HTTP "
+    "Basic or docker login, with the owner's name as the username; starts with dtr_pat_"
+)
+ROBOT_NAME_RULE = "lowercase letters and digits, then also - _ . (at most 100)"
+ROBOT_ACTION_LISTS = [list(actions) for actions in ROBOT_ACTIONS]
+ROBOT_ACTIONS_SCHEMA = {
+    **array(enum(("pull", "push"))),
+    "enum": ROBOT_ACTION_LISTS,
+    "description": 'exactly ["pull"] or ["pull", "push"]',
+}
+ROBOT_FIELDS = {
+    "name": string(f"<org>{SEPARATOR}<name>: its login name (docker login -u)"),
+    "shortName": string("its name in the organization"),
+    "organization": string("the organization's name"),
+    "description": string(),
+    "enabled": boolean("false: its logins and registry tokens are refused"),
+    "access": array(ref("RobotAccess")),
+    "createdBy": {**NULLABLE_STRING, "description": "who made it"},
+    **CREDENTIAL_USE,
+}
+ROBOT_SECRET = string(
+    "the secret, shown in this answer only (only a hash is stored): the password of docker "
+    "login with name as the username; starts with dtr_robot_"
+)
+ROBOT_ACCESS_400 = (
+    f"access not a list of at most {MAX_ACCESS_ENTRIES} entries, or an entry that is not an "
+    'object with either repository or namespace and actions ["pull"] or ["pull", "push"], '
+    "a namespace other than the organization, or a repository that is not one of its own"
+)
+ROBOT_DESCRIPTION_400 = "description not text of at most 1024 characters"
+
 SCHEMAS = {
     "Account": obj(
         {
@@ -397,8 +513,10 @@ SCHEMAS = {
         {
             "mode": enum(MODES),
             "ldap": nullable(dataclass_schema(LdapSettings, omit=("bind_password",))),
+            **CREDENTIAL_RULE_FIELDS,
         },
-        description="The auth mode and the stored LDAP settings (null: none saved)",
+        description="The auth mode, the stored LDAP settings (null: none saved) and the "
+        "credential rules",
     ),
     "GeneralSettings": obj(
         {
@@ -609,13 +727,114 @@ SCHEMAS = {
     ),
     "GcSettings": obj(GC_SETTINGS, description="How garbage collection decides what is garbage"),
     "GcSettingsChange": obj(GC_SETTINGS, required=[], additionalProperties=False),
+    # personal access tokens
+    "AccessToken": obj(
+        ACCESS_TOKEN_FIELDS,
+        description="A personal access token of a user, without its secret",
+    ),
+    "AccessTokenWithSecret": obj(
+        {**ACCESS_TOKEN_FIELDS, "token": TOKEN_SECRET},
+        description="A personal access token just created, with its secret",
+    ),
+    "AccessTokenList": wrapper(
+        "tokens", ref("AccessToken"), "A user's access tokens, oldest first (expired ones too)"
+    ),
+    "NewAccessToken": obj(
+        {
+            "name": string(
+                f"a label, unique among the user's tokens: printable text, 1 to "
+                f"{MAX_CREDENTIAL_NAME} characters once trimmed",
+                minLength=1,
+            ),
+            "scopes": {
+                **array(SCOPE),
+                "minItems": 1,
+                "description": "what it may do (repeats are ignored)",
+            },
+            "expiresInDays": EXPIRES_IN_DAYS,
+        },
+        required=["name", "scopes"],
+    ),
+    # robot accounts
+    "RobotAccess": {
+        "oneOf": [
+            obj(
+                {
+                    "repository": string(
+                        "namespace/name: one existing repository of the robot's organization"
+                    ),
+                    "actions": ROBOT_ACTIONS_SCHEMA,
+                },
+                additionalProperties=False,
+            ),
+            obj(
+                {
+                    "namespace": string(
+                        "the robot's organization: every repository of it, present and future"
+                    ),
+                    "actions": ROBOT_ACTIONS_SCHEMA,
+                },
+                additionalProperties=False,
+            ),
+        ],
+        "description": "What a robot may do on one repository of its organization, or on all "
+        "of them; it also pulls public repositories",
+    },
+    "Robot": obj(
+        ROBOT_FIELDS, description="A robot account of an organization, without its secret"
+    ),
+    "RobotWithSecret": obj(
+        {**ROBOT_FIELDS, "secret": ROBOT_SECRET},
+        description="A robot account just made or given a new secret, with that secret",
+    ),
+    "RobotList": wrapper("robots", ref("Robot"), "An organization's robot accounts, by name"),
+    "NewRobot": obj(
+        {
+            "name": string(ROBOT_NAME_RULE, pattern=ACCOUNT_NAME.pattern, maxLength=100),
+            "description": string(maxLength=1024, default=""),
+            "expiresInDays": EXPIRES_IN_DAYS,
+            "access": {
+                **array(ref("RobotAccess")),
+                "maxItems": MAX_ACCESS_ENTRIES,
+                "default": [],
+                "description": "empty: it pulls only public repositories",
+            },
+        },
+        required=["name"],
+    ),
+    "RobotChange": obj(
+        {
+            "description": {**string(maxLength=1024), "nullable": True},
+            "enabled": boolean("false: refuse its logins and registry tokens, at once"),
+            "access": {
+                **array(ref("RobotAccess")),
+                "maxItems": MAX_ACCESS_ENTRIES,
+                "description": "replaces the whole list; its registry tokens stop at once",
+            },
+        },
+        required=[],
+        additionalProperties=False,
+        description="Any of these; those left out keep their value. The name and the expiry "
+        "cannot be changed.",
+    ),
+    "NoInput": obj(
+        {},
+        additionalProperties=False,
+        description="An empty object: the operation takes no input and does not read the body",
+    ),
     # request bodies
     "NewUser": obj(
         {
             "type": enum(("user",), default="user"),
             "name": ACCOUNT_NAME_SCHEMA,
-            "password": string(minLength=1),
+            "password": new_password("the password"),
             "role": {**ROLE, "default": "none"},
+            "setupCode": string(
+                "creating the first admin of a fresh install from another machine than DTR's "
+                "own: the one-time set-up code `python app.py serve` printed (also in the "
+                "instance folder's setup_code file); not needed from the host itself, and "
+                "ignored once DTR is set up"
+            ),
         },
         required=["name", "password"],
     ),
@@ -628,7 +847,8 @@ SCHEMAS = {
         {
             "csv": string(
                 "lines of username,password[,role]; an optional header line "
-                "username,password,role; role defaults to none"
+                "username,password,role; role defaults to none; each password of at least "
+                "passwordMinLength characters (Settings > Auth)"
             )
         }
     ),
@@ -636,7 +856,7 @@ SCHEMAS = {
     "PasswordChange": obj(
         {
             "oldPassword": string("required unless the caller is an administrator"),
-            "newPassword": string(minLength=1),
+            "newPassword": new_password("the new password"),
         },
         required=["newPassword"],
     ),
@@ -682,8 +902,12 @@ SCHEMAS = {
         {
             "mode": {**enum(MODES), "description": "unchanged when left out"},
             "ldap": ref("LdapSettingsInput"),
+            **CREDENTIAL_RULE_FIELDS,
         },
         required=[],
+        additionalProperties=False,
+        description="Any of the auth settings; those left out keep their value. Unknown "
+        "fields are refused.",
     ),
     "LdapTryLogin": obj(
         {
@@ -699,6 +923,9 @@ SCHEMAS = {
 # --- responses and parameters ----------------------------------------------------------------
 
 NOT_SET_UP = "NOT_SET_UP: DTR has no auth mode yet (a fresh install)"
+BEARER_REFUSED = (
+    "a registry token (Bearer, from /auth/token: it is for /v2 only, /api/v0 refuses it)"
+)
 ERROR_RESPONSES = {
     400: (
         "BadRequest",
@@ -708,8 +935,9 @@ ERROR_RESPONSES = {
     ),
     401: (
         "Unauthorized",
-        "NOT_AUTHENTICATED: wrong credentials, an invalid or expired token, a deactivated "
-        "account, or no credentials where they are needed",
+        "NOT_AUTHENTICATED: wrong credentials (a password, or an access token or robot secret "
+        "that is unknown, revoked, expired or disabled), a deactivated account, an "
+        f"unsupported scheme, {BEARER_REFUSED}, or no credentials where they are needed",
     ),
     403: ("Forbidden", "NOT_AUTHORIZED: the caller may not do this"),
     404: (
@@ -721,9 +949,21 @@ ERROR_RESPONSES = {
         "Conflict",
         f"ALREADY_EXISTS: the name is taken; {NOT_SET_UP}, only the first admin can be created",
     ),
+    429: (
+        "TooManyRequests",
+        "TOO_MANY_REQUESTS: refused for now, retry after Retry-After seconds (also "
+        "detail.retryAfter): too many failed logins of this name or from this address (the "
+        "login throttle), or every password check is busy",
+    ),
 }
-WWW_AUTHENTICATE = {
-    "WWW-Authenticate": {"description": 'Basic realm="DTR"', "schema": {"type": "string"}}
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": 'Basic realm="DTR"', "schema": {"type": "string"}}},
+    429: {
+        "Retry-After": {
+            "description": "seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 
 
@@ -736,8 +976,8 @@ def error_response(status, description=None):
         "description": description,
         "content": {"application/json": {"schema": ref("Error")}},
     }
-    if status == 401:
-        response["headers"] = WWW_AUTHENTICATE
+    if status in ERROR_HEADERS:
+        response["headers"] = ERROR_HEADERS[status]
     return response
 
 
@@ -755,6 +995,8 @@ PATH_PARAMETERS = {
     "reference": "a tag, or a manifest's digest (sha256:...)",
     "id": "a job's id",
     "key": "a trusted key's name",
+    "token_id": "an access token's id (as its listing shows it)",
+    "robot": f"a robot account's name in the organization, or its full name <org>{SEPARATOR}<name>",
 }
 PARAMETERS = {
     "start": {
@@ -813,17 +1055,37 @@ class Op:
     body: str | tuple | None = None  # the request body's schema name; a tuple: one of them
     query: tuple = ()  # names of PARAMETERS
     errors: dict = field(default_factory=dict)  # status -> this operation's reasons
-    authenticated: bool = True  # asks who the caller is: 401 and 409 NOT_SET_UP apply
+    authenticated: bool = True  # asks who the caller is: 401, 403, 409 NOT_SET_UP, 429 apply
 
     def error_statuses(self) -> dict:
-        """status -> reasons (None: the shared response's)."""
+        """status -> reasons (None: the shared response's). What every operation that asks
+        who the caller is may answer is added here, merged into the operation's own reasons."""
         errors = dict(self.errors)
         if self.authenticated:
+            if errors.get(401):
+                errors[401] += "; " + BEARER_REFUSED
             errors.setdefault(401, None)
+            errors[403] = "; ".join(filter(None, (errors.get(403), refused_credential(self))))
             if errors.get(409) and "NOT_SET_UP" not in errors[409]:
                 errors[409] += "; " + NOT_SET_UP
             errors.setdefault(409, None)
+            errors.setdefault(429, None)
         return dict(sorted(errors.items()))
+
+
+def refused_credential(op: Op) -> str:
+    """Why any operation refuses the credential itself, whoever it stands for
+    (auth/authentication.py, api/common.py)."""
+    reasons = [
+        "a robot account (robots may only push and pull)",
+        "an access token with no api scope",
+    ]
+    if op.method != "GET":
+        reasons += [
+            "an access token without api:write (api:read only reads)",
+            f"the portal's session without its {CSRF_HEADER} header",
+        ]
+    return "the credential is refused here: " + ", ".join(reasons[:-1]) + " or " + reasons[-1]
 
 
 A = "/accounts/{name}"
@@ -838,6 +1100,69 @@ NO_ORG_OR_TEAM = "no such organization or team"
 REPO_ADMIN = "the caller sees the repository but lacks admin level on it"
 UNSEEN = "no such repository, or one the caller may not see"
 GRANT_BODY_400 = "not a JSON object, or accessLevel missing or not an access level"
+NEW_TOKEN_REFUSALS = {
+    400: "not a JSON object; name missing, not a string, blank or not printable text of at "
+    f"most {MAX_CREDENTIAL_NAME} characters; scopes not a non-empty list of "
+    f"{', '.join(SCOPES)}; {EXPIRES_IN_DAYS_400}; or the user has {MAX_TOKENS_PER_USER} "
+    "tokens already",
+    403: "for another user (even by an administrator)",
+    409: "ALREADY_EXISTS: the user has an access token of this name",
+}
+NEW_ROBOT_REFUSALS = {
+    400: f"not a JSON object; name missing, not a string or not {ROBOT_NAME_RULE}; "
+    f"{ROBOT_DESCRIPTION_400}; {EXPIRES_IN_DAYS_400}; {ROBOT_ACCESS_400}; or the "
+    f"organization has {MAX_ROBOTS_PER_ORGANIZATION} robots already",
+    404: "no such organization",
+    409: "ALREADY_EXISTS: the organization has a robot account of this name",
+}
+EXPIRY = (
+    f"after expiresInDays (by default {DEFAULT_TOKEN_DAYS}, at most tokenMaxLifetimeDays of "
+    "Settings > Auth)"
+)
+
+
+CREDENTIAL_GROUPS = {  # tag -> (path, who may call, what every operation of it refuses)
+    "tokens": (
+        A + "/tokens",
+        "",
+        {
+            401: "no or wrong credentials",
+            403: "another user's, and the caller is not an administrator",
+            404: "no such user (organizations have no tokens)",
+        },
+    ),
+    "robots": (
+        "/organizations/{org}/robots",
+        " For owners of the organization and administrators.",
+        {
+            401: "no or wrong credentials",
+            403: OWNERS_ONLY,
+            404: "no such organization, or no such robot account in it",
+        },
+    ),
+}
+SECRET_FIELDS = {"AccessTokenWithSecret": "token", "RobotWithSecret": "secret"}
+
+
+def credential_op(tag, method, under, operation_id, summary, description, ok, **extra) -> Op:
+    """An operation on access tokens or robot accounts (`under` their path). One that
+    answers a new secret is refused to an access token as the credential: a leaked token
+    must not mint more."""
+    path, callers, refusals = CREDENTIAL_GROUPS[tag]
+    errors = {**refusals, **extra.pop("errors", {})}
+    description += callers
+    for _, schema in ok.values():
+        if schema in SECRET_FIELDS:
+            description += (
+                f" The secret (`{SECRET_FIELDS[schema]}`) is in this answer only: only a hash "
+                "of it is stored. Never with an access token as the credential: log in with a "
+                "password or the portal's session."
+            )
+            errors[403] += ", or an access token is the credential"
+    return Op(
+        method, path + under, operation_id, tag, summary, description, ok, errors=errors, **extra
+    )
+
 
 OPERATIONS = [
     # accounts
@@ -861,14 +1186,20 @@ OPERATIONS = [
         "Administrators create users (with a password and a global role) and organizations. "
         "An organization gets an `owners` team with its creator in it. On a fresh install "
         "(auth mode None) anyone may create the first user, who must have the role admin; "
-        "that switches the auth mode to Managed.",
+        "that switches the auth mode to Managed. From another machine than DTR's own (not a "
+        "loopback address, or through a proxy) that needs setupCode: the one-time set-up "
+        "code `python app.py serve` printed. Passwords have at least passwordMinLength "
+        "characters (Settings > Auth).",
         {201: ("the account", "Account")},
         body=("NewUser", "NewOrganization"),
         errors={
             400: "not a JSON object; name, password, type or role missing, of a wrong type or "
-            "value; INVALID_NAME: an invalid name",
+            "value; a password shorter than passwordMinLength or longer than "
+            f"{MAX_PASSWORD_LENGTH} characters; setupCode not a string; INVALID_NAME: an "
+            "invalid name",
             401: "no or wrong credentials",
-            403: "the caller is not an administrator",
+            403: "the caller is not an administrator; on a fresh install, creating the first "
+            "admin from another machine with setupCode missing or wrong",
             409: "ALREADY_EXISTS: the name is taken; NOT_SET_UP: a fresh install, and this is "
             "not an admin user",
         },
@@ -885,8 +1216,9 @@ OPERATIONS = [
         {201: ("the users created", "ImportedAccounts")},
         body="UserImport",
         errors={
-            400: "not a JSON object, csv missing, or a line with a bad name, role or password, "
-            "or a name repeated in the file",
+            400: "not a JSON object, csv missing, or a line with a bad name, role or password "
+            "(a password shorter than passwordMinLength: line N: password: too short), or a "
+            "name repeated in the file",
             401: "no or wrong credentials",
             403: "the caller is not an administrator",
             409: "ALREADY_EXISTS: a name is taken; NOT_SET_UP: a fresh install",
@@ -908,7 +1240,8 @@ OPERATIONS = [
         "updateAccount",
         "accounts",
         "Change a user's global role",
-        "Administrators only. Only `role` may be given.",
+        "Administrators only. Only `role` may be given. A new role stops the user's registry "
+        "tokens issued before at once.",
         {200: ("the user", "Account")},
         body="AccountChange",
         errors={
@@ -945,7 +1278,8 @@ OPERATIONS = [
         "accounts",
         "Deactivate a user",
         "Administrators only. A deactivated user can no longer log in, to the API or for "
-        "registry tokens; their repositories and grants stay.",
+        "registry tokens, and neither can their access tokens; registry tokens issued before "
+        "stop working at once. Their repositories, grants and access tokens stay.",
         {200: ("the user", "Account")},
         errors={400: "deactivating oneself", **ADMINS_ONLY, 404: "no such user"},
     ),
@@ -956,11 +1290,14 @@ OPERATIONS = [
         "accounts",
         "Change a password",
         "Users change their own password, giving the old one; administrators change anyone's "
-        "without it.",
+        "without it. Registry tokens issued before (for the password or the user's access "
+        "tokens) stop working at once; the access tokens themselves keep working.",
         {204: ("changed", None)},
         body="PasswordChange",
         errors={
-            400: "not a JSON object, newPassword missing or empty, or oldPassword incorrect",
+            400: "not a JSON object, newPassword missing, not a string, shorter than "
+            f"passwordMinLength or longer than {MAX_PASSWORD_LENGTH} characters, or "
+            "oldPassword incorrect",
             401: "no or wrong credentials",
             403: "a user who is not an administrator changing someone else's password",
             404: "no such user",
@@ -980,6 +1317,116 @@ OPERATIONS = [
             403: "another user's, and the caller is not an administrator",
             404: "no such user",
         },
+    ),
+    # personal access tokens
+    credential_op(
+        "tokens",
+        "GET",
+        "",
+        "listAccessTokens",
+        "List a user's access tokens",
+        "The user's personal access tokens, oldest first, with their scopes, expiry and last "
+        "use; expired ones too, until revoked. Never their secrets. Users see their own, "
+        "administrators anyone's.",
+        {200: ("the tokens", "AccessTokenList")},
+    ),
+    credential_op(
+        "tokens",
+        "POST",
+        "",
+        "createAccessToken",
+        "Create an access token",
+        "A secret to give CI instead of a password: the password of HTTP Basic (for "
+        "/api/v0, with an api scope) or of docker login (with a registry scope), with the "
+        "user's name. It does what the user may, within its scopes, until it is revoked or "
+        f"expires {EXPIRY}. Users create their own, never someone else's, at most "
+        f"{MAX_TOKENS_PER_USER}. Audited.",
+        {201: ("the token, with its secret", "AccessTokenWithSecret")},
+        body="NewAccessToken",
+        errors=NEW_TOKEN_REFUSALS,
+    ),
+    credential_op(
+        "tokens",
+        "DELETE",
+        "/{token_id}",
+        "revokeAccessToken",
+        "Revoke an access token",
+        "The token stops working at once (within seconds in other DTR processes sharing the "
+        "database), and so do the registry tokens issued for it. For the user and "
+        "administrators. Audited.",
+        {204: ("revoked", None)},
+        errors={404: "no such user, or the user has no token of this id"},
+    ),
+    # robot accounts
+    credential_op(
+        "robots",
+        "GET",
+        "",
+        "listRobots",
+        "List the robot accounts of an organization",
+        "With their access lists, state, expiry and last use; never their secrets.",
+        {200: ("the robots", "RobotList")},
+        errors={404: "no such organization"},
+    ),
+    credential_op(
+        "robots",
+        "POST",
+        "",
+        "createRobot",
+        "Make a robot account",
+        f"A login for CI, `docker login -u <org>{SEPARATOR}<name>` with its secret, that "
+        "pulls or pushes exactly what its access list names (repositories of the "
+        "organization, or all of them) and public repositories, and nothing else: not the "
+        f"API, not the portal. It expires {EXPIRY}. At most {MAX_ROBOTS_PER_ORGANIZATION} "
+        "per organization. Audited.",
+        {201: ("the robot, with its secret", "RobotWithSecret")},
+        body="NewRobot",
+        errors=NEW_ROBOT_REFUSALS,
+    ),
+    credential_op(
+        "robots",
+        "GET",
+        "/{robot}",
+        "getRobot",
+        "Get a robot account",
+        "Without its secret.",
+        {200: ("the robot", "Robot")},
+    ),
+    credential_op(
+        "robots",
+        "PATCH",
+        "/{robot}",
+        "updateRobot",
+        "Change a robot account",
+        "Replace its access list, change its description, disable or enable it; other "
+        "fields are refused. A new access list or state stops its registry tokens issued "
+        "before at once. Audited.",
+        {200: ("the robot", "Robot")},
+        body="RobotChange",
+        errors={
+            400: "not a JSON object, a field other than access, description and enabled, "
+            f"{ROBOT_DESCRIPTION_400}, enabled not a boolean, or {ROBOT_ACCESS_400}",
+        },
+    ),
+    credential_op(
+        "robots",
+        "DELETE",
+        "/{robot}",
+        "deleteRobot",
+        "Delete a robot account",
+        "It stops working at once, with its registry tokens. Audited.",
+        {204: ("deleted", None)},
+    ),
+    credential_op(
+        "robots",
+        "POST",
+        "/{robot}/secret",
+        "regenerateRobotSecret",
+        "Give a robot account a new secret",
+        "The old secret, and every registry token issued with it, stops working at once. "
+        "No input: send {} or nothing. Audited.",
+        {200: ("the robot, with its new secret", "RobotWithSecret")},
+        body="NoInput",
     ),
     # teams
     Op(
@@ -1499,8 +1946,9 @@ OPERATIONS = [
         "getAuthSettings",
         "admin",
         "Get the auth settings",
-        "The auth mode and the saved LDAP settings, without the bind password. "
-        "Administrators only.",
+        "The auth mode, the saved LDAP settings (without the bind password) and the "
+        "credential rules: the shortest password and the longest access token and robot "
+        "lifetime. Administrators only.",
         {200: ("the settings", "AuthSettings")},
         errors={401: "no or wrong credentials", **ADMINS_ONLY},
     ),
@@ -1510,14 +1958,18 @@ OPERATIONS = [
         "putAuthSettings",
         "admin",
         "Change the auth settings",
-        "Choose the auth mode and save LDAP settings. Settings are saved only once the "
-        "search account binds, so a typo cannot lock everybody out; local administrators "
-        "keep logging in with their local password in LDAP mode. Administrators only.",
+        "Choose the auth mode, save LDAP settings, set the credential rules; fields left "
+        "out keep their value. Settings are saved only once the search account binds, so a "
+        "typo cannot lock everybody out; local administrators keep logging in with their "
+        "local password in LDAP mode. A new passwordMinLength applies to passwords set from "
+        "then on; a new tokenMaxLifetimeDays to tokens and robots made from then on. "
+        "Audited. Administrators only.",
         {200: ("the settings now", "AuthSettings")},
         body="AuthSettingsChange",
         errors={
-            400: "not a JSON object, an unknown mode, mode ldap without LDAP settings, invalid "
-            "LDAP settings, or the LDAP server refused the bind or could not be reached",
+            400: "not a JSON object, an unknown field, an unknown mode, mode ldap without LDAP "
+            f"settings, invalid LDAP settings, {RULES_400}, or the LDAP server refused the "
+            "bind or could not be reached; nothing is saved",
             401: "no or wrong credentials",
             **ADMINS_ONLY,
         },
@@ -1847,6 +2299,8 @@ OPERATIONS = [
 
 TAGS = [
     {"name": "accounts", "description": "Users and organizations"},
+    {"name": "tokens", "description": "Personal access tokens of users"},
+    {"name": "robots", "description": "Robot accounts of organizations, for CI"},
     {"name": "teams", "description": "Teams of organizations and their members"},
     {"name": "repositories", "description": "Repositories and their tags"},
     {"name": "access", "description": "Grants to teams and users on repositories and namespaces"},
@@ -1922,10 +2376,16 @@ def build_document(operations=OPERATIONS):
             "title": "DTR API",
             "version": "v0",
             "description": (
-                "The JSON API of DTR, a container registry: accounts, organizations, teams, "
-                "repositories, grants, search, auth settings and the audit log. Callers "
-                "authenticate with HTTP Basic or with a registry token (from /auth/token) as "
-                "a Bearer token, or call anonymously where that is allowed. Errors are "
+                "The JSON API of DTR, a container registry: accounts, access tokens, "
+                "organizations, robot accounts, teams, repositories, grants, search, settings "
+                "and the audit log. Callers authenticate with HTTP Basic, the password being "
+                "their password or one of their personal access tokens (scope api:read: GET "
+                "only; api:write: every method), or with the web portal's session cookie "
+                f"(changes also need its {CSRF_HEADER} header: the API console), or call "
+                "anonymously where that is allowed. Registry tokens (Bearer, from "
+                "/auth/token) are for /v2 only: /api/v0 refuses them with 401, and robot "
+                "accounts (which only push and pull) with 403. Repeated failed logins, or "
+                "every password check being busy, answer 429 with Retry-After. Errors are "
                 '{"errors": [{"code", "message", "detail"}]}. A repository the caller may '
                 "not see answers 404; one they see but may not change, 403. Until the first "
                 "admin is created (auth mode None), every operation but creating that admin "
@@ -1934,16 +2394,26 @@ def build_document(operations=OPERATIONS):
         },
         "servers": [{"url": "/api/v0"}],
         "tags": TAGS,
-        "security": [{"basic": []}, {"bearer": []}, {}],
+        "security": [{"basic": []}, {"session": []}, {}],
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": CONFIG_DEFAULTS["SESSION_COOKIE_NAME"],
+                    "description": "the web portal's session, after logging in to it with a "
+                    f"password; a request that changes something also sends the {CSRF_HEADER} "
+                    "header of the session's pages",
+                },
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "a registry token from GET /auth/token",
+                    "description": "REFUSED by /api/v0 (401), named so that clients know: a "
+                    "registry token from GET /auth/token is for /v2 only. No operation accepts "
+                    "it.",
                 },
             },
             "schemas": SCHEMAS,

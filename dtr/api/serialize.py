@@ -90,3 +90,35 @@ def provenance(p):
             for r in p.referrers
         ],
     }
+
+
+def _credential(row, body, secret_key, secret):
+    """What access tokens and robots show alike: when made, until when, last used where;
+    the secret only in the answer that made it."""
+    body.update(
+        createdAt=iso(row.created_at),
+        expiresAt=iso(row.expires_at),
+        lastUsedAt=iso(row.last_used_at),
+        lastUsedFrom=row.last_used_from,
+    )
+    if secret is not None:
+        body[secret_key] = secret
+    return body
+
+
+def access_token(t, secret=None):
+    body = {"id": t.id, "name": t.name, "scopes": t.scopes.split()}
+    return _credential(t, body, "token", secret)
+
+
+def robot(r, access, secret=None):
+    body = {
+        "name": f"{r.organization.name}+{r.name}",
+        "shortName": r.name,
+        "organization": r.organization.name,
+        "description": r.description,
+        "enabled": r.enabled,
+        "access": access,
+        "createdBy": r.created_by,
+    }
+    return _credential(r, body, "secret", secret)

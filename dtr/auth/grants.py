@@ -7,8 +7,6 @@ from ..services.repositories import repository_or_prospect
 from ..trust.gun import repository_name
 from .tokens import parse_scope
 
-TOKEN_ACTIONS = {access.PULL: "pull", access.PUSH: "push", access.DELETE: "delete"}
-
 
 def grant_scopes(identity, scopes):
     """The `access` claim for `identity` asking for `scopes` (strings)."""
@@ -21,11 +19,12 @@ def grant_scopes(identity, scopes):
         if kind == "repository":
             allowed = _repository_actions(identity, name)
         elif kind == "registry" and name == "catalog":
-            allowed = {"*"} if access.may_list_catalog(identity) else set()
+            allowed = {access.TOKEN_ALL} if access.may_list_catalog(identity) else set()
         else:
             allowed = set()
         # "*" asks for everything (skopeo deletes with it): grant all that is allowed
-        actions = sorted(allowed if "*" in wanted else allowed.intersection(wanted))
+        wanted_all = access.TOKEN_ALL in wanted
+        actions = sorted(allowed if wanted_all else allowed.intersection(wanted))
         if actions:
             previous = grants.setdefault((kind, name), set())
             previous.update(actions)
@@ -41,8 +40,4 @@ def _repository_actions(identity, name):
         repository = repository_or_prospect(repository_name(name))
     except DomainError:
         return set()
-    allowed = access.allowed_actions(identity, repository)
-    actions = {TOKEN_ACTIONS[a] for a in allowed if a in TOKEN_ACTIONS}
-    if access.ADMIN in allowed:
-        actions.add("*")
-    return actions
+    return access.token_actions(access.allowed_actions(identity, repository))

@@ -2,7 +2,9 @@
 
 The key pair is generated into the instance on first start (ES256). Access tokens carry the
 granted `access` list; refresh tokens (what `docker login` stores as identity token) carry
-only the subject and are exchanged for access tokens at /auth/token.
+only the subject and are exchanged for access tokens at /auth/token. Both carry `cred`, the
+reference of the credential they were issued for (services/credentials.py): a token whose
+credential was revoked or changed is refused.
 """
 
 import base64
@@ -49,7 +51,7 @@ class TokenKey:
     def sign(self, claims):
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
-    def issue_access_token(self, subject, audience, access, lifetime):
+    def issue_access_token(self, subject, audience, access, lifetime, credential=None):
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -61,9 +63,11 @@ class TokenKey:
             "jti": uuid.uuid4().hex,
             "access": access,
         }
+        if credential:
+            claims["cred"] = credential
         return self.sign(claims), claims
 
-    def issue_refresh_token(self, subject, audience, lifetime):
+    def issue_refresh_token(self, subject, audience, lifetime, credential):
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -73,6 +77,7 @@ class TokenKey:
             "iat": now,
             "jti": uuid.uuid4().hex,
             "typ": "refresh",
+            "cred": credential,
         }
         return self.sign(claims)
 

@@ -1,23 +1,17 @@
-"""Who is calling the registry and may they do this? Bearer tokens carry what the token
-service granted (from the access function); HTTP Basic is checked against it directly."""
+"""May the caller of a registry request do this? The caller comes from the one
+authentication entry (auth/authentication.py); bearer tokens carry what the token service
+granted (from the access function); other callers are checked against it directly."""
 
-from dataclasses import dataclass, field
-
-from flask import current_app, request
+from flask import request
 
 from .. import access
-from ..auth.identity import ANONYMOUS, Identity
-from ..auth.tokens import TokenInvalid, granted_actions
-from ..database import db
-from ..errors import Denied, InvalidCredentials, NameUnknown
+from ..auth.authentication import REGISTRY, Caller, caller_of_request
+from ..auth.tokens import granted_actions
+from ..errors import Denied, InvalidCredentials, InvalidToken, NameUnknown
 from ..logs import set_request_user
 from ..services import audit
-from ..services.accounts import authenticate, find_account
 from ..services.repositories import repository_or_prospect
 from ..services.settings import domain_name
-
-# registry action -> token action
-TOKEN_ACTION = {access.PULL: "pull", access.PUSH: "push", access.DELETE: "delete"}
 
 
 class AuthChallenge(Exception):
@@ -28,73 +22,45 @@ class AuthChallenge(Exception):
         self.message, self.scope, self.error = message, scope, error
 
 
-@dataclass
-class Caller:
-    identity: Identity | None = None  # set for HTTP Basic
-    claims: dict | None = None  # set for a bearer token
-    cache: dict = field(default_factory=dict)
-
-    @property
-    def name(self):
-        if self.claims is not None:
-            return self.claims.get("sub") or None
-        return self.identity.name
-
-    def full_identity(self) -> Identity:
-        """The Identity (with account id) of a bearer token's subject."""
-        if self.identity is None:
-            account = find_account(self.name) if self.name else None
-            self.identity = (
-                Identity(name=account.name, role=account.role, account_id=account.id)
-                if account
-                else ANONYMOUS
-            )
-        return self.identity
-
-
 def current_caller(scope=None) -> Caller:
     """Authenticate the request; raise AuthChallenge (for `scope`) when credentials are
     missing or bad."""
-    caller = _authenticated_caller(scope)
+    try:
+        caller = caller_of_request(REGISTRY)
+    except InvalidToken as error:
+        raise AuthChallenge(error.message, scope=scope, error="invalid_token") from None
+    except InvalidCredentials as error:
+        raise AuthChallenge(error.message, scope=scope) from None
+    if caller.method == "anonymous":
+        raise AuthChallenge("authentication required", scope=scope)
     set_request_user(caller.name)
     return caller
-
-
-def _authenticated_caller(scope) -> Caller:
-    header = request.authorization
-    if header is None:
-        raise AuthChallenge("authentication required", scope=scope)
-    if header.type == "bearer":
-        key = current_app.extensions["dtr_token_key"]
-        try:
-            return Caller(claims=key.verify(header.token or "", domain_name()))
-        except TokenInvalid as error:
-            raise AuthChallenge(
-                f"invalid token: {error}", scope=scope, error="invalid_token"
-            ) from None
-    if header.type == "basic":
-        try:
-            return Caller(identity=authenticate(header.username or "", header.password or ""))
-        except InvalidCredentials:
-            raise AuthChallenge("incorrect username or password", scope=scope) from None
-    raise AuthChallenge("unsupported authorization scheme", scope=scope)
 
 
 def actions_on(caller: Caller, name: str, token_name: str | None = None) -> set:
     """Registry actions the caller may do on a repository name; `token_name`: the name a
     token grants them under, when not `name` (a trust GUN: HOST/ns/repo)."""
-    key = token_name or name
-    if key in caller.cache:
-        return caller.cache[key]
+    cache = _request_cache()
+    key = (token_name or name, caller.identity)
+    if key in cache:
+        return cache[key]
     if caller.claims is not None:
-        granted = granted_actions(caller.claims, "repository", key)
-        actions = {a for a, t in TOKEN_ACTION.items() if t in granted or "*" in granted}
-        if "*" in granted:  # granted only to those with admin (auth/grants.py)
-            actions.add(access.ADMIN)
+        actions = access.actions_of_token(
+            granted_actions(caller.claims, "repository", token_name or name)
+        )
     else:
         actions = set(access.allowed_actions(caller.identity, repository_or_prospect(name)))
-    caller.cache[key] = actions
+    cache[key] = actions
     return actions
+
+
+def _request_cache() -> dict:
+    """Answers of `actions_on` for this request (a push asks several times)."""
+    from flask import g
+
+    if "dtr_registry_actions" not in g:
+        g.dtr_registry_actions = {}
+    return g.dtr_registry_actions
 
 
 def require(caller: Caller, name: str, action: str, token_name: str | None = None):
@@ -103,13 +69,12 @@ def require(caller: Caller, name: str, action: str, token_name: str | None = Non
     if action in actions:
         return
     if action == access.PUSH:
-        audit.record(caller.name, "push.refused", name)
-        db.session.commit()
+        audit.record_refused_push(caller.name, name)
     scope = repository_scope(token_name or name, action)
     if caller.claims is not None:
         # The token lacks the action. When the caller could have it, a new token will do;
         # when they may see the repository but not do this, say so plainly.
-        could = access.allowed_actions(caller.full_identity(), repository_or_prospect(name))
+        could = access.allowed_actions(caller.identity, repository_or_prospect(name))
         if caller.name is not None and action not in could and access.PULL in could:
             raise _denied(name, action)
         raise AuthChallenge("authentication required", scope=scope, error="insufficient_scope")
@@ -124,7 +89,7 @@ def _denied(name, action):
     # With a detail, docker treats DENIED as final instead of retrying the upload 5 times.
     return Denied(
         "requested access to the resource is denied",
-        {"Type": "repository", "Name": name, "Action": TOKEN_ACTION.get(action, action)},
+        {"Type": "repository", "Name": name, "Action": access.TOKEN_ACTIONS.get(action, action)},
     )
 
 
@@ -134,7 +99,7 @@ def repository_scope(name, action):
         return f"repository:{name}:pull,push"
     if action == access.ADMIN:
         return f"repository:{name}:*"
-    return f"repository:{name}:{TOKEN_ACTION.get(action, action)}"
+    return f"repository:{name}:{access.TOKEN_ACTIONS.get(action, action)}"
 
 
 CATALOG_SCOPE = "registry:catalog:*"
@@ -142,7 +107,7 @@ CATALOG_SCOPE = "registry:catalog:*"
 
 def require_catalog(caller: Caller):
     if caller.claims is not None:
-        allowed = "*" in granted_actions(caller.claims, "registry", "catalog")
+        allowed = access.TOKEN_ALL in granted_actions(caller.claims, "registry", "catalog")
     else:
         allowed = access.may_list_catalog(caller.identity)
     if not allowed:

@@ -27,6 +27,7 @@ OCI_ERRORS = {
     errors.Denied: ("DENIED", 403),
     errors.InvalidCredentials: ("UNAUTHORIZED", 401),
     errors.InvalidInput: ("UNSUPPORTED", 400),
+    errors.TooManyRequests: ("TOOMANYREQUESTS", 429),
 }
 
 
@@ -41,7 +42,10 @@ def domain_error_response(error: errors.DomainError):
     for kind in type(error).__mro__:
         if kind in OCI_ERRORS:
             code, status = OCI_ERRORS[kind]
-            return oci_error(code, error.message, status, error.detail)
+            headers = None
+            if isinstance(error, errors.TooManyRequests):
+                headers = {"Retry-After": str(error.retry_after)}
+            return oci_error(code, error.message, status, error.detail, headers)
     return oci_error("UNKNOWN", error.message, 400, error.detail)
 
 

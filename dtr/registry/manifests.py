@@ -23,7 +23,7 @@ def get_manifest(name, reference):
         name,
         reference,
         manifest,
-        lambda: access.ADMIN in access.allowed_actions(caller.full_identity(), repository),
+        lambda: access.ADMIN in access.allowed_actions(caller.identity, repository),
     )
     response = Response(manifest.payload, content_type=manifest.media_type)
     response.headers["Docker-Content-Digest"] = manifest.digest

@@ -16,7 +16,7 @@ def authorized_repository(name, action):
     repository = lookup_repository(name)
     if repository is None:
         if action == access.PUSH and get_setting("create_on_push") and namespace == caller.name:
-            repository = create_repository(caller.full_identity(), name)
+            repository = create_repository(caller.identity, name)
         else:
             raise NameUnknown(
                 f"repository {name} does not exist: create it first (web UI, API or "

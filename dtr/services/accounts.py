@@ -19,14 +19,13 @@ from ..errors import (
     NameUnknown,
     NotSetUp,
 )
-from ..logs import component_logger
 from ..models import ROLES, Account, Team, TeamMember
 from ..names import check_account_name
-from . import audit
+from . import audit, setup_code
 from .callers import require_admin, require_logged_in
+from .credential_rules import check_password
+from .credentials import forget_cached, identity_of_credential, revoke_credentials
 from .settings import forget_cached_setting, get_setting, set_setting
-
-log = component_logger("auth")
 
 
 def find_account(name):
@@ -46,22 +45,20 @@ def _check_role(role):
     return role
 
 
-def _check_password(password, field="password"):
-    if not isinstance(password, str) or len(password) < 1:
-        raise InvalidInput(f"{field}: required", {"field": field})
-    return password
-
-
-def create_user(name, password, role, actor: Identity | None = None):
+def create_user(
+    name, password, role, actor: Identity | None = None, setup_code_given=None, local=False
+):
     """Create a managed user. `actor` None is the command line. With the auth mode None,
-    only the first admin can be created; that switches the mode to Managed."""
+    only the first admin can be created (from another machine than DTR's, with the set-up
+    code: `services/setup_code.py`); that switches the mode to Managed."""
     check_account_name(name)
     _check_role(role)
-    _check_password(password)
+    check_password(password)
     if actor is not None:
         if get_setting("auth_mode") == "none":
             if role != "admin":
                 raise NotSetUp()
+            setup_code.check_setup_code(setup_code_given, local)
         else:
             require_admin(actor)
     if find_account(name) is not None:
@@ -74,10 +71,13 @@ def create_user(name, password, role, actor: Identity | None = None):
     first_admin = role == "admin" and get_setting("auth_mode") == "none"
     if first_admin:  # in the same transaction: an admin never exists with the mode still None
         set_setting("auth_mode", "managed", commit=False)
+        setup_code.discard_setup_code()
         audit.record(name, "settings.auth", "managed", {"reason": "first admin created"})
     db.session.commit()
     if first_admin:
         forget_cached_setting("auth_mode")
+        forget_cached_setting(setup_code.SETTING)
+        setup_code.remove_setup_code_file()
     return account
 
 
@@ -98,7 +98,7 @@ def import_users_csv(actor: Identity, text: str) -> list[Account]:
         try:
             check_account_name(name)
             _check_role(role)
-            _check_password(password)
+            check_password(password)
         except DomainError as error:
             raise InvalidInput(f"{where}: {error.message}", {"line": number}) from None
         if name in seen:
@@ -154,42 +154,54 @@ def get_account(actor: Identity, name) -> Account:
 
 def set_role(actor: Identity, name, role):
     require_admin(actor)
-    account = _user_or_404(name)
+    account = user_or_404(name)
     if account.name == actor.name and role != account.role:
         raise InvalidInput("role: you cannot change your own role", {"field": "role"})
-    account.role = _check_role(role)
+    _check_role(role)
+    if role != account.role:
+        account.role = role
+        revoke_credentials(account)
     audit.record(actor.name, "account.role", name, {"role": role})
-    db.session.commit()
-    passwords.forget_checks(name)
+    _commit_credential_change(name)
     return account
 
 
 def set_active(actor: Identity, name, active: bool):
     require_admin(actor)
-    account = _user_or_404(name)
+    account = user_or_404(name)
     if not active and account.name == actor.name:
         raise InvalidInput("you cannot deactivate yourself")
-    account.active = active
+    if active != account.active:
+        account.active = active
+        revoke_credentials(account)
     audit.record(actor.name, "account.activate" if active else "account.deactivate", name)
-    db.session.commit()
-    passwords.forget_checks(name)
+    _commit_credential_change(name)
     return account
 
 
-def change_password(actor: Identity, name, old_password, new_password):
-    """Users change their own password (giving the old one); admins change anyone's."""
-    require_logged_in(actor)
-    account = _user_or_404(name)
-    _check_password(new_password, "newPassword")
-    if actor.role != "admin":
-        if actor.name != name:
-            raise Denied("you may change only your own password")
-        if not passwords.verify_password(account.password_hash, old_password or ""):
-            raise InvalidInput("oldPassword: incorrect", {"field": "oldPassword"})
-    account.password_hash = passwords.hash_password(new_password)
-    audit.record(actor.name, "account.password", name)
+def _commit_credential_change(name):
+    """Commit, then forget what this process remembers of the account's credentials."""
     db.session.commit()
     passwords.forget_checks(name)
+    forget_cached()
+
+
+def change_password(actor: Identity, name, old_password, new_password):
+    """Users change their own password (giving the old one); admins change anyone's. Every
+    registry and refresh token of the account stops working."""
+    require_logged_in(actor)
+    account = user_or_404(name)
+    check_password(new_password, "newPassword")
+    if not access.is_admin(actor):
+        if actor.account_id != account.id:
+            raise Denied("you may change only your own password")
+        old = old_password if isinstance(old_password, str) else ""
+        if not passwords.verify_password(account.password_hash, old):
+            raise InvalidInput("oldPassword: incorrect", {"field": "oldPassword"})
+    account.password_hash = passwords.hash_password(new_password)
+    revoke_credentials(account)
+    audit.record(actor.name, "account.password", name)
+    _commit_credential_change(name)
 
 
 def delete_account(actor: Identity, name):
@@ -204,16 +216,15 @@ def delete_account(actor: Identity, name):
 
     db.session.delete(account)
     audit.record(actor.name, "account.delete", name)
-    db.session.commit()
-    passwords.forget_checks(name)
+    _commit_credential_change(name)
     forget_all_lookups()
 
 
 def organizations_of(actor: Identity, name):
     """Organizations the user is in (through any team)."""
     require_logged_in(actor)
-    account = _user_or_404(name)
-    if actor.role != "admin" and actor.name != name:
+    account = user_or_404(name)
+    if not access.is_admin(actor) and actor.account_id != account.id:
         raise Denied("you may list only your own organizations")
     query = (
         select(Account)
@@ -226,7 +237,7 @@ def organizations_of(actor: Identity, name):
     return list(db.session.scalars(query))
 
 
-def _user_or_404(name) -> Account:
+def user_or_404(name) -> Account:
     account = account_or_404(name)
     if account.is_org:
         raise NameUnknown(f"no user named {name!r}", {"name": name})
@@ -239,7 +250,14 @@ def authenticate(name, password) -> Identity:
     else through LDAP."""
     remembered = passwords.cached_check(name, password)
     if remembered is not None:
-        return remembered
+        current = identity_of_credential(remembered.credential)
+        if current is not None:
+            return current
+        passwords.forget_checks(name)  # changed since: check again
+    return passwords.check_once(name, password, lambda: _check_password(name, password))
+
+
+def _check_password(name, password) -> Identity:
     mode = get_setting("auth_mode")
     account = find_account(name) if name else None
     password_ok = passwords.verify_password(account.password_hash if account else None, password)
@@ -257,22 +275,14 @@ def authenticate(name, password) -> Identity:
 
         try:
             identity = ldap_login(name, password)
-        except InvalidCredentials as failure:
+        except InvalidCredentials as failure:  # the reason goes to the log, not the client
             reason = failure.detail or failure.message
-            log.warning("LDAP login failed for %r: %s", name[:100], reason)
-            raise
+            raise InvalidCredentials("incorrect username or password", f"LDAP: {reason}") from None
     else:
-        log.warning("login failed for %r", name[:100])
-        raise InvalidCredentials("incorrect username or password")
+        raise InvalidCredentials(
+            "incorrect username or password", "wrong password, or no such active user"
+        )
     passwords.remember_check(
         name, password, identity, current_app.config["CREDENTIAL_CACHE_SECONDS"]
     )
     return identity
-
-
-def identity_for_name(name) -> Identity | None:
-    """The current identity of an active user (refresh tokens re-read role and state)."""
-    account = find_account(name)
-    if account is None or account.is_org or not account.active:
-        return None
-    return identity_of(account)

@@ -30,6 +30,12 @@ def record(actor, action, target, detail=None):
     )
 
 
+def record_refused_push(actor, repository_name):
+    """A push refused by the access function: audited at once (its request fails)."""
+    record(actor, "push.refused", repository_name)
+    db.session.commit()
+
+
 def list_events(start=0, limit=100, actor=None, action=None):
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if actor:

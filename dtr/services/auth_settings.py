@@ -1,4 +1,5 @@
-"""Settings > Auth: the auth mode (None, Managed, LDAP) and the LDAP configuration.
+"""Settings > Auth: the auth mode (None, Managed, LDAP), the LDAP configuration, and the
+credential rules (the shortest password, the longest access token and robot lifetime).
 
 The LDAP configuration is stored with its bind password (never returned by the API). A
 configuration is saved only after it binds, so a typo cannot lock everybody out; local
@@ -10,9 +11,15 @@ from ..database import db
 from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
-from .settings import get_setting, set_setting
+from .credential_rules import PASSWORD_MIN_LENGTH_RANGE, TOKEN_MAX_DAYS_RANGE
+from .settings import forget_cached_setting, get_setting, set_setting
 
 MODES = ("managed", "ldap")
+RULES = {  # API field -> (setting, (lowest, highest))
+    "passwordMinLength": ("password_min_length", PASSWORD_MIN_LENGTH_RANGE),
+    "tokenMaxLifetimeDays": ("token_max_lifetime_days", TOKEN_MAX_DAYS_RANGE),
+}
+FIELDS = {"mode", "ldap", *RULES}
 
 
 def ldap_settings() -> ldap_directory.LdapSettings | None:
@@ -23,7 +30,25 @@ def ldap_settings() -> ldap_directory.LdapSettings | None:
 def describe(actor) -> dict:
     require_admin(actor, "change the auth settings")
     settings = ldap_settings()
-    return {"mode": get_setting("auth_mode"), "ldap": settings.to_dict() if settings else None}
+    described = {"mode": get_setting("auth_mode"), "ldap": settings.to_dict() if settings else None}
+    for name, (key, _) in RULES.items():
+        described[name] = get_setting(key)
+    return described
+
+
+def _check_rules(body) -> dict:
+    """setting -> value of the credential rules given in `body`, each checked."""
+    changes = {}
+    for name, (key, (lowest, highest)) in RULES.items():
+        if name not in body:
+            continue
+        value = body[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not lowest <= value <= highest:
+            raise InvalidInput(
+                f"{name}: a whole number from {lowest} to {highest}", {"field": name}
+            )
+        changes[key] = value
+    return changes
 
 
 def _merged(body_ldap) -> ldap_directory.LdapSettings:
@@ -39,20 +64,30 @@ def _merged(body_ldap) -> ldap_directory.LdapSettings:
 
 def update(actor, body: dict) -> dict:
     require_admin(actor, "change the auth settings")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown setting", {"field": unknown[0]})
+    rules = _check_rules(body)
     mode = body.get("mode", get_setting("auth_mode"))
     if mode not in MODES:
         raise InvalidInput(f"mode: one of {', '.join(MODES)}", {"field": "mode"})
     settings = _merged(body["ldap"]) if "ldap" in body else ldap_settings()
     if mode == "ldap" and settings is None:
         raise InvalidInput("ldap: the LDAP settings are required for mode ldap", {"field": "ldap"})
-    if mode == "ldap" or "ldap" in body:
+    if "ldap" in body or ("mode" in body and mode == "ldap"):
         ldap_directory.check_bind(settings)  # refused with the server's message
     if "ldap" in body:
-        set_setting("ldap", settings.to_dict(include_secrets=True))
-    set_setting("auth_mode", mode)
-    passwords.forget_all_checks()
-    audit.record(actor.name, "settings.auth", mode, {"ldapChanged": "ldap" in body})
+        set_setting("ldap", settings.to_dict(include_secrets=True), commit=False)
+    set_setting("auth_mode", mode, commit=False)
+    for key, value in rules.items():
+        set_setting(key, value, commit=False)
+    detail = {"ldapChanged": "ldap" in body}
+    detail.update({name: body[name] for name in RULES if name in body})
+    audit.record(actor.name, "settings.auth", mode, detail)
     db.session.commit()
+    for key in ("ldap", "auth_mode", *rules):
+        forget_cached_setting(key)
+    passwords.forget_all_checks()
     return describe(actor)
 
 

@@ -1,5 +1,6 @@
 """The checks every service starts with: is DTR set up, is the caller logged in, an admin?"""
 
+from .. import access
 from ..auth.identity import Identity
 from ..errors import Denied, InvalidCredentials, NotSetUp
 from .settings import get_setting
@@ -14,5 +15,5 @@ def require_logged_in(actor: Identity):
 
 def require_admin(actor: Identity, what="do this"):
     require_logged_in(actor)
-    if actor.role != "admin":
+    if not access.is_admin(actor):
         raise Denied(f"only administrators may {what}")

@@ -5,11 +5,12 @@ from sqlalchemy import delete, select
 
 from ..auth import ldap_directory, passwords
 from ..auth.identity import Identity, identity_of
-from ..database import db
+from ..database import db, write_transaction
 from ..errors import InvalidCredentials
 from ..models import Account, Team, TeamMember
 from . import audit
 from .auth_settings import ldap_settings
+from .credentials import forget_cached, revoke_credentials
 
 
 def ldap_login(name, password) -> Identity:
@@ -22,8 +23,9 @@ def ldap_login(name, password) -> Identity:
         user = ldap_directory.authenticate(settings, name, password)
     except ldap_directory.LdapUnavailable as error:
         raise InvalidCredentials(f"LDAP is unavailable: {error.message}") from None
-    account = _account_for(user)
-    db.session.commit()
+    with write_transaction():  # also during a GET (a token request)
+        account = _account_for(user)
+    forget_cached()
     if not account.active:
         raise InvalidCredentials("the account is deactivated")
     return identity_of(account)
@@ -40,8 +42,9 @@ def _account_for(user: ldap_directory.LdapUser) -> Account:
     elif account.is_org:
         raise InvalidCredentials("an organization has this name")
     account.ldap_dn = user.dn
-    if user.is_admin:
+    if user.is_admin and account.role != "admin":
         account.role = "admin"
+        revoke_credentials(account)
     db.session.flush()
     return account
 
@@ -58,11 +61,15 @@ def sync_ldap() -> dict:
     }
     created = sum(1 for name in users if name not in existing)
     for user in users.values():
-        _account_for(user).active = True
+        account = _account_for(user)
+        if not account.active:
+            account.active = True
+            revoke_credentials(account)
     deactivated = 0
     for name, account in existing.items():
         if name not in users and account.active:
             account.active = False
+            revoke_credentials(account)
             passwords.forget_checks(name)
             deactivated += 1
             audit.record(None, "ldap.account.deactivate", name)
@@ -74,4 +81,5 @@ def sync_ldap() -> dict:
         for account_id in set(accounts):
             db.session.add(TeamMember(team_id=team.id, account_id=account_id))
     db.session.commit()
+    forget_cached()
     return {"created": created, "deactivated": deactivated, "teams": len(teams)}

@@ -16,6 +16,8 @@ DEFAULTS = {
     "auth_mode": "none",  # none | managed | ldap
     "create_on_push": False,
     "domain_name": None,  # None: the host name
+    "password_min_length": 12,  # services/credential_rules.py
+    "token_max_lifetime_days": 365,
 }
 _CACHE_SECONDS = 5.0
 _HOSTNAME = socket.gethostname()

@@ -182,7 +182,7 @@ def list_organizations(actor) -> list[Account]:
     """Organizations the caller sees: all for admins, else those they are a member of."""
     require_logged_in(actor)
     query = select(Account).where(Account.is_org).order_by(Account.name)
-    if actor.role != "admin":
+    if not access.is_admin(actor):
         query = query.where(
             Account.id.in_(
                 select(Team.organization_id)

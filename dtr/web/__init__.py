@@ -1,15 +1,17 @@
 """The web portal: server-rendered pages with HTMX. Every route is listed here."""
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from ..auth.csrf import check_csrf, csrf_token
 from ..errors import DomainError
 from . import (
+    access_token_pages,
     auth_pages,
     gc_page,
     logs_page,
     organization_pages,
     repository_pages,
+    robot_pages,
     settings_pages,
     storage_page,
 )
@@ -22,6 +24,7 @@ GET, POST, BOTH = ("GET",), ("POST",), ("GET", "POST")
 R = "/repositories/<namespace>/<name>"
 ORG = "/organizations/<org>"
 TEAM = ORG + "/teams/<team>"
+ROBOT = ORG + "/robots/<robot>"
 ROUTES = [
     ("/", auth_pages.home, GET, "home"),
     ("/setup", auth_pages.setup, BOTH, "setup"),
@@ -43,6 +46,13 @@ ROUTES = [
     (TEAM + "/members", organization_pages.change_member, POST, "team_members"),
     (TEAM + "/repositories", organization_pages.add_repository, POST, "team_add_repository"),
     (TEAM + "/repositories/revoke", organization_pages.revoke_repository, POST, "team_revoke"),
+    (ORG + "/robots", robot_pages.create_robot, POST, "create_robot"),
+    (ROBOT, robot_pages.robot_page, BOTH, "robot"),
+    (ROBOT + "/state", robot_pages.robot_state, POST, "robot_state"),
+    (ROBOT + "/secret", robot_pages.regenerate_secret, POST, "robot_secret"),
+    (ROBOT + "/delete", robot_pages.delete_robot, POST, "delete_robot"),
+    ("/access-tokens", access_token_pages.access_tokens_page, BOTH, "access_tokens"),
+    ("/access-tokens/<token_id>/revoke", access_token_pages.revoke_token, POST, "revoke_token"),
     ("/settings", settings_pages.settings, GET, "settings"),
     ("/settings/<tab>", settings_pages.settings_tab, GET, "settings_tab"),
     ("/settings/logs", logs_page.logs_tab, GET, "settings_logs"),
@@ -52,6 +62,7 @@ ROUTES = [
     ("/settings/auth/users", settings_pages.add_user, POST, "add_user"),
     ("/settings/auth/users/import", settings_pages.import_users, POST, "import_users"),
     ("/settings/auth/users/<name>", settings_pages.change_user, POST, "change_user"),
+    ("/settings/auth/credentials", settings_pages.save_credentials, POST, "save_credentials"),
     ("/settings/license", settings_pages.upload_license, POST, "upload_license"),
     ("/settings/general", settings_pages.save_general, POST, "save_general"),
     ("/settings/storage", storage_page.save_storage, POST, "save_storage"),
@@ -96,3 +107,16 @@ def security_headers(response):
 
 
 bp.after_request(security_headers)
+
+
+def keep_the_form_address(response):
+    """A boosted form answered in place (refused with a message, or a secret shown once)
+    leaves the address bar on the page the form was on: the form's action may answer only
+    POST, so reloading it would fail. A view may name another address (HX-Push-Url)."""
+    boosted = request.headers.get("HX-Boosted") == "true"
+    if boosted and request.method != "GET" and not 300 <= response.status_code < 400:
+        response.headers.setdefault("HX-Push-Url", "false")
+    return response
+
+
+bp.after_request(keep_the_form_address)

@@ -2,13 +2,14 @@
 
 from flask import request, url_for
 
-from ..auth import login_throttle
-from ..auth.sessions import end_session, session_identity, start_session
-from ..errors import DomainError, InvalidCredentials
+from ..auth.authentication import WEB, log_in, request_is_local
+from ..auth.sessions import end_session, start_session
+from ..errors import DomainError, InvalidCredentials, TooManyRequests
 from ..logs import component_logger
-from ..services.accounts import authenticate, create_user
+from ..services.accounts import create_user
+from ..services.credential_rules import password_min_length
 from ..services.settings import get_setting
-from .rendering import go, page
+from .rendering import current_identity, go, page
 
 log = component_logger("auth")
 
@@ -16,16 +17,18 @@ log = component_logger("auth")
 def home():
     if get_setting("auth_mode") == "none":
         return go("web.setup")
-    if session_identity().anonymous:
+    if current_identity().anonymous:
         return go("web.login")
     return go("web.repositories")
 
 
 def setup():
-    """A fresh install: create the first admin (which switches the auth mode to Managed)."""
+    """A fresh install: create the first admin (which switches the auth mode to Managed);
+    from another machine, with the set-up code `serve` printed."""
     if get_setting("auth_mode") != "none":
         return go("web.login")
     error = None
+    local = request_is_local()
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         password = request.form.get("password", "")
@@ -33,12 +36,26 @@ def setup():
             error = "The two passwords differ."
         else:
             try:
-                create_user(name, password, "admin", actor=session_identity())
-                start_session(authenticate(name, password))
+                create_user(
+                    name,
+                    password,
+                    "admin",
+                    actor=current_identity(),
+                    setup_code_given=request.form.get("setup_code", ""),
+                    local=local,
+                )
+                start_session(log_in(name, password, WEB))
                 return go("web.settings_tab", "Welcome! You are the first admin.", tab="auth")
             except DomainError as failure:
                 error = failure.message
-    return page("setup.html", 400 if error else 200, error=error, form=request.form)
+    return page(
+        "setup.html",
+        _status_of(error),
+        error=error,
+        form=request.form,
+        need_code=not local,
+        min_length=password_min_length(),
+    )
 
 
 def login():
@@ -47,23 +64,29 @@ def login():
     error = None
     name = request.form.get("username", "").strip()
     if request.method == "POST":
-        address = request.remote_addr or "?"
-        wait = login_throttle.seconds_blocked(name, address)
-        if wait:
-            log.warning("web login of %r refused for %s s: too many failures", name[:100], wait)
+        try:
+            identity = log_in(name, request.form.get("password", ""), WEB)
+            start_session(identity)
+            log.info("%s logged in to the web portal", identity.name)
+            return _after_login()
+        except TooManyRequests as failure:
+            wait = failure.retry_after
             error = f"Too many failed logins. Try again in {wait} seconds."
-        else:
-            try:
-                identity = authenticate(name, request.form.get("password", ""))
-                login_throttle.record_success(name, address)
-                start_session(identity)
-                log.info("%s logged in to the web portal", identity.name)
-                return _after_login()
-            except InvalidCredentials:
-                login_throttle.record_failure(name, address)
-                error = "Wrong username or password."
-    status = 429 if error and "Too many" in error else 401 if error else 200
-    return page("login.html", status, error=error, username=name, next=_next_page())
+            if not failure.message.startswith("too many failed logins"):
+                error = "Too many password checks at once. Try again in a second."
+        except InvalidCredentials as failure:
+            error = "Wrong username or password."
+            if failure.message.startswith("access tokens"):
+                error = "Access tokens and robot accounts cannot log in here: use your password."
+    return page("login.html", _status_of(error), error=error, username=name, next=_next_page())
+
+
+def _status_of(error):
+    if not error:
+        return 200
+    if error.startswith("Too many"):
+        return 429
+    return 401 if error.startswith(("Wrong", "Access tokens")) else 400
 
 
 def _next_page():

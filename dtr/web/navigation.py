@@ -1,4 +1,5 @@
-"""What the navigation shows to whom: the menu, the Settings tabs, the license banner."""
+"""What the navigation shows to whom: the menu, the Settings tabs, the license banner, the
+notices of access tokens about to expire."""
 
 from ..auth.identity import Identity
 
@@ -34,3 +35,34 @@ def banner_for(identity: Identity):
     from ..services.license import license_status
 
     return license_status().banner
+
+
+EXPIRING_DAYS = 7  # access tokens and robots expiring this soon are marked
+
+
+def notices_for(identity: Identity) -> list[str]:
+    """Short lines for every page: a person's access tokens that expire within
+    EXPIRING_DAYS days (or have expired), to renew."""
+    if identity.anonymous or identity.account_id is None:
+        return []
+    from ..models import utcnow
+    from ..services.access_tokens import expiring_soon
+
+    tokens = expiring_soon(identity, EXPIRING_DAYS)
+    if not tokens:
+        return []
+    now = utcnow()
+    described = [f"{token.name} ({_time_left(token.expires_at - now)})" for token in tokens[:3]]
+    if len(tokens) > 3:
+        described.append(f"{len(tokens) - 3} more")
+    noun = "Your access token" if len(tokens) == 1 else "Your access tokens"
+    return [f"{noun} to renew: {', '.join(described)}."]
+
+
+def _time_left(left) -> str:
+    days = round(left.total_seconds() / 86400)
+    if left.total_seconds() <= 0:
+        return "expired"
+    if days < 1:
+        return "expires within a day"
+    return f"expires in {days} day{'s' if days != 1 else ''}"

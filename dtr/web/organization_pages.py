@@ -12,7 +12,7 @@ from ..services.search import search_accounts
 from .rendering import go, htmx_target, page
 from .repository_pages import PAGE_SIZE, logged_in, page_number
 
-TABS = ("repositories", "teams", "members")
+TABS = ("repositories", "teams", "members", "robots")
 
 
 def organization_list():
@@ -36,16 +36,26 @@ def new_organization():
 
 def organization(org):
     me = logged_in()
+    return organization_page(me, org, request.args.get("tab", "repositories"))
+
+
+def organization_page(me, org, tab, status=200, **extra):
+    """The organization with one of its tabs; `extra`: what the robots tab shows after a
+    change (an error, a new secret)."""
     found = teams.organization_or_404(org)
     may_see_members = access.may_see_organization_members(me, found.id)
-    tab = request.args.get("tab", "repositories")
-    if tab not in TABS or (tab != "repositories" and not may_see_members):
+    may_administer = access.may_administer_organization(me, found.id)
+    if (
+        tab not in TABS
+        or (tab != "repositories" and not may_see_members)
+        or (tab == "robots" and not may_administer)
+    ):
         tab = "repositories"
     context = dict(
         organization=found,
         tab=tab,
         may_see_members=may_see_members,
-        may_administer=access.may_administer_organization(me, found.id),
+        may_administer=may_administer,
         may_create=access.may_create_repository(me, found.id),
     )
     if tab == "repositories":
@@ -63,9 +73,13 @@ def organization(org):
         )
     elif tab == "teams":
         context.update(teams=teams.list_teams(me, org), counts=teams.team_counts(me, org))
-    else:
+    elif tab == "members":
         context.update(members=teams.organization_members(me, org))
-    return page("organizations/organization.html", **context)
+    else:
+        from .robot_pages import robots_tab
+
+        context.update(robots_tab(me, org, **extra))
+    return page("organizations/organization.html", status, **context)
 
 
 def owner_of(org):

@@ -6,7 +6,7 @@ results, a tag row, a member list) are separate partial templates, chosen by `fr
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ..auth.sessions import session_identity
+from ..auth.authentication import WEB, caller_of_request
 from ..errors import (
     Denied,
     DomainError,
@@ -69,13 +69,19 @@ def login_redirect(_error=None):
     return _redirect("web.login", next=request.full_path.rstrip("?"))
 
 
+def current_identity():
+    """The logged-in person of this browser (the session), or ANONYMOUS."""
+    return caller_of_request(WEB).identity
+
+
 def common_context():
     """What every template may use."""
-    from .navigation import banner_for, navigation_for
+    from .navigation import banner_for, navigation_for, notices_for
 
-    identity = session_identity()
+    identity = current_identity()
     return {
         "me": identity,
         "navigation": navigation_for(identity),
         "banner": banner_for(identity),
+        "notices": notices_for(identity),
     }

@@ -3,7 +3,6 @@
 from flask import abort, request
 
 from .. import access
-from ..auth.sessions import session_identity
 from ..errors import DomainError
 from ..markdown_rendering import render_markdown
 from ..models import ACCESS_LEVELS
@@ -11,13 +10,13 @@ from ..services import grants, repositories
 from ..services.settings import domain_name
 from ..services.tag_details import tag_page
 from ..services.trusted_keys import list_repository_keys
-from .rendering import LoginRequired, go, htmx_target, page
+from .rendering import LoginRequired, current_identity, go, htmx_target, page
 
 PAGE_SIZE = 50
 
 
 def logged_in():
-    identity = session_identity()
+    identity = current_identity()
     if identity.anonymous:
         raise LoginRequired()
     return identity

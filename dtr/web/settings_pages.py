@@ -6,6 +6,8 @@ from ..errors import DomainError, InvalidInput
 from ..models import ROLES
 from ..services import accounts, auth_settings, general_settings
 from ..services.callers import require_admin
+from ..services.credential_rules import PASSWORD_MIN_LENGTH_RANGE, TOKEN_MAX_DAYS_RANGE
+from .credential_forms import whole_number
 from .navigation import settings_tabs
 from .rendering import go, page
 from .repository_pages import logged_in
@@ -55,9 +57,10 @@ def _render(tab, code=200, **context):
 # --- Auth -------------------------------------------------------------------------------
 
 
-def _auth_page(me, error=None, ldap_form=None, try_result=None, status=None):
+def _auth_page(me, error=None, ldap_form=None, try_result=None, status=None, rules_form=None):
     described = auth_settings.describe(me)
     users, _ = accounts.list_accounts(me, 0, 1000)
+    rules = {name: described[name] for name in auth_settings.RULES}
     return _render(
         "auth",
         status or (400 if error else 200),
@@ -67,7 +70,22 @@ def _auth_page(me, error=None, ldap_form=None, try_result=None, status=None):
         roles=ROLES,
         error=error,
         try_result=try_result,
+        rules=rules,
+        rules_form=rules_form or rules,
+        password_range=PASSWORD_MIN_LENGTH_RANGE,
+        token_days_range=TOKEN_MAX_DAYS_RANGE,
     )
+
+
+def save_credentials():
+    """Credentials: the shortest password, the longest access token and robot lifetime."""
+    me = admin()
+    typed = {name: request.form.get(name, "") for name in auth_settings.RULES}
+    try:
+        auth_settings.update(me, {name: whole_number(value) for name, value in typed.items()})
+    except DomainError as failure:
+        return _auth_page(me, f"Credentials: {failure.message}", rules_form=typed)
+    return go("web.settings_tab", "Credential rules saved.", tab="auth")
 
 
 def _ldap_from_form(form) -> dict:

@@ -122,7 +122,9 @@ def test_push_to_missing_repository_names_it(docker, dtr, tmp_path):
     assert response.json()["errors"][0]["code"] == "NAME_UNKNOWN"
 
 
-@pytest.mark.parametrize("user,password", [("writer", "wrong-pass"), ("ghost", "writer-pass")])
+@pytest.mark.parametrize(
+    "user,password", [("writer", "wrong-password-1"), ("ghost", "writer-password-1")]
+)
 def test_login_with_wrong_credentials_fails(docker, dtr, user, password):
     failed = docker.login(dtr, user, password, ok=False)
     message = failed.stderr.lower()

@@ -79,7 +79,7 @@ def test_podman_login_push_rmi_pull_logout(containers, dtr, make_repo, tmp_path)
 
 
 def test_podman_login_with_wrong_password_fails(containers, dtr):
-    failed = login(containers, dtr, "writer", "wrong-pass", ok=False)
+    failed = login(containers, dtr, "writer", "wrong-password-1", ok=False)
     assert "invalid username/password" in failed.stderr, failed.stderr
     assert containers.auths() == {}
 

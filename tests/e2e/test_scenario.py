@@ -24,10 +24,10 @@ DENIED = ("denied", "unauthorized")
 ORG = "engineering"
 BARCA, MADRID, PUBLIC = f"{ORG}/barca", f"{ORG}/madrid", f"{ORG}/public-demo"
 PASSWORDS = {
-    "gordon": "gordon-pass-0",
-    "orca": "orca-pass-1",
-    "moby": "moby-pass-2",
-    "ahab": "ahab-pass-3",
+    "gordon": "gordon-password-1-0",
+    "orca": "orca-password-1-1",
+    "moby": "moby-password-1-2",
+    "ahab": "ahab-password-1-3",
 }
 ROLES = {"orca": "read-write", "moby": "read-only", "ahab": "none"}
 TEAMS = {"core": ["gordon", "orca"], "frontend": ["gordon", "moby", "ahab"]}
@@ -121,7 +121,7 @@ def set_up_auth(api):
     assert gordon["name"] == "gordon" and gordon["isAdmin"] and gordon["type"] == "user"
     assert api("GET", "/admin/settings/auth", "gordon")["mode"] == "managed"
     # set up once: no more anonymous admins
-    body = {"name": "intruder", "password": "x", "role": "admin"}
+    body = {"name": "intruder", "password": "x" * 12, "role": "admin"}
     api("POST", "/accounts", json=body, expect=401)
 
     for name, role in ROLES.items():
@@ -129,7 +129,7 @@ def set_up_auth(api):
         created = api("POST", "/accounts", "gordon", json=body, expect=201)
         assert (created["name"], created["role"], created["isAdmin"]) == (name, role, False)
     # only admins manage users and auth settings
-    api("POST", "/accounts", "orca", json={"name": "x1", "password": "x"}, expect=403)
+    api("POST", "/accounts", "orca", json={"name": "x1", "password": "x" * 12}, expect=403)
     api("GET", "/admin/settings/auth", "orca", expect=403)
     names = {a["name"]: a.get("role") for a in api("GET", "/accounts", "gordon")["accounts"]}
     assert names == {"gordon": "admin", **ROLES}

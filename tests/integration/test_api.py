@@ -157,7 +157,7 @@ class World:
         return Api(self.dtr.url, name, USERS[name][0])
 
     def user(self, role="none"):
-        name, password = unique("u"), unique("pw")
+        name, password = unique("u"), unique("password-")
         body = {"name": name, "password": password, "role": role}
         ok(self.admin.post("/accounts", json=body), 201)
         return Api(self.dtr.url, name, password)
@@ -198,10 +198,10 @@ def world(dtr):
 NOT_JSON = {"data": "not json", "headers": {"Content-Type": "application/json"}}
 TEXT_BODY = {"data": '{"name": "x"}', "headers": {"Content-Type": "text/plain"}}
 VALID_BODIES = {  # by operationId: bodies that pass validation, to reach the caller checks
-    "createAccount": {"name": "x", "password": "p"},
+    "createAccount": {"name": "x", "password": "long-enough-pw"},
     "updateAccount": {"role": "none"},
-    "changePassword": {"newPassword": "x"},
-    "importUsers": {"csv": "someone,pw"},
+    "changePassword": {"newPassword": "long-enough-pw"},
+    "importUsers": {"csv": "someone,long-enough-pw"},
     "createTeam": {"name": "t"},
     "updateTeam": {"description": "x"},
     "createRepository": {"name": "r"},
@@ -210,7 +210,7 @@ VALID_BODIES = {  # by operationId: bodies that pass validation, to reach the ca
     "setRepositoryUserAccess": {"accessLevel": "read-only"},
     "setNamespaceTeamAccess": {"accessLevel": "read-only"},
     "putAuthSettings": {"mode": "managed"},
-    "tryLdapLogin": {"username": "u", "password": "p"},
+    "tryLdapLogin": {"username": "u", "password": "long-enough-pw"},
 }
 
 
@@ -288,7 +288,7 @@ def test_wrong_credentials_are_refused_by_every_operation(world):
 
 
 def test_create_user_then_get_and_log_in(world):
-    name, password = unique("u"), "s3cret"
+    name, password = unique("u"), "s3cret-password"
     body = {"name": name, "password": password, "role": "read-only"}
     created = ok(world.admin.post("/accounts", json=body), 201)
     assert created["name"] == name and created["type"] == "user"
@@ -297,23 +297,30 @@ def test_create_user_then_get_and_log_in(world):
     assert ok(world.admin.get(f"/accounts/{name}")) == created
     user = Api(world.dtr.url, name, password)
     assert ok(user.get(f"/accounts/{name}")) == created
-    default = ok(world.admin.post("/accounts", json={"name": unique("u"), "password": "p"}), 201)
+    default = ok(
+        world.admin.post("/accounts", json={"name": unique("u"), "password": "long-enough-pw"}), 201
+    )
     assert default["role"] == "none" and default["isAdmin"] is False
 
 
 def test_create_admin_user(world):
     created = ok(
-        world.admin.post("/accounts", json={"name": unique("u"), "password": "p", "role": "admin"}),
+        world.admin.post(
+            "/accounts", json={"name": unique("u"), "password": "long-enough-pw", "role": "admin"}
+        ),
         201,
     )
     assert created["isAdmin"] is True and created["role"] == "admin"
 
 
-def test_registry_token_works_as_bearer(world):
+def test_registry_tokens_are_refused_by_the_api(world):
+    """A registry token carries registry scopes only: the API refuses it, saying what to use."""
     user = world.user()
     token = world.token(user).json()["token"]
     bearer = Api(world.dtr.url, token=token)
-    assert ok(bearer.get(f"/accounts/{user.name}"))["name"] == user.name
+    error = expect_error(bearer.get(f"/accounts/{user.name}"), 401, "NOT_AUTHENTICATED")
+    assert "registry tokens are for /v2 only" in error["message"]
+    assert "access token with an api scope" in error["message"]
 
 
 def test_create_organization_gets_owners_team_with_its_creator(world):
@@ -332,15 +339,15 @@ def test_create_organization_gets_owners_team_with_its_creator(world):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"password": "p"}, "name"),
-        ({"name": 5, "password": "p"}, "name"),
+        ({"password": "long-enough-pw"}, "name"),
+        ({"name": 5, "password": "long-enough-pw"}, "name"),
         ({"name": "x"}, "password"),
         ({"name": "x", "password": 5}, "password"),
         ({"name": "x", "password": ""}, "password"),
-        ({"name": "x", "password": "p", "role": "superuser"}, "role"),
-        ({"name": "x", "password": "p", "role": 1}, "role"),
-        ({"name": "x", "password": "p", "type": "robot"}, "type"),
-        ({"name": "x", "password": "p", "type": ["user"]}, "type"),
+        ({"name": "x", "password": "long-enough-pw", "role": "superuser"}, "role"),
+        ({"name": "x", "password": "long-enough-pw", "role": 1}, "role"),
+        ({"name": "x", "password": "long-enough-pw", "type": "robot"}, "type"),
+        ({"name": "x", "password": "long-enough-pw", "type": ["user"]}, "type"),
         ({"type": "organization"}, "name"),
     ],
 )
@@ -356,7 +363,9 @@ def test_create_account_needs_a_json_object(world, kwargs):
 @pytest.mark.parametrize("name", ["Upper", "-dash", "a b", "x" * 254, ""])
 def test_create_account_invalid_name(world, name):
     expect_error(
-        world.admin.post("/accounts", json={"name": name, "password": "p"}), 400, "INVALID_NAME"
+        world.admin.post("/accounts", json={"name": name, "password": "long-enough-pw"}),
+        400,
+        "INVALID_NAME",
     )
     body = {"type": "organization", "name": name}
     expect_error(world.admin.post("/accounts", json=body), 400, "INVALID_NAME")
@@ -365,20 +374,20 @@ def test_create_account_invalid_name(world, name):
 def test_create_account_duplicate_names(world):
     user = world.user()
     for body in (
-        {"name": user.name, "password": "p"},
+        {"name": user.name, "password": "long-enough-pw"},
         {"name": user.name, "type": "organization"},
-        {"name": "admin", "password": "p", "role": "admin"},
+        {"name": "admin", "password": "long-enough-pw", "role": "admin"},
     ):
         expect_error(world.admin.post("/accounts", json=body), 409, "ALREADY_EXISTS")
 
 
 def test_only_admins_create_accounts(world):
     for caller in (world.builtin("writer"), world.user("read-write")):
-        user_body = {"name": unique("u"), "password": "p"}
+        user_body = {"name": unique("u"), "password": "long-enough-pw"}
         expect_error(caller.post("/accounts", json=user_body), 403, "NOT_AUTHORIZED")
         org_body = {"name": unique("o"), "type": "organization"}
         expect_error(caller.post("/accounts", json=org_body), 403, "NOT_AUTHORIZED")
-    body = {"name": unique("u"), "password": "p", "role": "admin"}
+    body = {"name": unique("u"), "password": "long-enough-pw", "role": "admin"}
     expect_error(world.anonymous.post("/accounts", json=body), 401, "NOT_AUTHENTICATED")
     expect_error(
         world.anonymous.post("/accounts", json={"name": unique("o"), "type": "organization"}),
@@ -460,13 +469,14 @@ def test_deactivate_and_activate(world):
     user = world.user()
     assert ok(user.get("/accounts"))["total"] > 0
     assert world.token(user).status_code == 200
-    bearer = Api(world.dtr.url, token=world.token(user).json()["token"])
-    assert ok(bearer.get(f"/accounts/{user.name}"))["isActive"] is True
+    bearer = {"Authorization": f"Bearer {world.token(user).json()['token']}"}
+    assert requests.get(f"{world.dtr.url}/v2/", headers=bearer).status_code == 200
 
     deactivated = ok(world.admin.put(f"/accounts/{user.name}/deactivate"))
     assert deactivated["isActive"] is False and deactivated["name"] == user.name
     expect_error(user.get("/accounts"), 401, "NOT_AUTHENTICATED")
-    expect_error(bearer.get(f"/accounts/{user.name}"), 401, "NOT_AUTHENTICATED")
+    # the registry token issued before stops at once, not when it expires
+    assert requests.get(f"{world.dtr.url}/v2/", headers=bearer).status_code == 401
     token = world.token(user)
     assert token.status_code == 401 and "token" not in token.json()
     assert ok(world.admin.get(f"/accounts/{user.name}"))["isActive"] is False
@@ -496,30 +506,35 @@ def test_activation_errors(world):
 def test_change_own_password_needs_the_old_one(world):
     user = world.user()
     path = f"/accounts/{user.name}/changePassword"
-    wrong = {"oldPassword": "not-it", "newPassword": "new-pass"}
+    wrong = {"oldPassword": "not-it", "newPassword": "new-password-1"}
     expect_error(user.post(path, json=wrong), 400, "INVALID_INPUT", "oldPassword")
-    expect_error(user.post(path, json={"newPassword": "x"}), 400, "INVALID_INPUT", "oldPassword")
-    body = {"oldPassword": user.password, "newPassword": "new-pass"}
+    expect_error(
+        user.post(path, json={"newPassword": "x-long-password"}),
+        400,
+        "INVALID_INPUT",
+        "oldPassword",
+    )
+    body = {"oldPassword": user.password, "newPassword": "new-password-1"}
     response = user.post(path, json=body)
     assert response.status_code == 204, response.text
     expect_error(user.get("/accounts"), 401, "NOT_AUTHENTICATED")
-    assert ok(Api(world.dtr.url, user.name, "new-pass").get("/accounts"))["total"] > 0
+    assert ok(Api(world.dtr.url, user.name, "new-password-1").get("/accounts"))["total"] > 0
 
 
 def test_admin_changes_a_password_without_the_old_one(world):
     user = world.user()
     response = world.admin.post(
-        f"/accounts/{user.name}/changePassword", json={"newPassword": "by-admin"}
+        f"/accounts/{user.name}/changePassword", json={"newPassword": "by-admin-password"}
     )
     assert response.status_code == 204, response.text
     expect_error(user.get("/accounts"), 401, "NOT_AUTHENTICATED")
-    assert ok(Api(world.dtr.url, user.name, "by-admin").get("/accounts"))["total"] > 0
+    assert ok(Api(world.dtr.url, user.name, "by-admin-password").get("/accounts"))["total"] > 0
 
 
 def test_change_password_errors(world):
     user, other = world.user(), world.user()
     path = f"/accounts/{other.name}/changePassword"
-    body = {"oldPassword": other.password, "newPassword": "hijack"}
+    body = {"oldPassword": other.password, "newPassword": "hijack-password"}
     expect_error(user.post(path, json=body), 403, "NOT_AUTHORIZED")
     expect_error(world.builtin("writer").post(path, json=body), 403, "NOT_AUTHORIZED")
     expect_error(world.anonymous.post(path, json=body), 401, "NOT_AUTHENTICATED")
@@ -530,12 +545,16 @@ def test_change_password_errors(world):
     )
     bad_type = {"oldPassword": user.password, "newPassword": 5}
     expect_error(user.post(own, json=bad_type), 400, "INVALID_INPUT", "newPassword")
-    old_type = {"oldPassword": 5, "newPassword": "x"}
+    old_type = {"oldPassword": 5, "newPassword": "x-long-password"}
     expect_error(user.post(own, json=old_type), 400, "INVALID_INPUT", "oldPassword")
     missing = f"/accounts/{unique('none')}/changePassword"
-    expect_error(world.admin.post(missing, json={"newPassword": "x"}), 404, "NO_SUCH_RESOURCE")
+    expect_error(
+        world.admin.post(missing, json={"newPassword": "x-long-password"}), 404, "NO_SUCH_RESOURCE"
+    )
     org = f"/accounts/{world.org()}/changePassword"
-    expect_error(world.admin.post(org, json={"newPassword": "x"}), 404, "NO_SUCH_RESOURCE")
+    expect_error(
+        world.admin.post(org, json={"newPassword": "x-long-password"}), 404, "NO_SUCH_RESOURCE"
+    )
     assert ok(other.get("/accounts"))["total"] > 0  # nothing changed
 
 
@@ -1427,7 +1446,7 @@ def fresh(tmp_path):
 
 def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
     anonymous = Api(fresh.url)
-    someone = Api(fresh.url, "admin", "admin-pass")
+    someone = Api(fresh.url, "admin", "admin-password-1")
     answers = {}
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
@@ -1445,8 +1464,8 @@ def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
     assert ok(anonymous.get("/openapi.json")) == DOCUMENT
 
     for body in (
-        {"name": "first", "password": "pw", "role": "read-write"},
-        {"name": "first", "password": "pw"},
+        {"name": "first", "password": "long-enough-pw", "role": "read-write"},
+        {"name": "first", "password": "long-enough-pw"},
         {"name": "first", "type": "organization"},
     ):
         expect_error(anonymous.post("/accounts", json=body), 409, "NOT_SET_UP")
@@ -1454,11 +1473,16 @@ def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
         anonymous.post("/accounts", json={"name": "first"}), 400, "INVALID_INPUT", "password"
     )
 
-    body = {"name": "root", "password": "root-pass", "role": "admin"}
+    body = {"name": "root", "password": "root-password-1", "role": "admin"}
     created = ok(anonymous.post("/accounts", json=body), 201)
     assert created["name"] == "root" and created["isAdmin"] is True
-    root = Api(fresh.url, "root", "root-pass")
-    assert ok(root.get("/admin/settings/auth")) == {"mode": "managed", "ldap": None}
+    root = Api(fresh.url, "root", "root-password-1")
+    assert ok(root.get("/admin/settings/auth")) == {
+        "mode": "managed",
+        "ldap": None,
+        "passwordMinLength": 12,
+        "tokenMaxLifetimeDays": 365,
+    }
     expect_error(
         anonymous.post("/accounts", json={**body, "name": "second"}), 401, "NOT_AUTHENTICATED"
     )
@@ -1472,21 +1496,25 @@ def test_fresh_server_namespace_listing_is_not_set_up(fresh):
 
 def test_import_users_from_csv(world):
     first, second = unique("csv"), unique("csv")
-    text = f"username,password,role\n{first},pw-1,read-write\n{second},pw-2\n"
+    text = f"username,password,role\n{first},password-one,read-write\n{second},password-two\n"
     created = ok(world.admin.post("/accounts/import", json={"csv": text}), 201)["accounts"]
     assert [(a["name"], a["role"]) for a in created] == [(first, "read-write"), (second, "none")]
-    assert ok(Api(world.dtr.url, first, "pw-1").get(f"/accounts/{first}"))["role"] == "read-write"
+    assert (
+        ok(Api(world.dtr.url, first, "password-one").get(f"/accounts/{first}"))["role"]
+        == "read-write"
+    )
 
 
 def test_csv_import_is_all_or_nothing(world):
     good, taken = unique("csv"), unique("csv")
-    ok(world.admin.post("/accounts/import", json={"csv": f"{taken},pw"}), 201)
+    ok(world.admin.post("/accounts/import", json={"csv": f"{taken},long-password"}), 201)
     cases = {
-        f"{good},pw\nBad Name,pw": (400, "line 2"),
-        f"{good},pw,king": (400, "line 1"),
+        f"{good},long-password\nBad Name,long-password": (400, "line 2"),
+        f"{good},long-password,king": (400, "line 1"),
         f"{good},": (400, "line 1"),
-        f"{good},pw\n{good},pw": (400, "twice"),
-        f"{good},pw\n{taken},pw": (409, "taken"),
+        f"{good},long-password\n{good},long-password": (400, "twice"),
+        f"{good},long-password\n{taken},long-password": (409, "taken"),
+        f"{good},long-password\n{unique('csv')},short": (400, "line 2: password: too short"),
         "only-one-field": (400, "line 1"),
         "": (400, "csv"),
     }
@@ -1496,5 +1524,5 @@ def test_csv_import_is_all_or_nothing(world):
         assert words in response.json()["errors"][0]["message"], text
     assert world.admin.get(f"/accounts/{good}").status_code == 404  # nothing was created
     user = world.user()
-    assert user.post("/accounts/import", json={"csv": f"{good},pw"}).status_code == 403
+    assert user.post("/accounts/import", json={"csv": f"{good},long-password"}).status_code == 403
     assert world.admin.post("/accounts/import", json={"csv": 5}).status_code == 400

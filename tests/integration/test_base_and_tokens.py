@@ -42,7 +42,7 @@ def test_base_answers_200_with_a_token_or_basic_credentials(dtr):
     response = requests.get(f"{dtr.url}/v2/", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 200
     assert response.headers["Docker-Distribution-API-Version"] == "registry/2.0"
-    assert requests.get(f"{dtr.url}/v2/", auth=("reader", "reader-pass")).status_code == 200
+    assert requests.get(f"{dtr.url}/v2/", auth=("reader", "reader-password-1")).status_code == 200
     assert requests.get(f"{dtr.url}/v2/", auth=("reader", "wrong")).status_code == 401
 
 
@@ -100,7 +100,7 @@ def test_oauth_password_and_refresh_grants(dtr, repo):
         data={
             "grant_type": "password",
             "username": "writer",
-            "password": "writer-pass",
+            "password": "writer-password-1",
             "service": service,
             "scope": f"repository:{repo}:pull,push",
             "access_type": "offline",
@@ -148,6 +148,8 @@ def _forge(dtr, key, **overrides):
         "iat": now,
         "jti": "x",
         "access": [{"type": "repository", "name": "admin/x", "actions": ["pull"]}],
+        # the credential the token stands for, as the token service writes it
+        "cred": claims_of(token(dtr, "admin").json()["token"])["cred"],
     }
     claims.update(overrides)
     return jwt.encode(claims, key, algorithm="ES256")
@@ -172,7 +174,7 @@ def test_expired_forged_and_foreign_tokens_are_refused(dtr):
         response = requests.get(f"{dtr.url}/v2/", headers={"Authorization": f"Bearer {raw}"})
         assert response.status_code == 401, name
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"], name
-    assert requests.get(f"{dtr.url}/v2/", auth=("admin", "admin-pass")).ok  # still serving
+    assert requests.get(f"{dtr.url}/v2/", auth=("admin", "admin-password-1")).ok  # still serving
 
 
 def test_insufficient_scope_challenge_names_the_scope(dtr, repo):
@@ -187,6 +189,6 @@ def test_insufficient_scope_challenge_names_the_scope(dtr, repo):
 
 
 def test_client_reauthenticates_like_docker(dtr, repo):
-    client = RegistryClient(dtr.url, "writer", "writer-pass")
+    client = RegistryClient(dtr.url, "writer", "writer-password-1")
     assert client.request("GET", f"/v2/{repo}/tags/list").status_code == 200
     assert client.token_requests == 1

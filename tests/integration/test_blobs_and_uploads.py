@@ -167,7 +167,7 @@ def test_cross_repository_mount(client_for, repo, dtr):
             "service": service,
             "scope": [f"repository:{target}:pull,push", f"repository:{repo}:pull"],
         },
-        auth=("admin", "admin-pass"),
+        auth=("admin", "admin-password-1"),
     ).json()["token"]
     mounted = admin.request(
         "POST",
@@ -209,7 +209,7 @@ def _raw_request(dtr, head: bytes, body: bytes):
 def test_truncated_uploads_store_nothing_and_server_keeps_serving(admin, repo, dtr):
     data = os.urandom(1000)
     digest = sha256(data)
-    auth = "Basic YWRtaW46YWRtaW4tcGFzcw=="  # admin:admin-pass
+    auth = "Basic YWRtaW46YWRtaW4tcGFzcw=="  # admin:admin-password-1
     head = (
         f"POST /v2/{repo}/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
         f"Authorization: {auth}\r\nContent-Length: {len(data)}\r\n\r\n"

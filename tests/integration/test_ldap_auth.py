@@ -8,13 +8,15 @@ from tests.support.server import DTRProcess
 from tests.support.slapd import BIND_DN, BIND_PASSWORD, GROUPS, PEOPLE, USERS
 
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.match_hostname:DeprecationWarning")
-ADMIN = ("admin", "admin-pass")
+ADMIN = ("admin", "admin-password-1")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     dtr = DTRProcess(tmp_path_factory.mktemp("ldap-dtr") / "instance")
-    dtr.create_users({"admin": ("admin-pass", "admin"), "local": ("local-pass", "read-write")})
+    dtr.create_users(
+        {"admin": ("admin-password-1", "admin"), "local": ("local-password-1", "read-write")}
+    )
     dtr.start()
     yield dtr
     dtr.stop()
@@ -84,7 +86,7 @@ def test_ldap_mode_end_to_end(server, slapd):
             server,
             "POST",
             "/admin/settings/auth/ldap/tryLogin",
-            auth=("local", "local-pass"),
+            auth=("local", "local-password-1"),
             json={"username": "orca", "password": "x"},
         ).status_code
         == 403
@@ -103,8 +105,8 @@ def test_ldap_mode_end_to_end(server, slapd):
     gordon = api(server, "GET", "/accounts/gordon", auth=("gordon", ldap_password("gordon")))
     assert gordon.status_code == 200 and gordon.json()["role"] == "admin"
     # local accounts: the admin is break-glass, other local users no longer log in
-    assert token_status(server, "admin", "admin-pass") == 200
-    assert token_status(server, "local", "local-pass") == 401
+    assert token_status(server, "admin", "admin-password-1") == 200
+    assert token_status(server, "local", "local-password-1") == 401
 
     # LDAP down: LDAP logins fail, the local admin still works
     slapd.stop()
@@ -143,4 +145,4 @@ def test_ldap_mode_end_to_end(server, slapd):
         slapd.add_user("moby", ldap_password("moby"), groups=["frontend"])
     # back to managed mode so local users log in again
     assert api(server, "PUT", "/admin/settings/auth", json={"mode": "managed"}).ok
-    assert token_status(server, "local", "local-pass") == 200
+    assert token_status(server, "local", "local-password-1") == 200

@@ -81,53 +81,55 @@ def test_stopped_server_is_unavailable_until_restarted(slapd, settings):
     slapd.stop()
     try:
         with pytest.raises(LdapUnavailable, match="Connection refused"):
-            authenticate(settings, "gordon", "gordon-pass")
+            authenticate(settings, "gordon", "gordon-password-1")
     finally:
         slapd.start()
-    assert authenticate(settings, "gordon", "gordon-pass").username == "gordon"
+    assert authenticate(settings, "gordon", "gordon-password-1").username == "gordon"
 
 
 # authenticate
 
 
 def test_authenticate_returns_the_directory_user(settings):
-    assert authenticate(settings, "gordon", "gordon-pass") == LdapUser(
+    assert authenticate(settings, "gordon", "gordon-password-1") == LdapUser(
         username="gordon",
         dn=user_dn("gordon"),
         email="gordon@example.org",
         full_name="Gordon the Turtle",
         is_admin=True,
     )
-    assert authenticate(settings, "orca", "orca-pass").is_admin is False
+    assert authenticate(settings, "orca", "orca-password-1").is_admin is False
 
 
 def test_username_is_the_login_attribute_lowercased(settings):
     for login in ("Ahab", "ahab", "AHAB"):
-        user = authenticate(settings, login, "ahab-pass")
+        user = authenticate(settings, login, "ahab-password-1")
         assert (user.username, user.dn) == ("ahab", user_dn("Ahab"))
 
 
 def test_other_login_attribute(settings):
-    user = authenticate(changed(settings, login_attribute="mail"), "moby@example.org", "moby-pass")
+    user = authenticate(
+        changed(settings, login_attribute="mail"), "moby@example.org", "moby-password-1"
+    )
     assert user.username == "moby@example.org"
 
 
 def test_no_admin_group(settings):
     assert not authenticate(
-        changed(settings, admin_group_dn=None), "gordon", "gordon-pass"
+        changed(settings, admin_group_dn=None), "gordon", "gordon-password-1"
     ).is_admin
     missing = f"cn=nope,{GROUPS}"
     assert not authenticate(
-        changed(settings, admin_group_dn=missing), "gordon", "gordon-pass"
+        changed(settings, admin_group_dn=missing), "gordon", "gordon-password-1"
     ).is_admin
 
 
 @pytest.mark.parametrize(
     "username, password",
     [
-        ("gordon", "orca-pass"),
+        ("gordon", "orca-password-1"),
         ("gordon", "gordon-pas"),
-        ("nemo", "gordon-pass"),
+        ("nemo", "gordon-password-1"),
         ("gordon", "\x00"),  # refused by ldap3 before sending (SASLprep)
     ],
 )
@@ -156,7 +158,7 @@ def test_service_account_cannot_log_in(settings):
 def test_filter_injection_is_refused(settings, username):
     # Unescaped, "g*" or "gordon)(uid=*" would find gordon alone and log in with his password.
     with pytest.raises(InvalidCredentials):
-        authenticate(settings, username, "gordon-pass")
+        authenticate(settings, username, "gordon-password-1")
 
 
 # TLS
@@ -165,7 +167,7 @@ def test_filter_injection_is_refused(settings, username):
 def test_start_tls_with_the_ca(slapd, settings):
     tls = changed(settings, start_tls=True, ca_certificate=slapd.ca_pem)
     check_bind(tls)
-    assert authenticate(tls, "gordon", "gordon-pass").is_admin
+    assert authenticate(tls, "gordon", "gordon-password-1").is_admin
     check_bind(changed(tls, server_url=slapd.url.replace("127.0.0.1", "localhost")))
 
 
@@ -189,7 +191,7 @@ def test_start_tls_skip_verify(settings):
 
 def test_ldaps(slapd, settings):
     ldaps = changed(settings, server_url=slapd.ldaps_url, ca_certificate=slapd.ca_pem)
-    assert authenticate(ldaps, "moby", "moby-pass").username == "moby"
+    assert authenticate(ldaps, "moby", "moby-password-1").username == "moby"
     with pytest.raises(LdapUnavailable, match="certificate verify failed"):
         check_bind(changed(ldaps, ca_certificate=None))
 
@@ -198,7 +200,7 @@ def test_ldaps(slapd, settings):
 
 
 def test_try_login_ok(settings):
-    result = try_login(settings, "gordon", "gordon-pass")
+    result = try_login(settings, "gordon", "gordon-password-1")
     assert result["ok"] is True
     assert result["message"] == f"logged in as gordon ({user_dn('gordon')}), an administrator"
     assert result["user"]["username"] == "gordon" and result["user"]["is_admin"] is True
@@ -220,9 +222,11 @@ def test_try_login_refused_says_why(settings, username, password, detail):
 
 
 def test_try_login_does_not_raise_for_directory_problems(settings):
-    down = try_login(changed(settings, server_url=nothing_listening()), "gordon", "gordon-pass")
+    down = try_login(
+        changed(settings, server_url=nothing_listening()), "gordon", "gordon-password-1"
+    )
     assert down["ok"] is False and "Connection refused" in down["message"]
-    bad_bind = try_login(changed(settings, bind_password="wrong"), "gordon", "gordon-pass")
+    bad_bind = try_login(changed(settings, bind_password="wrong"), "gordon", "gordon-password-1")
     assert bad_bind["ok"] is False and "invalid credentials for the bind DN" in bad_bind["message"]
 
 
@@ -261,13 +265,13 @@ def test_missing_group_or_base_is_an_error_not_empty(settings):
     with pytest.raises(LdapUnavailable, match="no such entry: ou=nope,dc=example,dc=org"):
         list_users(wrong_base)
     with pytest.raises(LdapUnavailable, match="no such entry: ou=nope,dc=example,dc=org"):
-        authenticate(wrong_base, "gordon", "gordon-pass")
+        authenticate(wrong_base, "gordon", "gordon-password-1")
 
 
 def test_user_removed_from_the_directory(slapd, settings):
-    slapd.add_user("nemo", "nemo-pass", groups=["frontend"])
+    slapd.add_user("nemo", "nemo-password-1", groups=["frontend"])
     try:
-        assert authenticate(settings, "nemo", "nemo-pass").username == "nemo"
+        assert authenticate(settings, "nemo", "nemo-password-1").username == "nemo"
         assert "nemo" in {u.username for u in list_users(settings)}
         assert "nemo" in group_members(settings, f"cn=frontend,{GROUPS}")
     finally:
@@ -275,7 +279,7 @@ def test_user_removed_from_the_directory(slapd, settings):
     assert "nemo" not in {u.username for u in list_users(settings)}
     assert group_members(settings, f"cn=frontend,{GROUPS}") == {"gordon", "moby", "ahab"}
     with pytest.raises(InvalidCredentials):
-        authenticate(settings, "nemo", "nemo-pass")
+        authenticate(settings, "nemo", "nemo-password-1")
 
 
 # LdapSettings

@@ -171,7 +171,7 @@ def test_catalog_for_admins_only(client_for, repo, public_repo):
     assert second.json()["repositories"] == [listing[1]]
     writer = client_for("writer").request("GET", "/v2/_catalog")
     assert writer.status_code in (401, 403)
-    basic = requests.get(f"{admin.url}/v2/_catalog", auth=("reader", "reader-pass"))
+    basic = requests.get(f"{admin.url}/v2/_catalog", auth=("reader", "reader-password-1"))
     assert basic.status_code == 403 and error_code(basic) == "DENIED"
 
 

@@ -71,7 +71,7 @@ def test_roles_on_a_private_repository(client_for, repo):
     assert nobody.get_manifest(repo, "v1").status_code == 401
     assert anonymous.get_manifest(repo, "v1").status_code == 401
     # with HTTP Basic, a repository the caller may not see does not exist
-    basic = requests.get(f"{reader.url}/v2/{repo}/tags/list", auth=("nobody", "nobody-pass"))
+    basic = requests.get(f"{reader.url}/v2/{repo}/tags/list", auth=("nobody", "nobody-password-1"))
     assert basic.status_code == 404 and error_code(basic) == "NAME_UNKNOWN"
     tags = client_for("admin").request("GET", f"/v2/{repo}/tags/list").json()["tags"]
     assert tags == ["v1"]

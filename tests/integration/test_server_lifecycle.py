@@ -61,7 +61,7 @@ def test_https_with_self_signed_certificate_and_domain_change(fresh, tmp_path):
     assert "registry.example.test" in san_names(served_certificate(server.port))
     with pytest.raises(requests.exceptions.SSLError):  # the old certificate is not served
         requests.get(f"{server.url}/v2/", verify=str(ca_file))
-    client = RegistryClient(server.url, "admin", "admin-pass")
+    client = RegistryClient(server.url, "admin", "admin-password-1")
     assert server.cli("create-repo", "admin/tls").returncode == 0
     image = simple_image("tls")
     assert client.push_image("admin/tls", "v1", image) == image.digest
@@ -69,13 +69,18 @@ def test_https_with_self_signed_certificate_and_domain_change(fresh, tmp_path):
 
 def test_cli_errors_are_clear(fresh):
     server = fresh()
-    taken = server.cli("create-user", "admin", "--role", "admin", "--password-stdin", stdin="x\n")
+    long_enough = "x" * 12 + "\n"
+    taken = server.cli(
+        "create-user", "admin", "--role", "admin", "--password-stdin", stdin=long_enough
+    )
     assert taken.returncode != 0 and "already taken" in taken.stderr
     invalid = server.cli(
-        "create-user", "Bad Name", "--role", "none", "--password-stdin", stdin="x\n"
+        "create-user", "Bad Name", "--role", "none", "--password-stdin", stdin=long_enough
     )
     assert invalid.returncode != 0 and "invalid name" in invalid.stderr
-    role = server.cli("create-user", "someone", "--role", "king", "--password-stdin", stdin="x\n")
+    role = server.cli(
+        "create-user", "someone", "--role", "king", "--password-stdin", stdin=long_enough
+    )
     assert role.returncode != 0
     empty = server.cli("create-user", "someone", "--role", "none", "--password-stdin", stdin="\n")
     assert empty.returncode != 0 and "password" in empty.stderr
@@ -93,13 +98,13 @@ def test_cli_errors_are_clear(fresh):
 def test_fresh_install_allows_nothing_until_an_admin_exists(tmp_path):
     server = DTRProcess(tmp_path / "empty")
     result = server.cli(
-        "create-user", "dev", "--role", "read-write", "--password-stdin", stdin="pw\n"
+        "create-user", "dev", "--role", "read-write", "--password-stdin", stdin="dev-password-1\n"
     )
     assert result.returncode == 0
     server.start()
     try:
         # auth mode is still None: no credentials work, nothing is granted
-        response = requests.get(f"{server.url}/v2/", auth=("dev", "pw"))
+        response = requests.get(f"{server.url}/v2/", auth=("dev", "dev-password-1"))
         assert response.status_code == 401
         token = requests.get(f"{server.url}/auth/token", params={"scope": "repository:dev/x:pull"})
         assert token.json()["scope"] == ""
@@ -110,7 +115,7 @@ def test_fresh_install_allows_nothing_until_an_admin_exists(tmp_path):
 def test_upload_resumes_after_a_restart(fresh):
     server = fresh().start()
     assert server.cli("create-repo", "admin/resume").returncode == 0
-    client = RegistryClient(server.url, "admin", "admin-pass")
+    client = RegistryClient(server.url, "admin", "admin-password-1")
     data = os.urandom(3 * 1024 * 1024)
     location = client.request("POST", "/v2/admin/resume/blobs/uploads/").headers["Location"]
     first = client.request(
@@ -119,7 +124,7 @@ def test_upload_resumes_after_a_restart(fresh):
     assert first.status_code == 202
     server.stop()
     server.start()  # hash state is rebuilt from the stored bytes
-    client = RegistryClient(server.url, "admin", "admin-pass")
+    client = RegistryClient(server.url, "admin", "admin-password-1")
     status = client.request("GET", location)
     assert status.status_code == 204 and status.headers["Range"] == "0-999999"
     rest = client.request(
@@ -137,7 +142,7 @@ def test_upload_resumes_after_a_restart(fresh):
 def test_push_slower_than_the_token_lifetime(fresh):
     server = fresh(env={"DTR_TOKEN_LIFETIME": "2"}).start()
     assert server.cli("create-repo", "admin/slow").returncode == 0
-    client = RegistryClient(server.url, "admin", "admin-pass")
+    client = RegistryClient(server.url, "admin", "admin-password-1")
     chunks = [os.urandom(100_000) for _ in range(3)]
     location = client.request("POST", "/v2/admin/slow/blobs/uploads/").headers["Location"]
     offset = 0
@@ -162,7 +167,7 @@ def test_concurrent_pushes_do_not_fail(fresh):
 
     def push(index):
         try:
-            client = RegistryClient(server.url, "writer", "writer-pass")
+            client = RegistryClient(server.url, "writer", "writer-password-1")
             image = simple_image(f"concurrent-{index}", layers=3)
             client.push_blob("admin/busy", shared)
             assert client.push_image("admin/busy", f"t{index}", image) == image.digest
@@ -176,7 +181,7 @@ def test_concurrent_pushes_do_not_fail(fresh):
         thread.join()
     assert errors == []
     tags = (
-        RegistryClient(server.url, "admin", "admin-pass")
+        RegistryClient(server.url, "admin", "admin-password-1")
         .request("GET", "/v2/admin/busy/tags/list")
         .json()["tags"]
     )
@@ -204,7 +209,7 @@ def test_killed_server_leaves_no_blob_visible(fresh):
                 f"{server.url}/v2/admin/killed/blobs/uploads/",
                 params={"digest": digest},
                 data=body(),
-                auth=("admin", "admin-pass"),
+                auth=("admin", "admin-password-1"),
                 timeout=60,
             )
         except requests.RequestException:
@@ -219,7 +224,7 @@ def test_killed_server_leaves_no_blob_visible(fresh):
     subprocess.run(["pkill", "-9", "-f", f"dtr.server --bind {server.host}"], check=False)
     time.sleep(0.5)
     server.start()
-    client = RegistryClient(server.url, "admin", "admin-pass")
+    client = RegistryClient(server.url, "admin", "admin-password-1")
     assert client.request("HEAD", f"/v2/admin/killed/blobs/{digest}").status_code == 404
     blob_files = list((server.instance / "storage" / "blobs").rglob(digest.split(":")[1]))
     assert blob_files == []

@@ -14,8 +14,17 @@ import requests
 import dtr
 from dtr.database import db
 from dtr.models import Account, Tag, Team
-from dtr.services import accounts, general_settings, grants, repositories, teams
-from dtr.services.settings import get_setting
+from dtr.services import (
+    access_tokens,
+    accounts,
+    auth_settings,
+    general_settings,
+    grants,
+    repositories,
+    robots,
+    teams,
+)
+from dtr.services.settings import get_setting, set_setting
 from dtr.web import ROUTES
 from tests.integration.web_support import (
     Browser,
@@ -56,8 +65,9 @@ def _fresh_process_state():
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """Users of every kind; organization acme (owners: admin, owner; team devs: member) with
-    acme/private (devs: read-only) and acme/public; organization hidden with hidden/secret;
-    one tag on acme/private per caller, for the trash icon."""
+    acme/private (devs: read-only) and acme/public and the robot acme+ci; organization hidden
+    with hidden/secret; one tag on acme/private per caller, for the trash icon; an access
+    token of member."""
     reset_process_state()
     app = build_app(tmp_path_factory.mktemp("web") / "instance")
     with app.app_context():
@@ -74,6 +84,11 @@ def app(tmp_path_factory):
         accounts.create_organization("hidden", admin)
         repositories.create_repository(admin, "hidden/secret")
         insert_tags("acme/private", ["latest", *(f"for-{caller}" for caller in CALLERS)])
+        robots.create_robot(
+            admin, "acme", "ci", "", None, [{"namespace": "acme", "actions": ["pull"]}]
+        )
+        token, _ = access_tokens.create_token(identity("member"), "member", "ci", ["api:read"])
+        assert token.id == 1  # the table's MEMBER_TOKEN
     return app
 
 
@@ -124,6 +139,9 @@ PUBLIC = "/repositories/acme/public"
 SECRET = "/repositories/hidden/secret"
 TEAM = "/organizations/acme/teams/devs"
 GC = "/settings/garbage-collection"
+ROBOT = "/organizations/acme/robots/ci"
+NO_ROBOT = "/organizations/acme/robots/nosuchrobot"
+MEMBER_TOKEN = "/access-tokens/1"
 ADMIN_ONLY_GET = "L 403 403 403 403 403 200"
 
 # Columns: anon nobody reader writer owner member admin. L: a 303 to /login (for HTMX
@@ -161,6 +179,18 @@ TABLE = [
     ("POST", TEAM + "/members",                   "L   403 403 403 303 403 303"),
     ("POST", TEAM + "/repositories",              "L   403 403 403 303 403 303"),
     ("POST", TEAM + "/repositories/revoke",       "L   403 403 403 303 403 303"),
+    ("GET",  "/organizations/acme?tab=robots",    "L   200 200 200 200 200 200"),
+    ("POST", "/organizations/acme/robots",        "L   403 403 403 400 403 400"),
+    ("POST", "/organizations/hidden/robots",      "L   403 403 403 403 403 400"),
+    ("GET",  ROBOT,                               "L   403 403 403 200 403 200"),
+    ("GET",  NO_ROBOT,                            "L   403 403 403 404 403 404"),
+    ("POST", ROBOT,                               "L   403 403 403 400 403 400"),
+    ("POST", ROBOT + "/state",                    "L   403 403 403 303 403 303"),
+    ("POST", NO_ROBOT + "/secret",                "L   403 403 403 404 403 404"),
+    ("POST", NO_ROBOT + "/delete",                "L   403 403 403 404 403 404"),
+    ("GET",  "/access-tokens",                    "L   200 200 200 200 200 200"),
+    ("POST", "/access-tokens",                    "L   400 400 400 400 400 400"),
+    ("POST", MEMBER_TOKEN + "/revoke",            "L   404 404 404 404 303 404"),
     ("GET",  "/settings",                         "L   403 403 403 403 403 303"),
     ("GET",  "/settings/auth",                    ADMIN_ONLY_GET),
     ("GET",  "/settings/license",                 ADMIN_ONLY_GET),
@@ -175,6 +205,7 @@ TABLE = [
     ("POST", "/settings/auth/users",              "L   403 403 403 403 403 400"),
     ("POST", "/settings/auth/users/import",       "L   403 403 403 403 403 400"),
     ("POST", "/settings/auth/users/nobody",       "L   403 403 403 403 403 400"),
+    ("POST", "/settings/auth/credentials",        "L   403 403 403 403 403 400"),
     ("POST", "/settings/license",                 "L   403 403 403 403 403 400"),
     ("POST", "/settings/general",                 "L   403 403 403 403 403 400"),
     ("POST", "/settings/garbage-collection",      "L   403 403 403 403 403 400"),
@@ -188,7 +219,7 @@ TABLE = [
 # What each POST of the table sends: harmless for those allowed (a bad value, an unknown
 # name, or what is already there), so every caller can run every row.
 FORMS = {
-    "/setup": {"username": "intruder", "password": "p", "confirm": "p"},
+    "/setup": {"username": "intruder", "password": "p" * 12, "confirm": "p" * 12},
     "/repositories/new": {"namespace": "acme", "name": "Bad Name"},
     P + "/settings": {"visibility": "private", "shortDescription": "Top secret"},
     P + "/access": {"kind": "team", "action": "revoke", "grantee": "nosuchteam"},
@@ -202,6 +233,12 @@ FORMS = {
     "/settings/auth/users": {"username": "", "password": ""},
     "/settings/auth/users/import": {"csv": ""},
     "/settings/auth/users/nobody": {"action": "bogus"},
+    "/settings/auth/credentials": {"passwordMinLength": "3", "tokenMaxLifetimeDays": "30"},
+    "/organizations/acme/robots": {"name": ""},
+    "/organizations/hidden/robots": {"name": ""},
+    ROBOT: {"scope": "namespace", "namespaceActions": "bogus"},
+    ROBOT + "/state": {"enabled": "true"},
+    "/access-tokens": {"name": "no-scopes"},
     "/settings/license": {"license": ""},
     "/settings/general": {"domainName": ""},
     GC: {"graceMinutes": "soon"},
@@ -333,7 +370,7 @@ def test_a_fresh_install_sends_every_page_to_the_set_up(fresh_app):
 
 def test_set_up_creates_the_first_admin_once(fresh_app):
     browser = Browser(fresh_app, "/setup")
-    form = {"username": "boss", "password": "boss-pass", "confirm": "boss-pass"}
+    form = {"username": "boss", "password": "boss-password-1", "confirm": "boss-password-1"}
     assert browser.post("/setup", form, csrf=False).status_code == 403
     assert not account_exists(fresh_app, "boss")
     mismatched = browser.post("/setup", {**form, "confirm": "other"})
@@ -365,8 +402,8 @@ def person(app):
     """A new read-write user: (name, password)."""
     name = unique("person")
     with app.app_context():
-        accounts.create_user(name, "first-pass", "read-write")
-    return name, "first-pass"
+        accounts.create_user(name, "first-password-1", "read-write")
+    return name, "first-password-1"
 
 
 def test_wrong_password_is_refused_with_a_message(app, person):
@@ -445,11 +482,11 @@ def test_a_password_change_ends_existing_sessions(app, person):
         browser.login(name, password)
         assert browser.get("/repositories").status_code == 200
     with app.app_context():
-        accounts.change_password(identity("admin"), name, None, "second-pass")
+        accounts.change_password(identity("admin"), name, None, "second-password-1")
     for browser in browsers:
         assert outcome(browser.get("/repositories")) == "L"
     assert Browser(app).login(name, password).status_code == 401
-    assert Browser(app).login(name, "second-pass").status_code == 303
+    assert Browser(app).login(name, "second-password-1").status_code == 303
 
 
 def test_a_deactivated_users_session_ends(app, person):
@@ -465,9 +502,9 @@ def test_a_deactivated_users_session_ends(app, person):
 def test_a_role_change_applies_to_open_sessions(app):
     name = unique("boss")
     with app.app_context():
-        accounts.create_user(name, "boss-pass", "admin")
+        accounts.create_user(name, "boss-password-1", "admin")
     browser = Browser(app)
-    browser.login(name, "boss-pass")
+    browser.login(name, "boss-password-1")
     assert browser.get("/settings/auth").status_code == 200
     with app.app_context():
         accounts.set_role(identity("admin"), name, "read-only")
@@ -514,7 +551,7 @@ def test_forms_without_the_token_are_refused_and_change_nothing(app, browsers, d
     admin = browsers["admin"]
     user, organization = unique("csrfuser"), unique("csrforg")
     attempts = [
-        ("/settings/auth/users", {"username": user, "password": "p", "role": "none"}),
+        ("/settings/auth/users", {"username": user, "password": "p" * 12, "role": "none"}),
         ("/organizations/new", {"name": organization}),
         (f"/repositories/{doomed}/delete", {"confirm": doomed}),
         (f"/repositories/{doomed}/tags/one/delete", {}),
@@ -536,7 +573,7 @@ def test_forms_without_the_token_are_refused_and_change_nothing(app, browsers, d
 
 def test_a_token_of_another_session_is_refused(app, browsers):
     user = unique("stolen")
-    form = {"username": user, "password": "p", "csrf_token": browsers["reader"].token}
+    form = {"username": user, "password": "p" * 12, "csrf_token": browsers["reader"].token}
     assert browsers["admin"].post("/settings/auth/users", form).status_code == 403
     assert not account_exists(app, user)
     form["csrf_token"] = browsers["admin"].token
@@ -703,12 +740,15 @@ def test_adding_a_user_without_password_is_a_form_message(app, browsers):
 
 def test_a_csv_import_with_one_bad_line_creates_nobody(app, browsers):
     good, other = unique("csvgood"), unique("csvother")
-    text = f"username,password,role\n{good},pw1,read-only\nBad Name,pw2\n{other},pw3\n"
+    text = (
+        f"username,password,role\n{good},password-one,read-only\nBad Name,password-two\n"
+        f"{other},password-three\n"
+    )
     response = browsers["admin"].post("/settings/auth/users/import", {"csv": text})
     message = form_error(response)
     assert "csv line 3" in message and "nobody was created" in message
     assert not account_exists(app, good) and not account_exists(app, other)
-    done = browsers["admin"].post("/settings/auth/users/import", {"csv": f"{good},pw1\n"})
+    done = browsers["admin"].post("/settings/auth/users/import", {"csv": f"{good},password-one\n"})
     assert done.status_code == 303 and account_exists(app, good)
 
 
@@ -790,6 +830,253 @@ def test_odd_addresses_never_fail(browsers, path):
     assert browsers["admin"].get(path).status_code in (200, 400, 404)
 
 
+# --- credentials: access tokens, robot accounts, credential rules -----------------------------
+
+SECRET_SHOWN = re.compile(r'<code id="new-secret">([^<]+)</code>')
+LOGIN_COMMAND = re.compile(r'<code id="docker-login-command">([^<]+)</code>')
+
+
+def registry_status(app, user, secret):
+    response = app.test_client().get(
+        "/v2/", headers={"Authorization": "Basic " + _basic(user, secret)}
+    )
+    return response.status_code
+
+
+def test_an_access_token_is_shown_once_works_and_is_revoked(app, person):
+    name, password = person
+    browser = Browser(app)
+    browser.login(name, password)
+    created = browser.post(
+        "/access-tokens",
+        {"name": "ci <b>x</b>", "scopes": ["registry:pull", "api:read"], "expiresInDays": "30"},
+    )
+    assert created.status_code == 200
+    assert created.headers["Cache-Control"] == "no-store"
+    assert_inert(created)
+    secret = SECRET_SHOWN.search(created.text).group(1)
+    assert LOGIN_COMMAND.search(created.text).group(1) == (
+        f"docker login localhost -u {name} --password-stdin"
+    )
+    assert "ci &lt;b&gt;x&lt;/b&gt;" in created.text
+    assert registry_status(app, name, secret) == 200
+    listed = browser.get("/access-tokens")
+    assert secret not in listed.text and "docker-login-command" not in listed.text
+    assert "registry:pull" in listed.text and "api:read" in listed.text
+    assert "expires soon" not in listed.text
+    token_id = re.search(r'action="/access-tokens/(\d+)/revoke"', listed.text).group(1)
+    other = browsers_of(app, "reader").post(f"/access-tokens/{token_id}/revoke")
+    assert other.status_code == 404 and registry_status(app, name, secret) == 200
+    revoked = browser.post(f"/access-tokens/{token_id}/revoke")
+    assert revoked.status_code == 303
+    assert "revoked" in browser.get("/access-tokens").text
+    assert registry_status(app, name, secret) == 401
+
+
+def browsers_of(app, caller):
+    browser = Browser(app)
+    assert browser.login(caller, PASSWORDS[caller]).status_code == 303
+    return browser
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "message"),
+    [
+        ({"name": "t", "expiresInDays": "30"}, 400, "scopes: a non-empty list"),
+        ({"name": "t", "scopes": "root", "expiresInDays": "30"}, 400, "is not one of"),
+        ({"name": "t", "scopes": "api:read", "expiresInDays": "366"}, 400, "from 1 to 365"),
+        ({"name": "t", "scopes": "api:read", "expiresInDays": "0"}, 400, "from 1 to 365"),
+        ({"name": "t", "scopes": "api:read", "expiresInDays": "9" * 5000}, 400, "from 1 to"),
+        ({"name": "t", "scopes": "api:read", "expiresInDays": "²"}, 400, "from 1 to 365"),
+        ({"name": " ", "scopes": "api:read", "expiresInDays": "30"}, 400, "name: required"),
+        ({"name": "dup", "scopes": "api:read", "expiresInDays": "30"}, 409, "already have"),
+    ],
+)
+def test_a_refused_access_token_is_a_form_message(app, browsers, form, status, message):
+    member = identity_in(app, "member")
+    with app.app_context():
+        if "dup" not in token_names(app, "member"):
+            access_tokens.create_token(member, "member", "dup", ["api:read"])
+    response = browsers["member"].post("/access-tokens", form)
+    found = re.search(r'<p class="flash error" role="alert">(.*?)</p>', response.text, re.S)
+    assert response.status_code == status and message in found.group(1)
+    assert 'id="new-secret"' not in response.text
+    assert f'name="name" value="{form["name"]}"' in response.text  # kept, to correct
+    assert sorted(token_names(app, "member")) == ["dup"]
+
+
+def identity_in(app, name):
+    with app.app_context():
+        return identity(name)
+
+
+def token_names(app, owner):
+    with app.app_context():
+        return [t.name for t in access_tokens.list_tokens(identity(owner), owner)]
+
+
+def test_the_login_command_names_the_domain_an_admin_set(app, person):
+    browser = Browser(app)
+    browser.login(*person)
+    with app.app_context():
+        set_setting("domain_name", "registry.example.test")
+    try:
+        created = browser.post("/access-tokens", {"name": "d", "scopes": "registry:pull"})
+        command = LOGIN_COMMAND.search(created.text).group(1)
+        assert command == f"docker login registry.example.test -u {person[0]} --password-stdin"
+    finally:
+        with app.app_context():
+            set_setting("domain_name", None)
+
+
+def test_tokens_about_to_expire_are_marked_and_noticed_on_every_page(app, person):
+    name, password = person
+    browser = Browser(app)
+    browser.login(name, password)
+    assert "to renew" not in browser.get("/repositories").text
+    browser.post("/access-tokens", {"name": "soon", "scopes": "api:read", "expiresInDays": "3"})
+    for path in ["/repositories", "/organizations", "/api-docs"]:
+        notice = re.search(
+            r'<p class="banner notice" role="status">(.*?)</p>', browser.get(path).text
+        )
+        assert "Your access token to renew: soon (expires in 3 days)." in notice.group(1)
+        assert 'href="/access-tokens"' in notice.group(1)
+    assert "expires soon" in browser.get("/access-tokens").text
+    assert "to renew" not in browsers_of(app, "reader").get("/repositories").text
+
+
+def test_boosted_forms_keep_their_page_address(browsers):
+    headers = {"HX-Request": "true", "HX-Boosted": "true"}
+    refused = browsers["owner"].post("/organizations/acme/robots", {"name": "Bad"}, headers=headers)
+    assert refused.status_code == 400 and refused.headers["HX-Push-Url"] == "false"
+    shown = browsers["owner"].post(
+        "/organizations/acme/robots",
+        {"name": unique("boosted"), "scope": "namespace", "namespaceActions": "pull"},
+        headers=headers,
+    )
+    assert shown.status_code == 200
+    assert shown.headers["HX-Push-Url"] == "/organizations/acme?tab=robots"
+    assert shown.headers["Cache-Control"] == "no-store"
+    page = browsers["owner"].get("/repositories", headers=headers)
+    assert "HX-Push-Url" not in page.headers
+
+
+def test_the_robot_tab_shows_only_to_those_who_administer_the_organization(browsers):
+    for caller in ("reader", "member", "writer"):
+        page = browsers[caller].get("/organizations/acme?tab=robots").text
+        assert "Robot accounts" not in page and "acme+ci" not in page
+    for caller in ("owner", "admin"):
+        page = browsers[caller].get("/organizations/acme?tab=robots").text
+        assert "Robot accounts" in page and "acme+ci" in page
+        assert "all repositories of acme: pull" in page
+
+
+def test_a_robot_is_made_changed_and_deleted_through_its_pages(app, browsers):
+    owner = browsers["owner"]
+    name = unique("bot")
+    login = f"acme+{name}"
+    form = {
+        "name": name,
+        "description": PAYLOAD,
+        "expiresInDays": "10",
+        "scope": "repositories",
+        "repository:public": "pull,push",
+        "repository:private": "",
+    }
+    created = owner.post("/organizations/acme/robots", form)
+    assert created.status_code == 200 and created.headers["Cache-Control"] == "no-store"
+    assert_inert(created)
+    secret = SECRET_SHOWN.search(created.text).group(1)
+    assert LOGIN_COMMAND.search(created.text).group(1) == (
+        f"docker login localhost -u {login} --password-stdin"
+    )
+    assert "acme/public: pull and push" in created.text
+    assert "acme/private:" not in created.text
+    assert registry_status(app, login, secret) == 200
+    assert secret not in owner.get("/organizations/acme?tab=robots").text
+
+    taken = owner.post("/organizations/acme/robots", form)
+    assert taken.status_code == 409 and "already has a robot account" in taken.text
+    assert f'value="{name}"' in taken.text  # the form keeps what was typed
+    too_long = owner.post(
+        "/organizations/acme/robots", {**form, "name": unique("bot"), "expiresInDays": "400"}
+    )
+    assert too_long.status_code == 400 and "from 1 to 365" in too_long.text
+
+    robot_page = owner.get(f"/organizations/acme/robots/{name}")
+    assert robot_page.status_code == 200 and login in robot_page.text
+    assert re.search(
+        r'name="repository:public"[^>]*>.*?<option value="pull,push" selected',
+        robot_page.text,
+        re.S,
+    )
+    refused = owner.post(
+        f"/organizations/acme/robots/{name}", {"scope": "repositories", "repository:gone": "pull"}
+    )
+    assert refused.status_code == 400 and "no repository &#39;acme/gone&#39;" in refused.text
+    saved = owner.post(
+        f"/organizations/acme/robots/{name}",
+        {"description": "now", "scope": "namespace", "namespaceActions": "pull"},
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        found = robots.get_robot(identity("owner"), "acme", name)
+        assert robots.describe_access(found) == [{"namespace": "acme", "actions": ["pull"]}]
+        assert found.description == "now"
+
+    assert (
+        owner.post(f"/organizations/acme/robots/{name}/state", {"enabled": "false"}).status_code
+        == 303
+    )
+    assert registry_status(app, login, secret) == 401
+    assert (
+        owner.post(f"/organizations/acme/robots/{name}/state", {"enabled": "true"}).status_code
+        == 303
+    )
+    assert registry_status(app, login, secret) == 200
+    renewed = owner.post(f"/organizations/acme/robots/{name}/secret")
+    new_secret = SECRET_SHOWN.search(renewed.text).group(1)
+    assert new_secret != secret and renewed.headers["Cache-Control"] == "no-store"
+    assert registry_status(app, login, secret) == 401
+    assert registry_status(app, login, new_secret) == 200
+    deleted = owner.post(f"/organizations/acme/robots/{name}/delete")
+    assert (deleted.status_code, deleted.headers["Location"]) == (
+        303,
+        "/organizations/acme?tab=robots",
+    )
+    assert registry_status(app, login, new_secret) == 401
+    assert owner.get(f"/organizations/acme/robots/{name}").status_code == 404
+
+
+def test_credential_rules_are_saved_and_shown_in_the_password_fields(app, browsers):
+    admin = browsers["admin"]
+    bad = admin.post(
+        "/settings/auth/credentials", {"passwordMinLength": "3", "tokenMaxLifetimeDays": "30"}
+    )
+    assert "passwordMinLength: a whole number from 8 to 128" in form_error(bad)
+    assert 'name="passwordMinLength" value="3"' in bad.text  # what was typed, to correct
+    with app.app_context():
+        assert auth_settings.describe(identity("admin"))["tokenMaxLifetimeDays"] == 365
+    try:
+        saved = admin.post(
+            "/settings/auth/credentials", {"passwordMinLength": "14", "tokenMaxLifetimeDays": "30"}
+        )
+        assert saved.status_code == 303
+        page = admin.get("/settings/auth").text
+        assert page.count('minlength="14"') >= 2  # add user and every reset field
+        assert "At least 14 characters." in page
+        short = admin.post(
+            "/settings/auth/users", {"username": unique("short"), "password": "p" * 13}
+        )
+        assert "too short (13 characters): at least 14 characters" in form_error(short)
+        assert "At most 30 days" in admin.get("/access-tokens").text
+    finally:
+        with app.app_context():
+            auth_settings.update(
+                identity("admin"), {"passwordMinLength": 12, "tokenMaxLifetimeDays": 365}
+            )
+
+
 # --- pagination and page times ---------------------------------------------------------------
 
 
@@ -827,8 +1114,8 @@ def big_app(tmp_path_factory):
     reset_process_state()
     app = build_app(tmp_path_factory.mktemp("big") / "instance")
     with app.app_context():
-        accounts.create_user("admin", "admin-pass", "admin")
-        accounts.create_user("viewer", "viewer-pass", "none")
+        accounts.create_user("admin", "admin-password-1", "admin")
+        accounts.create_user("viewer", "viewer-password-1", "none")
         admin = identity("admin")
         accounts.create_organization("big", admin)
         teams.create_team(admin, "big", "viewers")
@@ -857,7 +1144,7 @@ def test_pages_render_in_under_100_ms_with_1000_repositories_and_5000_tags(
     big_app, user, path, shown
 ):
     browser = Browser(big_app)
-    assert browser.login(user, f"{user}-pass").status_code == 303
+    assert browser.login(user, f"{user}-password-1").status_code == 303
     response, seconds = timed(lambda: browser.get(path))
     print(f"\nPAGE TIME {user} {path}: {seconds * 1000:.1f} ms (median of 5)")
     assert response.status_code == 200

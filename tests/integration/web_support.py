@@ -12,11 +12,11 @@ from html.parser import HTMLParser
 from flask_migrate import upgrade
 
 import dtr
-from dtr.auth import login_throttle, passwords
+from dtr.auth import passwords
 from dtr.auth.identity import identity_of
 from dtr.database import db
 from dtr.models import Account, Blob, Manifest, ManifestReference, Repository, Tag
-from dtr.services import lookup_caches, settings
+from dtr.services import credentials, lookup_caches, settings
 from dtr.services.accounts import find_account
 from dtr.services.license import record_install_date
 from dtr.storage import current_storage
@@ -40,12 +40,12 @@ def build_app(instance_dir):
 
 def reset_process_state():
     """Forget what the process remembers across apps and tests: cached settings, password
-    checks and lookups (several apps live in one test process), and failed logins."""
+    checks, credentials and lookups (several apps live in one test process)."""
     settings._cache.clear()
     passwords.forget_all_checks()
+    credentials.forget_cached()
     for cache in (lookup_caches.repositories, lookup_caches.manifests, lookup_caches.blob_links):
         cache.clear()
-    login_throttle._failures.clear()
 
 
 def identity(name):

@@ -10,11 +10,18 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+# The login throttle's limits for servers shared by many tests, whose wrong passwords on
+# purpose (all from 127.0.0.1) would otherwise lock each other out; the throttle itself is
+# tested with its defaults (DTRProcess(..., throttle=True): test_login_security.py).
+RELAXED_THROTTLE = {
+    "DTR_LOGIN_NAME_FREE_FAILURES": "1000000",
+    "DTR_LOGIN_ADDRESS_FREE_FAILURES": "1000000",
+}
 USERS = {  # name: (password, global role)
-    "admin": ("admin-pass", "admin"),
-    "writer": ("writer-pass", "read-write"),
-    "reader": ("reader-pass", "read-only"),
-    "nobody": ("nobody-pass", "none"),
+    "admin": ("admin-password-1", "admin"),
+    "writer": ("writer-password-1", "read-write"),
+    "reader": ("reader-password-1", "read-only"),
+    "nobody": ("nobody-password-1", "none"),
 }
 
 
@@ -38,13 +45,13 @@ def run_cli(instance, *args, stdin=None, env=None):
 class DTRProcess:
     """A DTR server process; `url` is its base URL."""
 
-    def __init__(self, instance, http=True, env=None):
+    def __init__(self, instance, http=True, env=None, throttle=False):
         self.instance = Path(instance)
         self.port = free_port()
         self.scheme = "http" if http else "https"
         self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
-        self.env = env or {}
+        self.env = {**({} if throttle else RELAXED_THROTTLE), **(env or {})}
         self.http = http
         self.process = None
 

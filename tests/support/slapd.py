@@ -42,10 +42,10 @@ GROUPS = f"ou=groups,{SUFFIX}"
 BIND_DN = f"cn=dtr-bind,{PEOPLE}"
 BIND_PASSWORD = "bind-secret"
 USERS = {  # uid: (password, full name)
-    "gordon": ("gordon-pass", "Gordon the Turtle"),
-    "orca": ("orca-pass", "Orca Whale"),
-    "moby": ("moby-pass", "Moby Dock"),
-    "Ahab": ("ahab-pass", "Captain Ahab"),
+    "gordon": ("gordon-password-1", "Gordon the Turtle"),
+    "orca": ("orca-password-1", "Orca Whale"),
+    "moby": ("moby-password-1", "Moby Dock"),
+    "Ahab": ("ahab-password-1", "Captain Ahab"),
 }
 SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
 SCHEMA_DIR = Path("/etc/ldap/schema")

@@ -17,8 +17,12 @@ from tests.support.server import ROOT, DTRProcess
 
 pytestmark = pytest.mark.ui
 
-PASSWORDS = {"gordon": "gordon-pass-0", "orca": "orca-pass-1", "moby": "moby-pass-2"}
-PASSWORDS["ahab"] = "ahab-pass-3"
+PASSWORDS = {
+    "gordon": "gordon-password-1-0",
+    "orca": "orca-password-1-1",
+    "moby": "moby-password-1-2",
+}
+PASSWORDS["ahab"] = "ahab-password-1-3"
 ROLES = {"orca": "read-write", "moby": "read-only", "ahab": "none"}
 TEAMS = {"core": ["gordon", "orca"], "frontend": ["gordon", "moby", "ahab"]}
 

@@ -125,3 +125,70 @@ def rows():
     for mode, role, relation, visibility, expected in lines:
         actions = frozenset() if expected == "-" else frozenset(LETTERS[c] for c in expected)
         yield mode, role, relation, visibility, actions
+
+
+# Personal access tokens: the owner's actions (the table above) narrowed to the token's scopes.
+# Columns: scopes (comma-separated; "-" none), the owner's global role, relation, visibility,
+# expected.
+TOKEN_TABLE = """
+scopes                    role        relation     visibility expected
+registry:pull             none        owner        private    p
+registry:push             none        owner        private    psd
+registry:pull,registry:push none      owner        private    psd
+api:read                  none        owner        private    p
+api:write                 none        owner        private    psda
+-                         none        owner        private    -
+registry:pull             none        team-ro      private    p
+registry:push             none        team-ro      private    p
+registry:push             none        team-rw      private    psd
+api:write                 none        team-rw      private    psd
+registry:push             none        no-grant     private    -
+registry:push             none        no-grant     public     p
+registry:pull             admin       no-grant     private    p
+registry:push             admin       no-grant     private    psd
+api:write                 admin       no-grant     private    psda
+registry:push             read-only   no-grant     private    p
+registry:push             read-write  ns-admin     private    psd
+api:read                  read-write  no-grant     private    p
+"""
+
+# Robot accounts: what their grants name, in their organization, and public pulls.
+# grant: "repo-pull"/"repo-push" on the repository `granted`, "ns-pull"/"ns-push" on the whole
+# organization, "none". target: the repository asked about: "granted" (the one a repo grant
+# names), "sibling" (another repository of the robot's organization), "foreign" (a repository
+# of another organization, whose name differs only in its namespace).
+ROBOT_TABLE = """
+grant      target   visibility expected
+repo-pull  granted  private    p
+repo-push  granted  private    ps
+repo-pull  sibling  private    -
+repo-push  sibling  private    -
+repo-pull  sibling  public     p
+ns-pull    granted  private    p
+ns-pull    sibling  private    p
+ns-push    sibling  private    ps
+ns-push    foreign  private    -
+repo-push  foreign  private    -
+ns-push    foreign  public     p
+none       granted  private    -
+none       granted  public     p
+"""
+
+
+def _parse(table):
+    return [line.split() for line in table.strip().splitlines()[1:]]
+
+
+def _actions(expected):
+    return frozenset() if expected == "-" else frozenset(LETTERS[c] for c in expected)
+
+
+def token_rows():
+    for scopes, role, relation, visibility, expected in _parse(TOKEN_TABLE):
+        chosen = frozenset() if scopes == "-" else frozenset(scopes.split(","))
+        yield chosen, role, relation, visibility, _actions(expected)
+
+
+def robot_rows():
+    for grant, target, visibility, expected in _parse(ROBOT_TABLE):
+        yield grant, target, visibility, _actions(expected)

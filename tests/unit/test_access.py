@@ -2,9 +2,10 @@
 database holding one repository per relation."""
 
 import pytest
+from sqlalchemy import select
 
 from dtr import access, create_app
-from dtr.auth.identity import ANONYMOUS, Identity
+from dtr.auth.identity import ANONYMOUS, ROBOT, TOKEN, Identity, RobotGrant
 from dtr.database import db
 from dtr.models import (
     Account,
@@ -15,7 +16,7 @@ from dtr.models import (
     Team,
     TeamMember,
 )
-from tests.unit.access_table import rows
+from tests.unit.access_table import robot_rows, rows, token_rows
 
 LEVELS = {"ro": "read-only", "rw": "read-write", "admin": "admin"}
 
@@ -143,3 +144,64 @@ def test_listing_filter_agrees_with_the_table(
         db.session.scalars(select(Repository.id).where(access.visible_repositories(identity)))
     )
     assert (repository.id in visible) == ("pull" in expected)
+
+
+@pytest.mark.parametrize("scopes,role,relation,visibility,expected", list(token_rows()))
+def test_access_token_rows(world, monkeypatch, scopes, role, relation, visibility, expected):
+    """A personal access token does what its owner may, narrowed to its scopes."""
+    me_id, relations = world
+    monkeypatch.setattr(access, "get_setting", lambda key: "managed")
+    token = Identity("me", role, me_id, kind=TOKEN, scopes=scopes)
+    repository = relations[relation]
+    repository.visibility = visibility
+    assert access.allowed_actions(token, repository) == expected
+    db.session.flush()
+    visible = set(
+        db.session.scalars(select(Repository.id).where(access.visible_repositories(token)))
+    )
+    assert (repository.id in visible) == ("pull" in expected)
+
+
+def _robot(grant, namespace_id, repository_id):
+    if grant == "none":
+        return Identity("org+bot", kind=ROBOT)
+    scope, _, level = grant.partition("-")
+    actions = frozenset({"pull"} if level == "pull" else {"pull", "push"})
+    target = repository_id if scope == "repo" else None
+    return Identity(
+        "org+bot", kind=ROBOT, robot_grants=(RobotGrant(target, namespace_id, actions),)
+    )
+
+
+@pytest.mark.parametrize("grant,target,visibility,expected", list(robot_rows()))
+def test_robot_rows(world, monkeypatch, grant, target, visibility, expected):
+    """A robot does what its grants name in its organization, and pulls public repositories;
+    nothing else (no role, no teams, no other organization)."""
+    _, relations = world
+    monkeypatch.setattr(access, "get_setting", lambda key: "managed")
+    granted = relations["team-rw"]  # a repository of organization org-team-rw
+    sibling = Repository(namespace_id=granted.namespace_id, name="sibling", visibility="private")
+    foreign = relations["team-ro"]  # another organization's
+    db.session.add(sibling)
+    db.session.flush()
+    robot = _robot(grant, granted.namespace_id, granted.id)
+    repository = {"granted": granted, "sibling": sibling, "foreign": foreign}[target]
+    repository.visibility = visibility
+    assert access.allowed_actions(robot, repository) == expected
+    visible = set(
+        db.session.scalars(select(Repository.id).where(access.visible_repositories(robot)))
+    )
+    assert (repository.id in visible) == ("pull" in expected)
+    assert not access.may_list_catalog(robot)
+    assert not access.may_administer_organization(robot, granted.namespace_id)
+    assert not access.may_create_repository(robot, granted.namespace_id)
+    db.session.rollback()
+
+
+def test_global_admin_check(world, monkeypatch):
+    monkeypatch.setattr(access, "get_setting", lambda key: "managed")
+    assert access.is_admin(Identity("root", "admin", 1))
+    assert access.is_admin(Identity("root", "admin", 1, kind=TOKEN, scopes=frozenset({"api:read"})))
+    assert not access.is_admin(Identity("root", "read-write", 1))
+    assert not access.is_admin(Identity("org+bot", "admin", kind=ROBOT))
+    assert not access.is_admin(ANONYMOUS)

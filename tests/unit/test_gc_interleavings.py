@@ -32,7 +32,7 @@ def app(tmp_path):
         upgrade(directory=app.extensions["migrate"].directory)
         for key in (gc_settings.SCHEDULE_KEY, gc_settings.GRACE_KEY, gc_settings.UNTAGGED_KEY):
             forget_cached_setting(key)
-        create_user("admin", "admin-pass", "admin")
+        create_user("admin", "admin-password-1", "admin")
         yield app
 
 
