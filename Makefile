@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTANCE ?= instance
 BIND ?= 0.0.0.0:8443
 
-.PHONY: run test lint format install install-dev system-deps bench
+.PHONY: run test lint format install install-dev system-deps bench bench-auth
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ format: install-dev
 ## DTR and the reference registry side by side (see bench/README.md).
 bench: system-deps install-dev
 	bench/run.sh --big-upload-gib 1
+
+## Logins: token requests per second by credential, a flood of bad logins (bench/README.md).
+bench-auth: system-deps install-dev
+	$(BIN)/python bench/bench_auth.py
