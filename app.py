@@ -66,7 +66,10 @@ def cli():
     "--http", is_flag=True, help="Serve plain HTTP (loopback and tests) instead of HTTPS."
 )
 def serve(bind, instance_dir, http):
-    """Run the registry under the production server (gunicorn, one process, many threads)."""
+    """Run the registry under the production server (gunicorn, one process, many threads).
+
+    Until the first admin exists, it prints a one-time set-up code (also written to the
+    instance's setup_code file): creating that admin from another machine needs it."""
     from dtr.services.settings import domain_name
     from dtr.services.setup_code import ensure_setup_code
     from dtr.tls import ensure_certificate
@@ -106,7 +109,9 @@ def serve(bind, instance_dir, http):
 @instance_option
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
 def create_user_command(name, role, instance_dir, password_stdin):
-    """Create a managed user. The first admin switches the auth mode from None to Managed."""
+    """Create a managed user (the password read from stdin, at least the minimum length of
+    Settings > Auth: 12 by default). The first admin switches the auth mode from None to
+    Managed."""
     from dtr.services.accounts import create_user
 
     password = sys.stdin.readline().rstrip("\r\n")
