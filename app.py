@@ -7,6 +7,7 @@ python app.py set-domain NAME [--instance DIR]
 python app.py gc [--dry-run] [--instance DIR]
 python app.py license keygen|issue|install|show ...
 python app.py storage migrate --to CONFIG.json [--switch] [--jobs N] [--instance DIR]
+python app.py storage verify [--jobs N] [--instance DIR]
 """
 
 import os
@@ -202,21 +203,27 @@ def gc_command(dry_run, instance_dir):
                 click.echo(f"{verb} {kind[:-1]} {entry}")
         if report.get("truncated"):
             click.echo("(more than 10,000 of a kind: the rest is not listed)")
-    seconds = (run.finished_at - run.started_at).total_seconds()
-    click.echo(
-        f"garbage collection {run.id} {run.state} in {seconds:.1f} s: {verb} "
-        f"{run.manifests_deleted} manifests, {run.blobs_deleted} blobs "
+    summary = (
+        f"{verb} {run.manifests_deleted} manifests, {run.blobs_deleted} blobs "
         f"({run.bytes_reclaimed} bytes), {run.uploads_deleted} upload files"
     )
+    _end_of_job("garbage collection", run, summary, errors, failed=run.state != "done")
+
+
+def _end_of_job(name, run, summary, errors, failed):
+    """The last lines of a job run from the command line; exit status 1 when `failed`."""
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    click.echo(f"{name} {run.id} {run.state} in {seconds:.1f} s: {summary}")
     for error in errors:
         click.echo(f"error: {error}", err=True)
-    if run.state != "done":
+    if failed:
         sys.exit(1)
 
 
 @cli.group("storage", cls=click.Group)
 def storage_group():
-    """Storage backends: copy the blobs to another backend before switching to it."""
+    """Storage backends: copy the blobs to another backend before switching to it; verify
+    the blobs stored."""
 
 
 @storage_group.command("migrate")
@@ -259,6 +266,54 @@ def storage_migrate_command(config_file, switch, jobs, instance_dir):
             raise click.ClickException(f"storage: {error}") from None
     if not done:
         sys.exit(1)
+
+
+@storage_group.command("verify")
+@click.option(
+    "--jobs", default=2, show_default=True, type=click.IntRange(1, 64), help="Blobs at a time."
+)
+@instance_option
+def storage_verify_command(jobs, instance_dir):
+    """Read back and hash every blob on the storage in use; quarantine the corrupt and missing
+    ones (pulls get BLOB_UNKNOWN, a push of the content heals them) and list them with the
+    repositories and tags that need them. Exits 1 when any was found, or the run failed."""
+    from dtr.services.storage_verification import (
+        begin_verification,
+        errors_of,
+        execute_verification,
+        report_of,
+    )
+
+    def progress(scrub):
+        blobs, size = scrub.totals
+        click.echo(
+            f"checked {scrub.counts['blobs']} of {blobs} blobs ({scrub.read} of {size} bytes read)"
+        )
+        sys.stdout.flush()
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        try:
+            run = begin_verification("cli")
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"storage verification {run.id} of {run.backend}")
+        run = execute_verification(run.id, workers=jobs, progress=progress)
+        report, errors = report_of(run), errors_of(run)
+    for blob in report["blobs"]:
+        click.echo(
+            f"{blob['problem']} {blob['digest']} ({blob['size']} bytes): {blob['detail']}\n"
+            f"  repositories: {', '.join(blob['repositories']) or '-'}\n"
+            f"  tags: {', '.join(blob['tags']) or '-'}"
+        )
+    if report.get("truncated"):
+        click.echo("(more damaged blobs than the report lists)")
+    summary = (
+        f"{run.blobs_checked} blobs ({run.bytes_checked} bytes) checked, {run.corrupt} corrupt, "
+        f"{run.missing} missing (quarantined), {run.restored} released from quarantine"
+    )
+    failed = run.state != "done" or run.corrupt or run.missing
+    _end_of_job("storage verification", run, summary, errors, failed)
 
 
 @cli.group("license", cls=click.Group)

@@ -4,12 +4,13 @@ from pathlib import Path
 
 from flask import Flask, request, send_file
 from flask_migrate import Migrate
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .auth.tokens import TokenKey
 from .config import load_config
 from .database import db, set_read_only_transactions
-from .logs import configure_logging, log_opened
+from .logs import component_logger, configure_logging, log_opened
 from .services import lookup_caches
 from .services.storage_settings import ActiveStorage
 
@@ -69,6 +70,32 @@ def build_app(instance_dir="instance", overrides=None):
             while left > 0 and (data := request.stream.read(min(65536, left))):
                 left -= len(data)
         return response
+
+    @app.after_request
+    def _strict_transport_security(response):
+        """Over HTTPS, browsers are told to keep using it (a year; not on plain HTTP)."""
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_full(error):
+        """The database's disk is full (SQLite: "database or disk is full"): the same answer
+        as full storage, not a 500; anything else stays a server error."""
+        if "disk is full" not in str(error.orig):
+            raise error
+        db.session.rollback()
+        component_logger("database").error("the database cannot grow: its disk is full")
+        body = {
+            "errors": [
+                {
+                    "code": "UNAVAILABLE",
+                    "message": "storage full: the database cannot grow (its disk is full)",
+                    "detail": None,
+                }
+            ]
+        }
+        return body, 507
 
     @app.errorhandler(HTTPException)
     def _http_error(error):

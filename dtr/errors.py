@@ -15,6 +15,10 @@ class NameInvalid(DomainError):
     pass
 
 
+class TagInvalid(NameInvalid):
+    """A tag that does not follow the tag grammar."""
+
+
 class NameUnknown(DomainError):
     """The repository does not exist (or the caller may not see it)."""
 

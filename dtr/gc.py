@@ -12,7 +12,10 @@ What is garbage
   Referrers of a collected manifest go with it.
 - A blob is live when a live manifest of any repository references it (config, layers), or
   when it was touched (committed by an upload, linked by a mount) within the grace window.
-  Other blobs go: their rows (`blobs`, `repository_blobs`) and their bytes.
+  Other blobs go: their rows (`blobs`, `repository_blobs`) and their bytes. A blob
+  quarantined by storage verification (`Blob.quarantine`: its bytes corrupt or missing) is
+  judged the same way: collected when garbage, kept (still quarantined, so that a push of
+  its content heals it and the next verification lists it again) while a manifest needs it.
 - Upload sessions idle for longer than the grace window (at least an hour, so that a client
   between two chunks is never cut off) go with their bytes, and so do `uploads/mono-<time>-*`
   files of monolithic uploads that old (left by a crash) and upload files with no session.
@@ -75,7 +78,6 @@ from typing import NamedTuple
 from sqlalchemy import delete, select, update
 
 from .database import db, read_only_transactions
-from .errors import JobRunning
 from .models import (
     Blob,
     GcRun,
@@ -89,7 +91,8 @@ from .models import (
 )
 from .services import lookup_caches
 from .services.gc_settings import gc_settings
-from .services.job_leases import new_holder, release_lease, renew_lease, take_lease
+from .services.job_leases import renew_lease
+from .services.job_runs import JobWork, claim_job, finish_job
 from .services.uploads import forget_upload, monolithic_upload_started
 from .storage import current_storage
 from .storage.layout import UPLOADS, blob_path, upload_path
@@ -102,7 +105,6 @@ LEASE_SECONDS = 120
 RENEW_SECONDS = 20
 BATCH = 2000
 REPORT_LIMIT = 10_000  # entries of each kind listed in a run's report
-ERROR_LIMIT = 100
 UPLOAD_IDLE_MINIMUM = timedelta(hours=1)
 RECENT_MARGIN = timedelta(minutes=5)  # clock skew between processes writing timestamps
 MAX_PAUSE = 0.2  # seconds of rest between two write batches
@@ -124,26 +126,12 @@ def begin_run(triggered_by, dry_run, once=False) -> GcRun | None:
     """Take the lease and record the run (state running); JobRunning if the lease is held.
     With `once`: None if a run was triggered by `triggered_by` already (decided in the same
     transaction as the lease, so two processes never both run it)."""
-    db.session.commit()
-    holder = new_holder()
-    if not take_lease(LEASE, holder, LEASE_SECONDS):
-        db.session.rollback()
-        raise JobRunning("a garbage collection is running already")
+    holder = claim_job(GcRun, LEASE, LEASE_SECONDS, "a garbage collection is running already")
     if once and db.session.scalar(
         select(GcRun.id).where(GcRun.triggered_by == triggered_by).limit(1)
     ):
         db.session.rollback()
         return None
-    db.session.execute(  # runs whose process stopped before they finished
-        update(GcRun)
-        .where(GcRun.state == "running")
-        .values(
-            state="failed",
-            phase="interrupted",
-            finished_at=utcnow(),
-            errors=json.dumps(["interrupted: its process stopped before it finished"]),
-        )
-    )
     run = GcRun(
         triggered_by=triggered_by,
         dry_run=bool(dry_run),
@@ -162,29 +150,16 @@ def execute_run(run_id, now=None) -> GcRun:
     run = db.session.get(GcRun, run_id)
     collection = Collection(run, now or utcnow())
     db.session.commit()
-    try:
-        collection.run()
-        state = "done"
-    except Exception as error:  # noqa: BLE001 - recorded in the run, which fails
-        log.exception("garbage collection %s failed", run_id)
-        db.session.rollback()
-        collection.error(f"{type(error).__name__}: {error}")
-        state = "failed"
-    db.session.execute(
-        update(GcRun)
-        .where(GcRun.id == run_id)
-        .values(
-            state=state,
-            phase="finished" if state == "done" else "failed",
-            finished_at=utcnow(),
-            report=json.dumps(collection.report),
-            **collection.outcome(),
-        )
+    state = collection.run_to_the_end()
+    run = finish_job(
+        GcRun,
+        LEASE,
+        run_id,
+        collection.holder,
+        state,
+        report=json.dumps(collection.report),
+        **collection.outcome(),
     )
-    release_lease(LEASE, collection.holder)
-    db.session.commit()
-    run = db.session.get(GcRun, run_id)
-    db.session.refresh(run)
     log.info(
         "garbage collection %s %s: %s manifests, %s blobs (%s bytes), %s uploads",
         run_id,
@@ -391,8 +366,11 @@ def _attached_by_tag(manifest_ids) -> set:
     return {i for i, repository_id, name in rows if (repository_id, name) in wanted}
 
 
-class Collection:
+class Collection(JobWork):
     """One run's work and tallies."""
+
+    noun = "garbage collection"
+    logger = log.name
 
     def __init__(self, run: GcRun, now):
         settings = gc_settings()
@@ -573,11 +551,6 @@ class Collection:
             self.report[kind].append(entry)
         else:
             self.report["truncated"] = True
-
-    def error(self, message):
-        log.warning("garbage collection %s: %s", self.run_id, message)
-        if len(self.errors) < ERROR_LIMIT:
-            self.errors.append(message)
 
     def outcome(self) -> dict:
         return {

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.api_jws import PyJWS
 from jwt.exceptions import DecodeError, InvalidAlgorithmError, InvalidSignatureError
 
+from . import strict_json
 from .errors import InvalidInput
 
 DEFAULT_PUBLIC_KEY_PATH = Path(__file__).parent / "license_public_key.pem"
@@ -243,13 +244,13 @@ def verify_license(text, public_key_pem: str, now: datetime, allow_expired=False
     key_id, private_key, authorization = (_text_field(document, name) for name in FILE_FIELDS)
     try:
         jws = base64.b64decode(authorization, validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text
         raise LicenseError("bad_base64", "authorization is not base64", "authorization") from None
     payload = _verified_payload(jws, public_key_pem)
     expiration = _moment(_text_field(payload, "expiration"))  # in its own zone, as Go keeps it
     try:
         secret = _b64url_decode(private_key)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, and non-ASCII text
         raise LicenseError("bad_base64", "private_key is not base64url", "private_key") from None
     _check_token(_text_field(payload, "token"), rfc3339(expiration), secret)
     seats = payload["maxEngines"] if "maxEngines" in payload else payload.get("seats")
@@ -270,7 +271,7 @@ def verify_license(text, public_key_pem: str, now: datetime, allow_expired=False
 
 def _json_object(text, reason, message):
     try:
-        value = json.loads(text)
+        value = strict_json.loads(text)
     except ValueError as error:
         raise LicenseError(reason, f"{message} ({error})") from None
     if not isinstance(value, dict):

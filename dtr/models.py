@@ -155,6 +155,10 @@ class Blob(db.Model):
     # When an upload or a mount last committed or linked it: garbage collection keeps blobs
     # touched within its grace window (see dtr/gc.py).
     touched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Why the bytes on storage are not this blob's (corrupt, missing), as storage verification
+    # or a download found; None while they are. A quarantined blob is unknown to pulls
+    # (BLOB_UNKNOWN) and its next push writes the bytes again (services/blobs.store_blob).
+    quarantine: Mapped[str | None] = mapped_column(String(512))
 
 
 class RepositoryBlob(db.Model):
@@ -240,24 +244,47 @@ class JobLease(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class GcRun(db.Model):
-    """One garbage collection: when, why, what it deleted (or would have, for a dry run)."""
+class JobRun:
+    """The columns of a job that runs once at a time (it holds a lease, see
+    services/job_runs.py), shows its progress while it runs and ends done or failed."""
 
-    __tablename__ = "gc_runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     triggered_by: Mapped[str] = mapped_column(String(255))  # schedule, cli, api:<user>...
-    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(16), default="running")  # running, done, failed
     phase: Mapped[str] = mapped_column(String(255), default="starting")  # what it does now
     holder: Mapped[str] = mapped_column(String(255))  # its lease holder
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    errors: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of messages
+    report: Mapped[str | None] = mapped_column(Text)  # JSON: what it did or found
+
+
+class GcRun(JobRun, db.Model):
+    """One garbage collection: when, why, what it deleted (or would have, for a dry run:
+    its report)."""
+
+    __tablename__ = "gc_runs"
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     manifests_deleted: Mapped[int] = mapped_column(Integer, default=0)
     blobs_deleted: Mapped[int] = mapped_column(Integer, default=0)
     bytes_reclaimed: Mapped[int] = mapped_column(BigInteger, default=0)
     uploads_deleted: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of messages
-    report: Mapped[str | None] = mapped_column(Text)  # JSON: what was (or would be) deleted
+
+
+class StorageVerification(JobRun, db.Model):
+    """One storage verification (a scrub): every blob read back and hashed; its report, the
+    corrupt and missing blobs with the repositories and tags that need them (see
+    services/storage_verification.py)."""
+
+    __tablename__ = "storage_verifications"
+    backend: Mapped[str] = mapped_column(String(512), default="")  # what was verified
+    blobs_total: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    blobs_checked: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    corrupt: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    restored: Mapped[int] = mapped_column(Integer, default=0)  # quarantined, found whole again
 
 
 class TrustedKey(db.Model):

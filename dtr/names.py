@@ -2,7 +2,7 @@
 
 import re
 
-from .errors import DigestInvalid, NameInvalid
+from .errors import DigestInvalid, NameInvalid, TagInvalid
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 # \Z, not $: "$" also matches before a final newline, which would let "name\n" through
@@ -50,5 +50,5 @@ def check_digest(digest: str | None) -> str:
 
 def check_tag(tag: str) -> str:
     if not TAG.match(tag):
-        raise NameInvalid("invalid tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", {"tag": tag[:200]})
+        raise TagInvalid("invalid tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", {"tag": tag[:200]})
     return tag

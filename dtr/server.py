@@ -7,10 +7,31 @@ application is loaded in the worker.
 """
 
 import argparse
+import json
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from .tls_context import ReloadingContext
+
+# Requests gunicorn refuses before the application sees them (a request line over 4094 bytes,
+# a malformed request line or header, headers too large) get the error envelope of the
+# registry and the API instead of gunicorn's HTML page.
+GUNICORN_ERROR_CODES = {400: "BAD_REQUEST", 403: "DENIED", 414: "URI_TOO_LONG"}
+GUNICORN_ERROR_CODES.update({431: "HEADERS_TOO_LARGE", 500: "UNKNOWN", 501: "UNSUPPORTED"})
+
+
+def write_json_error(sock, status_int, reason, message):
+    """gunicorn's `util.write_error`, answering JSON."""
+    code = GUNICORN_ERROR_CODES.get(status_int, "BAD_REQUEST")
+    body = json.dumps(
+        {"errors": [{"code": code, "message": message or reason, "detail": None}]}
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin1") + body)
 
 
 class DTRServer(BaseApplication):
@@ -43,6 +64,7 @@ class DTRServer(BaseApplication):
     def load_config(self):
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        util.write_error = write_json_error  # the workers are forked from this process
 
     def load(self):
         from . import create_app

@@ -16,6 +16,7 @@ from . import (
     robots,
     search,
     storage,
+    storage_verification,
     teams,
     trusted_keys,
 )
@@ -108,6 +109,9 @@ ROUTES = [
     ("/admin/settings/storage", storage.get_settings, "GET"),
     ("/admin/settings/storage", storage.put_settings, "PUT"),
     ("/admin/settings/storage/test", storage.test_connection, "POST"),
+    ("/admin/storage/verifications", storage_verification.start_verification, "POST"),
+    ("/admin/storage/verifications", storage_verification.list_verifications, "GET"),
+    ("/admin/storage/verifications/<id>", storage_verification.get_verification, "GET"),
     ("/admin/settings/license", license.get_license, "GET"),
     ("/admin/settings/license", license.put_license, "PUT"),
     ("/admin/audit", admin.audit_log, "GET"),

@@ -1,8 +1,9 @@
 """What every /api/v0 view needs: the caller, the JSON body, pagination, JSON errors."""
 
 from flask import jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import errors
+from .. import errors, strict_json
 from ..auth.authentication import API, caller_of_request
 from ..auth.csrf import SAFE_METHODS, check_csrf
 from ..auth.identity import ANONYMOUS, API_WRITE, Identity
@@ -67,11 +68,27 @@ def caller(setting_up=False) -> Identity:
     return identity
 
 
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
 def json_body() -> dict:
+    """The request's JSON object, read by the strict parser (dtr/strict_json.py); what it
+    refuses is an error naming the field it is under (else `body`)."""
+    if not request.is_json:
+        raise errors.InvalidInput(
+            "body: a JSON object is required (Content-Type: application/json)"
+        )
+    request.max_content_length = MAX_BODY_BYTES
     try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        raise errors.InvalidInput("body: JSON nested too deeply") from None
+        data = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise errors.InvalidInput(f"body: larger than {MAX_BODY_BYTES} bytes") from None
+    try:
+        body = strict_json.loads(data)
+    except strict_json.JsonRejected as error:
+        name = strict_json.top_field(error) or "body"
+        reason = error.reason if name != "body" or not error.path else str(error)
+        raise errors.InvalidInput(f"{name}: {reason}", {"field": name}) from None
     if not isinstance(body, dict):
         raise errors.InvalidInput("body: a JSON object is required")
     return body

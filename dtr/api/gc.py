@@ -7,7 +7,7 @@ from ..errors import InvalidInput, JobUnknown
 from ..services import gc_jobs, gc_settings
 from ..services.callers import require_admin
 from .common import caller, field, json_body, listing, page
-from .serialize import iso
+from .serialize import iso, job_fields
 
 JOB = "registryGC"
 
@@ -20,14 +20,8 @@ def _admin():
 
 def job(run, detail=False):
     body = {
-        "id": run.id,
-        "job": JOB,
-        "state": run.state,
-        "phase": run.phase,
+        **job_fields(run, JOB),
         "dryRun": run.dry_run,
-        "triggeredBy": run.triggered_by,
-        "startedAt": iso(run.started_at),
-        "finishedAt": iso(run.finished_at),
         "manifestsDeleted": run.manifests_deleted,
         "blobsDeleted": run.blobs_deleted,
         "bytesReclaimed": run.bytes_reclaimed,

@@ -18,6 +18,7 @@ from ..logs import COMPONENTS, LEVELS
 from ..logs import MAX_LIMIT as LOG_MAX_LIMIT
 from ..models import ACCESS_LEVELS, ROLES
 from ..names import ACCOUNT_NAME, MAX_NAME_LENGTH
+from ..server import GUNICORN_ERROR_CODES
 from ..services.access_tokens import MAX_TOKENS_PER_USER
 from ..services.auth_settings import MODES
 from ..services.auth_settings import RULES as CREDENTIAL_RULES
@@ -41,6 +42,11 @@ from ..storage import BACKENDS
 from .common import API_ERRORS
 
 # --- schema helpers -------------------------------------------------------------------------
+
+
+def json_schema_pattern(regex) -> str:
+    """A Python pattern as JSON Schema (ECMA-262) reads it: `\\Z` (end of text) is `$`."""
+    return regex.pattern.replace("\\Z", "$")
 
 
 def ref(name):
@@ -92,7 +98,7 @@ TIMESTAMP = string("UTC, ISO 8601", format="date-time")
 NULLABLE_STRING = string(nullable=True)
 ACCOUNT_NAME_SCHEMA = string(
     "lowercase letters and digits, then also - _ .",
-    pattern=ACCOUNT_NAME.pattern,
+    pattern=json_schema_pattern(ACCOUNT_NAME),
     maxLength=MAX_NAME_LENGTH - 2,
 )
 REPOSITORY_NAME_SCHEMA = string(
@@ -185,7 +191,8 @@ LDAP_SETTINGS_INPUT["required"] = [
 
 # --- component schemas -----------------------------------------------------------------------
 
-ERROR_CODES = sorted({code for code, _ in API_ERRORS.values()})
+# the API's codes, and that of a request line the HTTP server refuses as too long (414)
+ERROR_CODES = sorted({code for code, _ in API_ERRORS.values()} | {GUNICORN_ERROR_CODES[414]})
 
 
 def listing(key, item, description, total_nullable=False):
@@ -224,6 +231,35 @@ GC_JOB = {
     "uploadsDeleted": integer("abandoned upload files"),
     "errors": array(string()),
 }
+VERIFICATION = {
+    "id": integer(),
+    "job": enum(("storageVerify",)),
+    "state": enum(("running", "done", "failed")),
+    "phase": string("what it is doing now, or finished"),
+    "backend": string("the storage backend verified and its place"),
+    "triggeredBy": string("cli, or api:/web:<administrator>"),
+    "startedAt": TIMESTAMP,
+    "finishedAt": {**TIMESTAMP, "nullable": True},
+    "blobsTotal": integer("blobs to check"),
+    "bytesTotal": integer("their bytes"),
+    "blobsChecked": integer("blobs checked so far"),
+    "bytesChecked": integer("bytes read back and hashed so far"),
+    "corrupt": integer("blobs whose stored bytes are not their digest's (quarantined)"),
+    "missing": integer("blobs with nothing stored (quarantined)"),
+    "restored": integer("quarantined blobs found whole again, and released"),
+    "errors": array(string("a blob the backend could not read, or a failure")),
+}
+DAMAGED_BLOB = obj(
+    {
+        "digest": string(),
+        "size": integer("bytes recorded"),
+        "problem": enum(("corrupt", "missing")),
+        "detail": string("what was found: the size or digest of the stored bytes"),
+        "repositories": array(string("namespace/name of a repository that links the blob")),
+        "tags": array(string("namespace/name:tag of an image that needs the blob")),
+    },
+    description="A blob quarantined: pulls answer BLOB_UNKNOWN until its content is pushed again",
+)
 GC_SETTINGS = {
     "graceWindowMinutes": integer(
         "blobs touched and manifests pushed this recently are kept", minimum=0, maximum=43200
@@ -440,7 +476,9 @@ SCHEMAS = {
     ),
     "NewTrustedKey": obj(
         {
-            "name": string("letters, digits, . _ - (at most 100)", pattern=KEY_NAME.pattern),
+            "name": string(
+                "letters, digits, . _ - (at most 100)", pattern=json_schema_pattern(KEY_NAME)
+            ),
             "pem": string(
                 "a PEM public key (ECDSA P-256/P-384/P-521, RSA of 2048 bits or more, Ed25519) "
                 "or a certificate"
@@ -484,7 +522,11 @@ SCHEMAS = {
             "path": string("request lines: the path, and the query's parameter names only"),
             "status": integer("request lines: the response status"),
             "bytes": {**integer("request lines: the body size; null: streamed"), "nullable": True},
-            "durationMs": {**integer("request lines: milliseconds to answer"), "nullable": True},
+            "durationMs": {
+                "type": "number",
+                "description": "request lines: milliseconds to answer (to a tenth)",
+                "nullable": True,
+            },
             "exception": string("the traceback of an error"),
         },
         required=["seq", "time", "component", "level", "logger", "message"],
@@ -703,6 +745,24 @@ SCHEMAS = {
         description="A garbage collection run with what it deleted (or would delete)",
     ),
     "GcJobList": listing("jobs", "GcJob", "Garbage collection runs, newest first"),
+    # storage verification
+    "StorageVerification": obj(VERIFICATION, description="A storage verification (a scrub)"),
+    "StorageVerificationDetail": obj(
+        {
+            **VERIFICATION,
+            "report": obj(
+                {
+                    "blobs": array(DAMAGED_BLOB),
+                    "truncated": boolean("more than 1,000 damaged blobs: the rest unlisted"),
+                },
+                description="the corrupt and missing blobs found (empty while it runs)",
+            ),
+        },
+        description="A storage verification with the damaged blobs it found",
+    ),
+    "StorageVerificationList": listing(
+        "verifications", "StorageVerification", "Storage verifications, newest first"
+    ),
     "GcJobStart": obj(
         {"job": enum(("registryGC",)), "dryRun": boolean("list what would go; delete nothing")},
         required=["job"],
@@ -790,7 +850,9 @@ SCHEMAS = {
     "RobotList": wrapper("robots", ref("Robot"), "An organization's robot accounts, by name"),
     "NewRobot": obj(
         {
-            "name": string(ROBOT_NAME_RULE, pattern=ACCOUNT_NAME.pattern, maxLength=100),
+            "name": string(
+                ROBOT_NAME_RULE, pattern=json_schema_pattern(ACCOUNT_NAME), maxLength=100
+            ),
             "description": string(maxLength=1024, default=""),
             "expiresInDays": EXPIRES_IN_DAYS,
             "access": {
@@ -949,6 +1011,11 @@ ERROR_RESPONSES = {
         "Conflict",
         f"ALREADY_EXISTS: the name is taken; {NOT_SET_UP}, only the first admin can be created",
     ),
+    414: (
+        "URITooLong",
+        "URI_TOO_LONG: the request line (method, path and query string) is longer than 4094 "
+        "bytes; answered by the HTTP server before any operation",
+    ),
     429: (
         "TooManyRequests",
         "TOO_MANY_REQUESTS: refused for now, retry after Retry-After seconds (also "
@@ -1061,6 +1128,7 @@ class Op:
         """status -> reasons (None: the shared response's). What every operation that asks
         who the caller is may answer is added here, merged into the operation's own reasons."""
         errors = dict(self.errors)
+        errors.setdefault(414, None)  # any request line can be too long
         if self.authenticated:
             if errors.get(401):
                 errors[401] += "; " + BEARER_REFUSED
@@ -1162,6 +1230,36 @@ def credential_op(tag, method, under, operation_id, summary, description, ok, **
     return Op(
         method, path + under, operation_id, tag, summary, description, ok, errors=errors, **extra
     )
+
+
+def run_history_ops(path, ids, tag, runs, a_run, short, schema, listed, detailed):
+    """GET `path`, a page of the runs of a job (newest first), and GET `path`/{id}, one run
+    with its report: what each job that runs once at a time (a JobRun) offers."""
+    list_id, get_id = ids
+    refused = {401: "no or wrong credentials", **ADMINS_ONLY}
+    return [
+        Op(
+            "GET",
+            path,
+            list_id,
+            tag,
+            f"List {runs}",
+            listed,
+            {200: (f"a page of {short}s", f"{schema}List")},
+            query=PAGE,
+            errors={400: "start or limit out of range", **refused},
+        ),
+        Op(
+            "GET",
+            path + "/{id}",
+            get_id,
+            tag,
+            f"Get {a_run}",
+            detailed,
+            {200: (f"the {short}", f"{schema}Detail")},
+            errors={**refused, 404: f"no such {short}"},
+        ),
+    ]
 
 
 OPERATIONS = [
@@ -2087,6 +2185,38 @@ OPERATIONS = [
         },
     ),
     Op(
+        "POST",
+        "/admin/storage/verifications",
+        "startStorageVerification",
+        "storage",
+        "Verify the storage",
+        "Starts a storage verification in the background and answers at once with it (state "
+        "running); poll GET /admin/storage/verifications/{id}. It reads back and hashes every "
+        "blob on the storage in use, a chunk at a time, and quarantines the corrupt and "
+        "missing ones: pulls of them answer BLOB_UNKNOWN, and a push of the same content "
+        "heals them. No request body. One verification runs at a time, also across DTR "
+        "processes sharing the database. Administrators only.",
+        {202: ("the verification, started", "StorageVerification")},
+        errors={
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+            409: "JOB_RUNNING: a storage verification is running already",
+        },
+    ),
+    *run_history_ops(
+        "/admin/storage/verifications",
+        ("listStorageVerifications", "getStorageVerification"),
+        "storage",
+        "storage verifications",
+        "a storage verification",
+        "verification",
+        "StorageVerification",
+        "Every verification, newest first: who started it, when, its progress or outcome. "
+        "Administrators only.",
+        "A verification with its report: each corrupt or missing blob (up to 1,000) with the "
+        "repositories and tags that need it. Administrators only.",
+    ),
+    Op(
         "GET",
         "/admin/settings/license",
         "getLicense",
@@ -2172,28 +2302,18 @@ OPERATIONS = [
             409: "JOB_RUNNING: a garbage collection is running already",
         },
     ),
-    Op(
-        "GET",
+    *run_history_ops(
         "/admin/jobs",
-        "listJobs",
+        ("listJobs", "getJob"),
         "gc",
-        "List garbage collection jobs",
+        "garbage collection jobs",
+        "a garbage collection job",
+        "job",
+        "GcJob",
         "Every run, newest first: what triggered it, when, its state and what it deleted. "
         "Administrators only.",
-        {200: ("a page of jobs", "GcJobList")},
-        query=PAGE,
-        errors={400: "start or limit out of range", 401: "no or wrong credentials", **ADMINS_ONLY},
-    ),
-    Op(
-        "GET",
-        "/admin/jobs/{id}",
-        "getJob",
-        "gc",
-        "Get a garbage collection job",
         "A run with the list of what it deleted, or for a dry run would delete (up to 10,000 "
         "of each kind). Administrators only.",
-        {200: ("the job", "GcJobDetail")},
-        errors={401: "no or wrong credentials", **ADMINS_ONLY, 404: "no such job"},
     ),
     Op(
         "GET",
@@ -2310,7 +2430,10 @@ TAGS = [
         "description": "Auth settings, LDAP, the license, the audit log and the logs",
     },
     {"name": "gc", "description": "Garbage collection: jobs, schedule, settings, savings"},
-    {"name": "storage", "description": "Where blobs are stored: backend, options, test"},
+    {
+        "name": "storage",
+        "description": "Where blobs are stored: backend, options, test; storage verification",
+    },
     {"name": "search", "description": "Search and autocompletion"},
     {"name": "meta", "description": "This API's description"},
 ]
@@ -2389,7 +2512,12 @@ def build_document(operations=OPERATIONS):
                 '{"errors": [{"code", "message", "detail"}]}. A repository the caller may '
                 "not see answers 404; one they see but may not change, 403. Until the first "
                 "admin is created (auth mode None), every operation but creating that admin "
-                "and reading this document answers 409 NOT_SET_UP."
+                "and reading this document answers 409 NOT_SET_UP. JSON bodies are read "
+                "strictly: at most 4 MiB, nested at most 64 deep, valid UTF-8 without lone "
+                "surrogates, no NaN or Infinity, no duplicate keys (400, naming the field). "
+                "Requests the HTTP server cannot read answer the same error envelope before "
+                "any operation: 400 BAD_REQUEST (a malformed request line or header), 414 "
+                "URI_TOO_LONG (a request line over 4094 bytes), 431 HEADERS_TOO_LARGE."
             ),
         },
         "servers": [{"url": "/api/v0"}],

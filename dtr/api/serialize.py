@@ -122,3 +122,17 @@ def robot(r, access, secret=None):
         "createdBy": r.created_by,
     }
     return _credential(r, body, "secret", secret)
+
+
+def job_fields(run, job) -> dict:
+    """What every run of a job (models.JobRun) shows: which job, its state, who started it
+    and when."""
+    return {
+        "id": run.id,
+        "job": job,
+        "state": run.state,
+        "phase": run.phase,
+        "triggeredBy": run.triggered_by,
+        "startedAt": iso(run.started_at),
+        "finishedAt": iso(run.finished_at),
+    }

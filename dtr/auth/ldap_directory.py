@@ -413,7 +413,7 @@ def _check_ca(value):
         _invalid("ca_certificate", "must be PEM text")
     try:
         ssl.create_default_context(cadata=value)
-    except (ssl.SSLError, ValueError):
+    except (ssl.SSLError, ValueError, TypeError):  # TypeError: text that is not ASCII
         _invalid("ca_certificate", "not a PEM certificate")
 
 

@@ -57,7 +57,9 @@ def token_get():
         auth = request.authorization
         identity = log_in(auth.username or "", auth.password or "", REGISTRY)
     offline = request.args.get("offline_token") == "true" and not identity.anonymous
-    return _token_response(identity, request.args.getlist("scope"), offline)
+    # one scope parameter may hold several, space-separated, as a challenge names them
+    scopes = [scope for value in request.args.getlist("scope") for scope in value.split()]
+    return _token_response(identity, scopes, offline)
 
 
 @bp.post("/auth/token")

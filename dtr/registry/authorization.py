@@ -63,14 +63,17 @@ def _request_cache() -> dict:
     return g.dtr_registry_actions
 
 
-def require(caller: Caller, name: str, action: str, token_name: str | None = None):
-    """Raise unless the caller may do `action` on repository `name` (see `actions_on`)."""
+def require(
+    caller: Caller, name: str, action: str, token_name: str | None = None, scope: str | None = None
+):
+    """Raise unless the caller may do `action` on repository `name` (see `actions_on`);
+    `scope`: what a challenge names, when more than this action's scope."""
     actions = actions_on(caller, name, token_name)
     if action in actions:
         return
     if action == access.PUSH:
         audit.record_refused_push(caller.name, name)
-    scope = repository_scope(token_name or name, action)
+    scope = scope or repository_scope(token_name or name, action)
     if caller.claims is not None:
         # The token lacks the action. When the caller could have it, a new token will do;
         # when they may see the repository but not do this, say so plainly.

@@ -4,7 +4,7 @@ from flask import Response, redirect, request, send_file
 
 from .. import access
 from ..names import check_digest
-from ..services.blobs import linked_blob_size
+from ..services.blobs import check_stored_size, linked_blob_size
 from ..services.deletion import unlink_blob
 from ..storage import current_storage
 from ..storage.layout import blob_path
@@ -33,9 +33,11 @@ def get_blob(name, digest):
 
 def _blob_body(digest, size):
     """The bytes: sendfile from a local file; else a redirect to the backend's short-lived
-    URL (its `redirect` option); else streamed through DTR, Range requests included."""
+    URL (its `redirect` option); else streamed through DTR, Range requests included. The
+    stored object's size is checked first: a damaged one is never served."""
     storage = current_storage()
     path = blob_path(digest)
+    check_stored_size(digest, size)
     local = storage.local_path(path)
     if local is not None:  # sendfile under gunicorn; werkzeug answers Range requests
         return send_file(local, mimetype=OCTET_STREAM, conditional=True, etag=False, max_age=None)

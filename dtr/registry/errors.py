@@ -4,12 +4,13 @@ from flask import jsonify
 
 from .. import errors
 from ..logs import component_logger
-from ..storage import PathNotFound, StorageError
+from ..storage import PathNotFound, StorageError, StorageFull
 
 log = component_logger("storage")
 
 # domain exception -> (OCI code, HTTP status)
 OCI_ERRORS = {
+    errors.TagInvalid: ("TAG_INVALID", 400),
     errors.NameInvalid: ("NAME_INVALID", 400),
     errors.NameUnknown: ("NAME_UNKNOWN", 404),
     errors.NameTaken: ("DENIED", 409),
@@ -50,6 +51,9 @@ def domain_error_response(error: errors.DomainError):
 
 
 def storage_error_response(error: StorageError):
+    if isinstance(error, StorageFull):  # logged where the write failed (services/storage_full)
+        detail = {"freeBytes": error.free_bytes, "reason": error.reason}
+        return oci_error("UNAVAILABLE", error.summary, 507, detail)
     if isinstance(error, PathNotFound):  # a blob garbage-collected while it was being read
         log.warning("not found on storage (deleted while being read?): %s", error)
         return oci_error("BLOB_UNKNOWN", "blob unknown to registry", 404, {"path": str(error)})

@@ -61,9 +61,10 @@ def _page_arguments():
     """(n, last) from the query string; n must be a non-negative integer."""
     n = request.args.get("n")
     if n is not None:
-        if not n.isdecimal():
+        if not (n.isascii() and n.isdecimal()):
             raise InvalidInput("n must be a non-negative integer")
-        n = 10000 if len(n) > 5 else min(int(n), 10000)
+        digits = n.lstrip("0")  # leading zeros do not make a number large
+        n = 10000 if len(digits) > 5 else min(int(digits or "0"), 10000)
     return n, request.args.get("last")
 
 

@@ -8,11 +8,13 @@ from ..services.settings import get_setting
 from .authorization import current_caller, repository_scope, require
 
 
-def authorized_repository(name, action):
-    """(repository, caller) for a request doing `action` on repository `name`."""
+def authorized_repository(name, action, also_scope=None):
+    """(repository, caller) for a request doing `action` on repository `name`; `also_scope`:
+    another scope the request can use, named in the challenge too (the source of a mount)."""
     namespace, _ = split_repository_name(name)
-    caller = current_caller(repository_scope(name, action))
-    require(caller, name, action)
+    scope = " ".join(filter(None, (repository_scope(name, action), also_scope)))
+    caller = current_caller(scope)
+    require(caller, name, action, scope=scope)
     repository = lookup_repository(name)
     if repository is None:
         if action == access.PUSH and get_setting("create_on_push") and namespace == caller.name:

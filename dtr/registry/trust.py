@@ -54,7 +54,9 @@ def _parse_file_name(file_name):
     if dot and CHECKSUM.match(tail) and extension == "json":
         stem, checksum = head, tail
     first, dot, rest = stem.partition(".")
-    if dot and first.isdigit() and not first.startswith("0") and extension == "json":
+    # ASCII digits only ("²".isdigit() is true), and a version that fits the database
+    plain_number = first.isascii() and first.isdecimal() and len(first) <= 9
+    if dot and plain_number and not first.startswith("0") and extension == "json":
         stem, version = rest, int(first)
     if not is_valid_role(stem) or (checksum and version):
         return None

@@ -11,12 +11,12 @@ from ..names import check_digest, split_repository_name
 from ..services import uploads
 from ..services.blobs import find_linked_blob, link_blob
 from ..services.repositories import find_repository
-from .authorization import actions_on
+from .authorization import actions_on, repository_scope
 from .errors import domain_error_response
 from .repository_lookup import authorized_repository
 from .request_body import body_stream
 
-_CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
+_CONTENT_RANGE = re.compile(r"^(?:bytes )?([0-9]{1,19})-([0-9]{1,19})\Z")  # ASCII, bounded
 
 
 def _upload_headers(name, upload_id, size):
@@ -33,8 +33,8 @@ def _blob_created(name, digest):
 
 
 def start_upload(name):
-    repository, caller = authorized_repository(name, access.PUSH)
     args = request.args
+    repository, caller = authorized_repository(name, access.PUSH, _mount_scope(args))
     if "mount" in args:
         digest = check_digest(args["mount"])
         if _mount(repository, caller, digest, args.get("from")):
@@ -44,6 +44,19 @@ def start_upload(name):
         return _blob_created(name, args["digest"])
     upload = uploads.start_upload(repository, caller.name)
     return "", 202, _upload_headers(name, upload.id, 0)
+
+
+def _mount_scope(args):
+    """A mount also needs pull on its source: the challenge names both scopes (as CNCF
+    distribution does), so that a client following it gets a token that allows the mount."""
+    source = args.get("from")
+    if "mount" not in args or not source:
+        return None
+    try:
+        split_repository_name(source)
+    except DomainError:
+        return None
+    return repository_scope(source, access.PULL)
 
 
 def _mount(repository, caller, digest, source):

@@ -1,14 +1,24 @@
 """Blobs: lookup, linking to repositories, storing verified bytes at their content-addressed
-path (in the order that keeps garbage collection safe: see `store_blob`)."""
+path (in the order that keeps garbage collection safe: see `store_blob`), quarantine.
 
-from sqlalchemy import select
+A quarantined blob (`Blob.quarantine` set: its stored bytes were found corrupt or missing by
+storage verification, or of the wrong size by a download) is unknown to pulls and mounts;
+the next push of its content writes the bytes again and lifts the quarantine.
+"""
+
+import logging
+
+from sqlalchemy import select, update
 
 from ..database import db, dialect_insert, insert_ignoring_duplicates
 from ..errors import BlobUnknown
 from ..models import Blob, RepositoryBlob, utcnow
-from ..storage import current_storage
+from ..storage import PathNotFound, current_storage
 from ..storage.layout import blob_path
 from . import lookup_caches
+from .storage_full import clear_storage_full
+
+log = logging.getLogger("dtr.storage")
 
 
 def linked_blob_size(repository, digest) -> int:
@@ -27,7 +37,11 @@ def find_linked_blob(repository, digest) -> Blob:
     blob = db.session.execute(
         select(Blob)
         .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
-        .where(RepositoryBlob.repository_id == repository.id, Blob.digest == digest)
+        .where(
+            RepositoryBlob.repository_id == repository.id,
+            Blob.digest == digest,
+            Blob.quarantine.is_(None),
+        )
     ).scalar_one_or_none()
     if blob is None:
         raise BlobUnknown("blob unknown to registry", {"digest": digest})
@@ -42,16 +56,21 @@ def store_blob(repository, source_path, digest, size):
     collection keeps blobs touched within its grace window), then the bytes move (or, when
     the same content is there already, ours stay aside as a spare), then the link commits
     after checking, under the write lock, that the bytes are in place.
+
+    A quarantined blob heals: our verified bytes replace the stored ones, and the link's
+    transaction lifts the quarantine (it also moves the touch time, which tells a storage
+    verification that read the old bytes not to quarantine it again).
     """
-    touch_blob(digest, size)
+    quarantined = touch_blob(digest, size)
     storage = current_storage()
     target = blob_path(digest)
-    spare = source_path if storage.stat(target) is not None else None
+    spare = source_path if not quarantined and storage.stat(target) is not None else None
     if spare is None:
         storage.move(source_path, target)
-    _link_present_blob(repository, digest, size, spare)
+    _link_present_blob(repository, digest, size, spare, quarantined)  # healed when quarantined
     if spare is not None:
         storage.delete(spare)
+    clear_storage_full()
 
 
 def link_blob(repository, digest, size):
@@ -61,10 +80,13 @@ def link_blob(repository, digest, size):
     _link_present_blob(repository, digest, size, None)
 
 
-def touch_blob(digest, size):
-    """Create the blob's row, or set its touch time to now; commits."""
+def touch_blob(digest, size) -> bool:
+    """Create the blob's row, or set its touch time to now; commits. True when the blob is
+    quarantined."""
     _upsert_touched(digest, size)
+    quarantined = db.session.scalar(select(Blob.quarantine).where(Blob.digest == digest))
     db.session.commit()
+    return quarantined is not None
 
 
 def _upsert_touched(digest, size):
@@ -83,10 +105,10 @@ def lock_blob_rows(digests):
     )
 
 
-def _link_present_blob(repository, digest, size, spare):
+def _link_present_blob(repository, digest, size, spare, healed=False):
     """One write transaction: check that the bytes are at their path (a garbage collection
     since the touch may have deleted them: put the spare copy there, or fail cleanly), touch
-    the row again and link it to the repository."""
+    the row again (lifting its quarantine when `healed`) and link it to the repository."""
     lock_blob_rows([digest])
     storage = current_storage()
     target = blob_path(digest)
@@ -100,7 +122,44 @@ def _link_present_blob(repository, digest, size, spare):
             )
         storage.move(spare, target)
     _upsert_touched(digest, size)
+    if healed:
+        db.session.execute(update(Blob).where(Blob.digest == digest).values(quarantine=None))
     insert_ignoring_duplicates(
         RepositoryBlob, repository_id=repository.id, digest=digest, created_at=utcnow()
     )
     db.session.commit()
+    if healed:
+        lookup_caches.blob_links.clear()
+        log.info("blob %s healed: a push wrote its bytes again", digest)
+
+
+def check_stored_size(digest, size):
+    """Before serving a blob's bytes: the stored object must have the recorded size. A
+    missing one raises PathNotFound; one of another size is quarantined (logged) and raises
+    BlobUnknown, so that a client never receives more or fewer bytes than it was told."""
+    stored = current_storage().stat(blob_path(digest))
+    if stored is None:
+        raise PathNotFound(blob_path(digest))
+    if stored != size:
+        reason = f"size {stored} on storage, {size} recorded (found by a download)"
+        quarantine_blob(digest, reason)
+        raise BlobUnknown(
+            "blob damaged on storage: quarantined until it is pushed again",
+            {"digest": digest, "reason": reason},
+        )
+
+
+def quarantine_blob(digest, reason, touched_at=None) -> bool:
+    """Quarantine a blob (one write transaction) and log it; with `touched_at`, only if its
+    row still has that touch time (nobody pushed or mounted it since it was read). False
+    when the row is gone or changed."""
+    db.session.rollback()
+    statement = update(Blob).where(Blob.digest == digest)
+    if touched_at is not None:
+        statement = statement.where(Blob.touched_at == touched_at)
+    changed = db.session.execute(statement.values(quarantine=reason[:512])).rowcount
+    db.session.commit()
+    if changed:
+        lookup_caches.blob_links.clear()
+        log.error("blob %s quarantined: %s", digest, reason)
+    return bool(changed)

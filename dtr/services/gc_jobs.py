@@ -7,15 +7,15 @@ import threading
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..database import db
-from ..errors import JobRunning, JobUnknown
+from ..errors import JobRunning
 from ..gc import LEASE, begin_run, execute_run, run_garbage_collection
 from ..models import GcRun
 from . import audit
 from .gc_settings import gc_settings, next_runs
-from .job_leases import lease_holder
+from .job_runs import count_jobs, find_job, job_history, running_job
 
 log = logging.getLogger("dtr.gc")
 SCHEDULE = "schedule"  # scheduled runs: "schedule:<UTC time>"
@@ -46,29 +46,20 @@ def _run_in_background(app, run_id):
 
 def current_run() -> GcRun | None:
     """The run in progress (in any process sharing the database), if any."""
-    run = db.session.scalar(
-        select(GcRun).where(GcRun.state == "running").order_by(GcRun.id.desc()).limit(1)
-    )
-    if run is None or lease_holder(LEASE) != run.holder:
-        return None  # its process stopped: the next run marks it failed
-    return run
+    return running_job(GcRun, LEASE)
 
 
 def gc_history(limit=20, start=0) -> list[GcRun]:
     """Runs, newest first."""
-    query = select(GcRun).order_by(GcRun.id.desc()).offset(start).limit(limit)
-    return list(db.session.scalars(query))
+    return job_history(GcRun, limit, start)
 
 
 def count_runs() -> int:
-    return db.session.scalar(select(func.count()).select_from(GcRun))
+    return count_jobs(GcRun)
 
 
 def find_run(run_id) -> GcRun:
-    run = db.session.get(GcRun, run_id) if isinstance(run_id, int) else None
-    if run is None:
-        raise JobUnknown(f"no garbage collection job {run_id}", {"id": run_id})
-    return run
+    return find_job(GcRun, run_id, "garbage collection job")
 
 
 def last_savings() -> GcRun | None:

@@ -1,9 +1,9 @@
 """Parse and validate image manifests and indexes (Docker schema 2, Docker manifest list,
 OCI image manifest, OCI image index, OCI artifacts)."""
 
-import json
 from dataclasses import dataclass, field
 
+from .. import strict_json
 from ..errors import ManifestInvalid, Unsupported
 from ..names import DIGEST
 
@@ -32,8 +32,8 @@ class ParsedManifest:
 
 def parse_manifest(payload: bytes, content_type: str | None) -> ParsedManifest:
     try:
-        document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
+        document = strict_json.loads(payload)
+    except strict_json.JsonRejected as error:
         raise ManifestInvalid(f"manifest is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise ManifestInvalid("manifest must be a JSON object")
@@ -65,21 +65,39 @@ def parse_manifest(payload: bytes, content_type: str | None) -> ParsedManifest:
             layer = _descriptor(layer, f"layers[{index}]")
             if not layer.get("urls"):  # foreign layers live elsewhere
                 parsed.blobs.append(layer["digest"])
-        parsed.artifact_type = document.get("artifactType") or config.get("mediaType")
+        parsed.artifact_type = _artifact_type(document) or config.get("mediaType")
     else:
         entries = document.get("manifests")
         if not isinstance(entries, list):
             raise ManifestInvalid("manifests must be a list")
         for index, entry in enumerate(entries):
             parsed.manifests.append(_descriptor(entry, f"manifests[{index}]")["digest"])
-        parsed.artifact_type = document.get("artifactType")
+        parsed.artifact_type = _artifact_type(document)
     if "subject" in document and media_type in (OCI_MANIFEST, OCI_INDEX):
         parsed.subject = _descriptor(document["subject"], "subject")["digest"]
-    annotations = document.get("annotations")
-    if annotations is not None and not isinstance(annotations, dict):
-        raise ManifestInvalid("annotations must be an object")
-    parsed.annotations = annotations
+    parsed.annotations = _annotations(document, "annotations")
     return parsed
+
+
+def _artifact_type(document, where="artifactType"):
+    """A MIME type (image spec: artifactType is a string), or None when absent."""
+    value = document.get("artifactType")
+    if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+        raise ManifestInvalid(f"{where} must be a media type string (at most 255 characters)")
+    return value
+
+
+def _annotations(document, where):
+    """A string-to-string map (image spec: annotations), or None when absent."""
+    annotations = document.get("annotations")
+    if annotations is None:
+        return None
+    if not isinstance(annotations, dict):
+        raise ManifestInvalid(f"{where} must be an object")
+    for key, value in annotations.items():
+        if not isinstance(value, str):
+            raise ManifestInvalid(f"{where}[{key[:100]!r}] must be a string")
+    return annotations
 
 
 def _descriptor(value, where):
@@ -90,6 +108,13 @@ def _descriptor(value, where):
         raise ManifestInvalid(f"{where}.digest is not a valid digest")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ManifestInvalid(f"{where}.size must be a non-negative integer")
-    if media is not None and not isinstance(media, str):
+    if media is not None and (not isinstance(media, str) or len(media) > 255):
         raise ManifestInvalid(f"{where}.mediaType must be a string")
+    urls = value.get("urls")
+    if urls is not None and (
+        not isinstance(urls, list) or not all(isinstance(url, str) for url in urls)
+    ):
+        raise ManifestInvalid(f"{where}.urls must be a list of strings")
+    _artifact_type(value, f"{where}.artifactType")
+    _annotations(value, f"{where}.annotations")
     return value

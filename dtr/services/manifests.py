@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..database import db
-from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestTooLarge, ManifestUnknown
+from ..errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestTooLarge,
+    ManifestUnknown,
+    TagInvalid,
+)
 from ..models import Manifest, ManifestReference, RepositoryBlob, Tag, utcnow
 from ..names import check_digest, check_tag, is_digest
 from . import lookup_caches
@@ -132,11 +138,18 @@ def _find_by_digest(repository, digest, lock=False):
 
 
 def find_manifest(repository, reference) -> Manifest:
+    """The manifest of a tag or digest; a reference that is not one can name no manifest:
+    MANIFEST_UNKNOWN (as the OCI conformance suite and the reference registry expect)."""
     if is_digest(reference):
         check_digest(reference)
         manifest = _find_by_digest(repository, reference)
     else:
-        check_tag(reference)
+        try:
+            check_tag(reference)
+        except TagInvalid:
+            raise ManifestUnknown(
+                "manifest unknown: not a valid tag", {"reference": reference[:200]}
+            ) from None
         manifest = db.session.execute(
             select(Manifest)
             .join(Tag, Tag.manifest_id == Manifest.id)

@@ -17,7 +17,6 @@ countersignatures and the `notary.x509.signingAuthority` scheme are not supporte
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -28,6 +27,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .. import strict_json
 
 JWS_MEDIA_TYPE = "application/jose+json"
 COSE_MEDIA_TYPE = "application/cose"
@@ -88,7 +89,7 @@ def read_envelope(envelope_bytes: bytes, media_type: str, subject_digest: str | 
     if problem:
         raise EnvelopeInvalid(problem)
     try:
-        document = json.loads(envelope_bytes)
+        document = strict_json.loads(envelope_bytes)
     except (ValueError, UnicodeDecodeError):
         raise EnvelopeInvalid("the JWS envelope is not JSON") from None
     if not isinstance(document, dict) or not all(
@@ -158,7 +159,7 @@ def _base64url(text: str) -> bytes:
 
 def _json_part(text: str, what: str) -> dict:
     try:
-        value = json.loads(_base64url(text))
+        value = strict_json.loads(_base64url(text))
     except (ValueError, UnicodeDecodeError):
         raise EnvelopeInvalid(f"the JWS {what} is not JSON") from None
     if not isinstance(value, dict):

@@ -17,7 +17,6 @@
 import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -25,6 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from .. import strict_json
 from ..names import DIGEST
 from .manifest_parsing import INDEX_TYPES
 
@@ -138,7 +138,7 @@ def verify_signature(public_key, payload: bytes, signature_b64: str) -> bool:
 def cosign_signed_digest(payload: bytes) -> str:
     """The manifest digest a simple-signing payload names; ValueError says what is wrong."""
     try:
-        document = json.loads(payload)
+        document = strict_json.loads(payload)
         critical = document["critical"]
         kind = critical["type"]
         digest = critical["image"]["docker-manifest-digest"]
@@ -219,7 +219,7 @@ def is_runnable(media_type: str, payload: bytes) -> bool:
     if media_type in INDEX_TYPES:
         return True
     try:
-        document = json.loads(payload)
+        document = strict_json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return True
     layers = document.get("layers") if isinstance(document, dict) else None

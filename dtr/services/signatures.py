@@ -26,7 +26,6 @@ after a manifest).
 """
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +33,7 @@ from functools import lru_cache
 from cryptography import x509
 from sqlalchemy import delete, select
 
+from .. import strict_json
 from ..database import db, insert_ignoring_duplicates
 from ..errors import Denied
 from ..logs import component_logger
@@ -117,7 +117,7 @@ def read_signatures(payload: bytes) -> list[PendingSignature]:
     if not any(marker in payload for marker in _MARKERS):
         return []
     try:
-        document = json.loads(payload)
+        document = strict_json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return []
     subject = document.get("subject") if isinstance(document, dict) else None

@@ -6,13 +6,13 @@ one or two for Docker Content Trust); an image's platform is read from its confi
 and remembered by digest (content never changes).
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import func, select
 
+from .. import strict_json
 from ..database import db
 from ..models import Blob, Manifest, ManifestReference, Tag
 from ..storage import PathNotFound, StorageError, current_storage
@@ -110,7 +110,7 @@ def _blob_sizes(manifest_ids):
 
 def _platforms(manifest) -> tuple[str, ...]:
     try:
-        document = json.loads(manifest.payload)
+        document = strict_json.loads(manifest.payload)
     except ValueError:
         return ()
     if _is_index(manifest):
@@ -155,6 +155,6 @@ def _read_platform(config_digest) -> str | None:
     if len(data) > MAX_CONFIG_BYTES:
         return None
     try:
-        return _platform_name(json.loads(data))
+        return _platform_name(strict_json.loads(data))
     except (ValueError, UnicodeDecodeError):
         return None

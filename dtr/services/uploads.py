@@ -10,6 +10,7 @@ one a crash left behind.
 """
 
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -28,10 +29,12 @@ from ..errors import (
 )
 from ..models import Upload, utcnow
 from ..names import check_digest
-from ..storage import current_storage
+from ..storage import StorageError, current_storage
 from ..storage.layout import upload_path
 from .blobs import store_blob
+from .storage_full import noting_storage_full
 
+log = logging.getLogger("dtr.storage")
 _writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dtr-blob-writer")
 _hash_states: dict = {}  # upload id -> (size, sha256 state)
 _upload_locks: dict = {}
@@ -54,7 +57,12 @@ def start_upload(repository, started_by) -> Upload:
     upload = Upload(id=str(uuid.uuid4()), repository_id=repository.id, started_by=started_by)
     db.session.add(upload)
     db.session.commit()
-    current_storage().writer(upload_path(upload.id)).close()
+    try:
+        with noting_storage_full(f"starting upload {upload.id}"):
+            current_storage().writer(upload_path(upload.id)).close()
+    except StorageError:  # no session without its file
+        _end_session(upload.id)
+        raise
     return upload
 
 
@@ -69,7 +77,7 @@ def append_chunk(repository, upload_id, stream, content_length, content_range=No
     """Append a body to an upload; returns the new size. `content_range` is (start, end)."""
     find_upload(repository, upload_id)
     db.session.commit()  # end the transaction before streaming
-    with _lock_for(upload_id):
+    with _lock_for(upload_id), noting_storage_full(f"a chunk of upload {upload_id}"):
         size = _append(upload_id, stream, content_length, content_range)
     _record_size(upload_id, size)
     return size
@@ -80,7 +88,7 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
     check_digest(digest)
     find_upload(repository, upload_id)
     db.session.commit()
-    with _lock_for(upload_id):
+    with _lock_for(upload_id), noting_storage_full(f"finishing upload {upload_id} ({digest})"):
         try:
             if content_length:
                 _append(upload_id, stream, content_length, None)
@@ -104,17 +112,28 @@ def monolithic_upload(repository, digest, stream, content_length):
     check_digest(digest)
     db.session.commit()
     path = upload_path(monolithic_upload_name())
-    writer = current_storage().writer(path)
-    state = hashlib.sha256()
-    try:
-        _receive(writer, state, stream, content_length)
-        writer.commit()
-        _verify(path, digest, writer.size, state)
-        store_blob(repository, path, digest, writer.size)
-    except BaseException:
-        current_storage().delete(path)
-        raise
+    with noting_storage_full(f"a push of {digest}"):
+        writer = current_storage().writer(path)
+        state = hashlib.sha256()
+        try:
+            _receive(writer, state, stream, content_length)
+            writer.commit()
+            _verify(path, digest, writer.size, state)
+            store_blob(repository, path, digest, writer.size)
+        except BaseException:
+            _discard_writer(writer, path)
+            raise
     return writer.size
+
+
+def _discard_writer(writer, path):
+    """Nothing partial stays: the writer is cancelled (an open file would keep the space of
+    its deleted bytes) and the path deleted."""
+    for undo in (writer.cancel, lambda: current_storage().delete(path)):
+        try:
+            undo()
+        except StorageError as error:
+            log.warning("could not discard %s after a failed upload: %s", path, error)
 
 
 MONOLITHIC_PREFIX = "mono-"
@@ -165,8 +184,10 @@ def _append(upload_id, stream, content_length, content_range):
     try:
         _receive(writer, state, stream, content_length)
     except BaseException:
-        writer.truncate(size)  # drop the partial chunk: the upload stays as it was
-        writer.close()
+        try:
+            writer.truncate(size)  # drop the partial chunk: the upload stays as it was
+        finally:
+            writer.close()
         with _registry_lock:
             _hash_states[upload_id] = (size, before)
         raise

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .driver import PathNotFound, StorageDriver, StorageError
+from .driver import PathNotFound, StorageDriver, StorageError, StorageFull
 from .fields import Field
 from .filesystem import FilesystemDriver
 
@@ -24,6 +24,7 @@ __all__ = [
     "PathNotFound",
     "StorageDriver",
     "StorageError",
+    "StorageFull",
     "backend_fields",
     "create_driver",
     "current_storage",

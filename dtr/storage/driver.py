@@ -20,6 +20,17 @@ class PathNotFound(StorageError):
     pass
 
 
+class StorageFull(StorageError):
+    """The backend has no room for what is being written (a full disk, a quota).
+    `free_bytes`: what the backend says is left, when it can tell (None otherwise)."""
+
+    def __init__(self, reason: str, free_bytes: int | None = None):
+        self.summary = "storage full" + ("" if free_bytes is None else f": {free_bytes} bytes free")
+        super().__init__(f"{self.summary} ({reason})")
+        self.reason = reason
+        self.free_bytes = free_bytes
+
+
 def path_parts(path: str) -> list[str]:
     """The components of a storage path; StorageError for an empty component, `.`, `..` or a
     NUL byte, so that no driver can be led outside its root."""
@@ -118,6 +129,10 @@ class StorageDriver(ABC):
             except StorageError as error:
                 failed[path] = str(error)
         return failed
+
+    def free_bytes(self) -> int | None:
+        """Bytes that can still be written, when the backend can tell (a filesystem)."""
+        return None
 
     def local_path(self, path: str) -> str | None:
         """A local file path for zero-copy serving (sendfile), when the backend has one."""

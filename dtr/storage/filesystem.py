@@ -1,5 +1,8 @@
-"""The local filesystem driver: writes fsync'ed, moves by atomic rename."""
+"""The local filesystem driver: writes fsync'ed, moves by atomic rename. A write that finds
+no room (ENOSPC, EDQUOT) raises StorageFull with the bytes left; other OS errors of writes
+and moves raise StorageError."""
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -7,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .driver import PathNotFound, StorageDriver, StorageError, Writer, path_parts
+from .driver import PathNotFound, StorageDriver, StorageError, StorageFull, Writer, path_parts
 from .fields import Field, check_options
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -40,6 +43,31 @@ def from_settings(options: dict) -> "FilesystemDriver":
         raise StorageError(f"cannot create or use the folder {root}: {error.strerror}") from error
 
 
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_bytes_at(path) -> int | None:
+    """Bytes an unprivileged writer can still use on the filesystem of `path`."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+@contextlib.contextmanager
+def _os_errors(path: Path, action: str):
+    """OSError of `action` on `path` as StorageFull (no room) or StorageError."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in _NO_ROOM:
+            folder = next((p for p in (path, *path.parents) if p.exists()), path)
+            free = free_bytes_at(folder)
+            raise StorageFull(f"{action} {path.name}: {error.strerror}", free) from error
+        raise StorageError(f"{action} {path}: {error.strerror or error}") from error
+
+
 def _start_writeback(fd, offset, length):
     """Ask the kernel to start writing a range to disk now, without waiting (Linux), so
     that the fsync of a large blob at commit has little left to do."""
@@ -50,17 +78,19 @@ def _start_writeback(fd, offset, length):
 
 class FilesystemWriter(Writer):
     def __init__(self, file_path: Path, append: bool):
-        file_path.parent.mkdir(parents=True, exist_ok=True)
         self._path = file_path
-        self._file = open(file_path, "ab" if append else "wb", buffering=0)
+        with _os_errors(file_path, "create"):
+            file_path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(file_path, "ab" if append else "wb", buffering=0)
         self._size = self._file.tell()
         self._flushed = self._size
         self._opening_size = self._size if append else None  # None: this writer created it
 
     def write(self, data):
         view = memoryview(data)
-        while view:  # an unbuffered write may be partial
-            view = view[self._file.write(view) :]
+        with _os_errors(self._path, "write"):
+            while view:  # an unbuffered write may be partial
+                view = view[self._file.write(view) :]
         self._size += len(data)
         if self._size - self._flushed >= _WRITEBACK_STEP:
             _start_writeback(self._file.fileno(), self._flushed, self._size - self._flushed)
@@ -71,24 +101,32 @@ class FilesystemWriter(Writer):
         return self._size
 
     def truncate(self, size):
-        self._file.truncate(size)
-        self._file.seek(size)
+        with _os_errors(self._path, "truncate"):
+            self._file.truncate(size)
+            self._file.seek(size)
         self._size = self._flushed = size
 
     def commit(self):
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with _os_errors(self._path, "commit"):
+            try:
+                os.fsync(self._file.fileno())
+            finally:
+                self._file.close()
 
     def close(self):
-        self._file.close()
+        with _os_errors(self._path, "close"):
+            self._file.close()
 
     def cancel(self):
-        if self._opening_size is None:
-            self._file.close()
-            self._path.unlink(missing_ok=True)
-        else:  # an append: the content from before this writer stays
-            self._file.truncate(self._opening_size)
-            self._file.close()
+        with _os_errors(self._path, "cancel"):
+            if self._opening_size is None:
+                self._file.close()
+                self._path.unlink(missing_ok=True)
+            else:  # an append: the content from before this writer stays
+                try:
+                    self._file.truncate(self._opening_size)
+                finally:
+                    self._file.close()
 
 
 class FilesystemDriver(StorageDriver):
@@ -108,10 +146,7 @@ class FilesystemDriver(StorageDriver):
         return file
 
     def writer(self, path, append=False):
-        try:
-            return FilesystemWriter(self._full(path), append)
-        except OSError as error:
-            raise StorageError(str(error)) from error
+        return FilesystemWriter(self._full(path), append)
 
     def stat(self, path):
         try:
@@ -130,16 +165,17 @@ class FilesystemDriver(StorageDriver):
 
     def move(self, source, destination):
         target = self._full(destination)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(self._full(source), target)
-        except FileNotFoundError as error:
-            raise PathNotFound(source) from error
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        with _os_errors(target, "move to"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(self._full(source), target)
+            except FileNotFoundError as error:
+                raise PathNotFound(source) from error
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
     def delete(self, path):
         full = self._full(path)
@@ -161,6 +197,9 @@ class FilesystemDriver(StorageDriver):
                 if error != errno.ENOENT:
                     failed[path] = os.strerror(error)
         return failed
+
+    def free_bytes(self):
+        return free_bytes_at(self.root)
 
     def local_path(self, path):
         full = self._full(path)

@@ -32,6 +32,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from . import StorageFull
 from .driver import BodyReader, PathNotFound, StorageDriver, StorageError, Writer, path_parts
 from .fields import Field, check_options
 
@@ -213,6 +214,8 @@ class S3Driver(StorageDriver):
             return StorageError(f"S3 {action}: {where} does not exist")
         if code in ("NoSuchKey", "404", "NotFound") and path is not None:
             return PathNotFound(path)
+        if code in ("XMinioStorageFull", "QuotaExceeded") or status == 507:  # MinIO, Ceph RGW
+            return StorageFull(f"S3 {action} on {where}: {code} {message}".strip())
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"):
             return StorageError(
                 f"S3 {action}: {where} rejected the credentials ({code}): check accessKey "

@@ -72,6 +72,7 @@ from keystoneauth1.identity import generic as keystone_identity
 from swiftclient.exceptions import ClientException
 from swiftclient.utils import generate_temp_url
 
+from . import StorageFull
 from .driver import BodyReader, PathNotFound, StorageDriver, StorageError, Writer, path_parts
 from .fields import Field, check_options
 
@@ -241,6 +242,8 @@ def _swift_errors(action, path=None):
         reason = f"{status} {error.http_reason or ''}".strip()
         body = (error.http_response_content or b"")[:200]
         body = body.decode(errors="replace") if isinstance(body, bytes) else body
+        if status == 507 or (status == 413 and "quota" in body.lower()):  # full, or a quota
+            raise StorageFull(f"{action}: Swift answered {reason} {body}".strip()) from error
         raise StorageError(f"{action}: Swift answered {reason} {body}".strip()) from error
     except keystone_errors.Unauthorized as error:
         raise StorageError(

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from securesystemslib.exceptions import FormatError
 from securesystemslib.formats import encode_canonical
 
+from .. import strict_json
+
 ROOT, TARGETS, SNAPSHOT, TIMESTAMP = "root", "targets", "snapshot", "timestamp"
 TOP_ROLES = (ROOT, TARGETS, SNAPSHOT, TIMESTAMP)
 TYPES = {ROOT: "Root", TARGETS: "Targets", SNAPSHOT: "Snapshot", TIMESTAMP: "Timestamp"}
@@ -146,7 +148,7 @@ def parse_metadata(role: str, data: bytes) -> Metadata:
     if len(data) > MAX_METADATA_BYTES:
         raise MetadataInvalid(f"{role}: larger than {MAX_METADATA_BYTES} bytes")
     try:
-        document = json.loads(data)
+        document = strict_json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise MetadataInvalid(f"{role}: not JSON") from None
     if not isinstance(document, dict):

@@ -67,6 +67,8 @@ ROUTES = [
     ("/settings/general", settings_pages.save_general, POST, "save_general"),
     ("/settings/storage", storage_page.save_storage, POST, "save_storage"),
     ("/settings/storage/test", storage_page.test_storage, POST, "test_storage"),
+    ("/settings/storage/verify", storage_page.verify_storage, POST, "verify_storage"),
+    ("/settings/storage/verify/progress", storage_page.verify_progress, GET, "verify_progress"),
     ("/settings/garbage-collection", gc_page.save_gc_settings, POST, "save_gc_settings"),
     ("/settings/garbage-collection/run", gc_page.run_gc, POST, "run_gc"),
     ("/settings/garbage-collection/progress", gc_page.gc_progress, GET, "gc_progress"),

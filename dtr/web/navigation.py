@@ -1,5 +1,5 @@
-"""What the navigation shows to whom: the menu, the Settings tabs, the license banner, the
-notices of access tokens about to expire."""
+"""What the navigation shows to whom: the menu, the Settings tabs, the banners of admins
+(license, storage full), the notices of access tokens about to expire."""
 
 from ..auth.identity import Identity
 
@@ -28,13 +28,20 @@ def settings_tabs():
     return [(slug, label) for slug, label in SETTINGS_TABS if slug in BUILT_SETTINGS_TABS]
 
 
-def banner_for(identity: Identity):
-    """The license warning admins see on every page, or None."""
+def banners_for(identity: Identity) -> list[tuple[str, str, str]]:
+    """The warnings admins see on every page: (text, settings tab, its label) of an
+    expiring or invalid license, and of storage that was found full."""
     if identity.anonymous or identity.role != "admin":
-        return None
+        return []
     from ..services.license import license_status
+    from ..services.storage_full import storage_full_banner
 
-    return license_status().banner
+    banners = []
+    if (license_banner := license_status().banner) is not None:
+        banners.append((license_banner, "license", "Settings › License"))
+    if (storage_banner := storage_full_banner()) is not None:
+        banners.append((storage_banner, "storage", "Settings › Storage"))
+    return banners
 
 
 EXPIRING_DAYS = 7  # access tokens and robots expiring this soon are marked

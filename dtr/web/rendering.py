@@ -76,12 +76,12 @@ def current_identity():
 
 def common_context():
     """What every template may use."""
-    from .navigation import banner_for, navigation_for, notices_for
+    from .navigation import banners_for, navigation_for, notices_for
 
     identity = current_identity()
     return {
         "me": identity,
         "navigation": navigation_for(identity),
-        "banner": banner_for(identity),
+        "banners": banners_for(identity),
         "notices": notices_for(identity),
     }

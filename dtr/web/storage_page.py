@@ -1,15 +1,17 @@
 """Settings > Storage: choose the backend and fill its options (the options of every backend
 are on the page, those of the chosen one show), Test connection (an HTMX fragment, nothing
 saved) and Save (probed first, then in force at once). Secrets are never shown back: an empty
-secret input keeps the stored one."""
+secret input keeps the stored one. Verify: a storage verification (services/
+storage_verification.py) in the background, a progress fragment that polls while it runs,
+and the recent runs with the damaged blobs each found."""
 
 from flask import request
 
 from ..errors import DomainError, InvalidInput
-from ..services import storage_settings
+from ..services import storage_settings, storage_verification
 from ..storage import BACKENDS, backend_fields
 from .navigation import settings_tabs
-from .rendering import go, page
+from .rendering import go, htmx_target, page
 
 LABELS = {
     "filesystem": "Filesystem",
@@ -43,6 +45,10 @@ def storage_tab(me, error=None, form=None, result=None):
         migrate_command=described["migrateCommand"],
         error=error,
         result=result,
+        verifying=storage_verification.current_verification(),
+        verifications=storage_verification.verification_history(limit=10),
+        report_of=storage_verification.report_of,
+        errors_of=storage_verification.errors_of,
     )
 
 
@@ -111,3 +117,27 @@ def test_storage():
     if request.headers.get("HX-Request") == "true":
         return page("settings/_storage_test.html", result=result)
     return storage_tab(me, form=request.form, result=result)
+
+
+def verify_storage():
+    """Start a verification (Settings > Storage > Verify)."""
+    from .settings_pages import admin
+
+    me = admin()
+    try:
+        storage_verification.start_verification(f"web:{me.name}", actor=me.name)
+    except DomainError as failure:
+        return go("web.settings_tab", failure.message, "error", tab="storage")
+    return go("web.settings_tab", "Storage verification started.", tab="storage")
+
+
+def verify_progress():
+    """The fragment that polls while a verification runs; once it ends, the page reloads to
+    show its report."""
+    from .settings_pages import admin
+
+    admin()
+    running = storage_verification.current_verification()
+    if running is None and htmx_target() == "verify-progress":
+        return "", 200, {"HX-Refresh": "true"}
+    return page("settings/_verify_progress.html", verifying=running)

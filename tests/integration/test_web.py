@@ -213,6 +213,8 @@ TABLE = [
     ("GET",  GC + "/progress",                    ADMIN_ONLY_GET),
     ("POST", "/settings/storage",                 "L   403 403 403 403 403 400"),
     ("POST", "/settings/storage/test",            "L   403 403 403 403 403 200"),
+    ("POST", "/settings/storage/verify",          "L   403 403 403 403 403 303"),
+    ("GET",  "/settings/storage/verify/progress", ADMIN_ONLY_GET),
     ("GET",  "/api-docs",                         "L   200 200 200 200 200 200"),
 ]
 # fmt: on

@@ -146,3 +146,19 @@ def index_of(images, docker=False):
         "manifests": [img.descriptor(arch) for img, arch in images],
     }
     return json.dumps(body).encode()
+
+
+def blob_descriptor(media_type: str, data: bytes, **extra) -> dict:
+    return {"mediaType": media_type, "digest": sha256(data), "size": len(data), **extra}
+
+
+def raw_manifest(config: bytes, layers, **extra) -> dict:
+    """An OCI image manifest (a dict) of any config bytes and [(media type, bytes, extra
+    descriptor fields)] layers, for tests that craft what no real image holds."""
+    return {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": blob_descriptor(OCI_CONFIG, config),
+        "layers": [blob_descriptor(kind, data, **more) for kind, data, more in layers],
+        **extra,
+    }

@@ -1,5 +1,6 @@
 """Start DTR for tests: `python app.py serve` (gunicorn) in a fresh instance folder."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -117,3 +118,19 @@ class DTRProcess:
 
     def cli(self, *args, stdin=None):
         return run_cli(self.instance, *args, stdin=stdin, env=self.env)
+
+
+@contextlib.contextmanager
+def running_dtr(instance, repositories=(), **options):
+    """A started DTRProcess (options as DTRProcess takes them) with the USERS and these
+    repositories; stopped at the end."""
+    process = DTRProcess(instance, **options)
+    process.create_users()
+    for name in repositories:
+        result = process.cli("create-repo", name)
+        assert result.returncode == 0, result.stderr
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()

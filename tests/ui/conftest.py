@@ -2,11 +2,14 @@
 against DTR under its production server, over HTTPS with its self-signed certificate."""
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.server import USERS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -70,3 +73,12 @@ def page(browser, request, tmp_path):
         page.screenshot(path=str(path), full_page=True)
         print(f"browser at failure: {page.url}, screenshot {path}")
     context.close()
+
+
+def log_in(page, url, user="admin"):
+    """Log in through the form of the DTR at `url`, as one of the test USERS."""
+    page.goto(f"{url}/login")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(USERS[user][0])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/repositories$"))
