@@ -10,7 +10,8 @@ from ..errors import DomainError
 from ..models import utcnow
 from ..services import access_tokens
 from ..services.credential_rules import DEFAULT_TOKEN_DAYS, token_max_days
-from .credential_forms import no_store, refusal_status, registry_host, whole_number
+from .addresses import registry_address
+from .credential_forms import no_store, refusal_status, whole_number
 from .navigation import EXPIRING_DAYS
 from .rendering import go, page
 from .repository_pages import logged_in
@@ -76,5 +77,5 @@ def _tokens_page(me, error=None, status=None, form=None, created=None, secret=No
         error=error,
         created=created,
         secret=secret,
-        host=registry_host(),
+        host=registry_address(),
     )

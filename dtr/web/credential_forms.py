@@ -1,17 +1,7 @@
-"""What the credential pages (access tokens, robot accounts, Settings > Auth) share: the
-host `docker login` names, numbers read from forms, and the status of a refused form."""
-
-from flask import request
+"""What the credential pages (access tokens, robot accounts, Settings > Auth) share: numbers
+read from forms, and the status of a refused form."""
 
 from ..errors import Denied, DomainError, NameTaken, NameUnknown
-
-
-def registry_host() -> str:
-    """The registry's address for `docker login`: the domain name an admin set, else the
-    host (and port) this browser used."""
-    from ..services.settings import get_setting
-
-    return get_setting("domain_name") or request.host
 
 
 def whole_number(text):

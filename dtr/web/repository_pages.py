@@ -7,9 +7,9 @@ from ..errors import DomainError
 from ..markdown_rendering import render_markdown
 from ..models import ACCESS_LEVELS
 from ..services import grants, repositories
-from ..services.settings import domain_name
 from ..services.tag_details import tag_page
 from ..services.trusted_keys import list_repository_keys
+from .addresses import registry_address
 from .rendering import LoginRequired, current_identity, go, htmx_target, page
 
 PAGE_SIZE = 50
@@ -40,7 +40,7 @@ def repository_list():
         query=query,
         page_number=number,
         pages=max(1, -(-total // PAGE_SIZE)),
-        host=domain_name(),
+        host=registry_address(),
     )
     if htmx_target() == "repository-results":
         return page("repositories/_results.html", **context)
@@ -97,7 +97,7 @@ def repository(namespace, name):
         pages=max(1, -(-total // PAGE_SIZE)),
         may_delete=access.DELETE in allowed,
         may_admin=access.ADMIN in allowed,
-        host=domain_name(),
+        host=registry_address(),
     )
 
 

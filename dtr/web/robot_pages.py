@@ -10,7 +10,8 @@ from ..errors import DomainError
 from ..models import utcnow
 from ..services import repositories, robots
 from ..services.credential_rules import DEFAULT_TOKEN_DAYS, token_max_days
-from .credential_forms import no_store, refusal_status, registry_host, whole_number
+from .addresses import registry_address
+from .credential_forms import no_store, refusal_status, whole_number
 from .navigation import EXPIRING_DAYS
 from .organization_pages import organization_page, owner_of
 from .rendering import go, page
@@ -36,7 +37,7 @@ def robots_tab(me, org, error=None, form=None, secret_robot=None, secret=None):
         error=error,
         secret_login=robots.full_name(secret_robot) if secret_robot else None,
         secret=secret,
-        host=registry_host(),
+        host=registry_address(),
         **chooser,
     )
 
