@@ -1,6 +1,6 @@
 """Teams of organizations and their members."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import access
 from ..database import db
@@ -152,6 +152,22 @@ def add_member(actor, org_name, team_name, member_name) -> bool:
     return True
 
 
+def member_candidates(actor, org_name, team_name, query="", limit=20) -> list[Account]:
+    """Users who may join the team (not in it yet), by name; those whose name contains
+    `query` when one is given. For those who administer the organization."""
+    from .search import contains_pattern
+
+    organization = organization_or_404(org_name)
+    authorize_organization(actor, organization, administer=True)
+    team = team_or_404(organization, team_name)
+    in_team = select(TeamMember.account_id).where(TeamMember.team_id == team.id)
+    statement = select(Account).where(Account.is_org.is_(False), Account.id.not_in(in_team))
+    if query:
+        pattern = contains_pattern(query)
+        statement = statement.where(func.lower(Account.name).like(pattern, escape="\\"))
+    return list(db.session.scalars(statement.order_by(Account.name).limit(limit)))
+
+
 def remove_member(actor, org_name, team_name, member_name):
     organization = organization_or_404(org_name)
     authorize_organization(actor, organization, administer=True)
@@ -214,8 +230,6 @@ def team_counts(actor, org_name) -> dict[str, int]:
     """team name -> number of members."""
     organization = organization_or_404(org_name)
     authorize_organization(actor, organization, administer=False)
-    from sqlalchemy import func
-
     rows = db.session.execute(
         select(Team.name, func.count(TeamMember.account_id))
         .outerjoin(TeamMember, TeamMember.team_id == Team.id)

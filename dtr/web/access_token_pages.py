@@ -13,7 +13,7 @@ from ..services.credential_rules import DEFAULT_TOKEN_DAYS, token_max_days
 from .addresses import registry_address
 from .credential_forms import no_store, refusal_status, whole_number
 from .navigation import EXPIRING_DAYS
-from .rendering import go, page
+from .rendering import form_error, go, page
 from .repository_pages import logged_in
 
 SCOPE_LABELS = {
@@ -39,7 +39,8 @@ def access_tokens_page():
             whole_number(form.get("expiresInDays")),
         )
     except DomainError as failure:
-        return _tokens_page(me, failure.message, refusal_status(failure), form)
+        error = form_error(failure, "new-token", ("name", "scopes", "expiresInDays"))
+        return _tokens_page(me, error, refusal_status(failure), form)
     return no_store(_tokens_page(me, created=token, secret=secret), url_for("web.access_tokens"))
 
 
@@ -49,7 +50,7 @@ def revoke_token(token_id):
         name = _name_of(me, token_id)
         access_tokens.revoke_token(me, me.name, token_id)
     except DomainError as failure:
-        return _tokens_page(me, failure.message, refusal_status(failure))
+        return _tokens_page(me, form_error(failure), refusal_status(failure))
     return go("web.access_tokens", f"Access token {name} revoked: it no longer works.")
 
 

@@ -9,9 +9,10 @@ from ..logs import component_logger
 from ..services.accounts import create_user
 from ..services.credential_rules import password_min_length
 from ..services.settings import get_setting
-from .rendering import current_identity, go, page
+from .rendering import FormError, current_identity, form_error, go, page
 
 log = component_logger("auth")
+SETUP_FIELDS = {"name": "username", "password": "password", "setupCode": "setup_code"}
 
 
 def home():
@@ -33,7 +34,7 @@ def setup():
         name = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         if password != request.form.get("confirm", ""):
-            error = "The two passwords differ."
+            error = FormError("The two passwords differ.", "setup", "confirm")
         else:
             try:
                 create_user(
@@ -47,10 +48,10 @@ def setup():
                 start_session(log_in(name, password, WEB))
                 return go("web.settings_tab", "Welcome! You are the first admin.", tab="auth")
             except DomainError as failure:
-                error = failure.message
+                error = form_error(failure, "setup", SETUP_FIELDS)
     return page(
         "setup.html",
-        _status_of(error),
+        _status_of(str(error) if error else None),
         error=error,
         form=request.form,
         need_code=not local,

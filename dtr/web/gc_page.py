@@ -9,7 +9,7 @@ from flask import request
 from ..errors import DomainError
 from ..services import gc_jobs, gc_settings
 from .navigation import settings_tabs
-from .rendering import go, htmx_target, page
+from .rendering import form_error, go, htmx_target, page
 
 
 def gc_tab(me, error=None, form=None):
@@ -43,14 +43,16 @@ def save_gc_settings():
     grace = form.get("graceMinutes", "").strip()
     try:
         if not grace.isdecimal():
-            raise DomainError("Grace window: whole minutes")
+            raise DomainError("Grace window: whole minutes", {"field": "graceMinutes"})
         gc_settings.parse_schedule(form.get("schedule", ""))  # all checked before any is saved
         gc_settings.update_gc_settings(
             me.name, grace_minutes=int(grace), delete_untagged=form.get("deleteUntagged") == "on"
         )
         schedule = gc_settings.set_schedule(me.name, form.get("schedule", ""))
     except DomainError as failure:
-        return gc_tab(me, failure.message, form)
+        fields = {name: name for name in ("schedule", "graceMinutes")}
+        fields["graceWindowMinutes"] = "graceMinutes"  # the service's name of it
+        return gc_tab(me, form_error(failure, "gc-settings", fields), form)
     message = (
         f"Saved. Garbage collection runs on “{schedule}” (UTC)."
         if schedule

@@ -8,11 +8,19 @@ from ..models import ACCESS_LEVELS
 from ..services import grants, repositories, teams
 from ..services.accounts import create_organization
 from ..services.callers import require_admin
-from ..services.search import search_accounts
-from .rendering import go, htmx_target, page
+from .credential_forms import refusal_status
+from .rendering import form_error, go, htmx_target, page
 from .repository_pages import PAGE_SIZE, logged_in, page_number
 
 TABS = ("repositories", "teams", "members", "robots")
+NEW_TEAM_FIELDS = {"name": "name", "team": "name", "description": "description"}
+ADD_REPOSITORY_FIELDS = {
+    "name": "name",
+    "shortDescription": "shortDescription",
+    "visibility": "visibility",
+    "accessLevel": "level",
+}
+CANDIDATES = 20  # users listed beside Add members
 
 
 def organization_list():
@@ -23,15 +31,16 @@ def organization_list():
 def new_organization():
     me = logged_in()
     require_admin(me, "create organizations")
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
             create_organization(name, me)
             return go("web.organization", f"Organization {name} created.", org=name)
         except DomainError as failure:
-            error = failure.message
-    return page("organizations/new.html", 400 if error else 200, error=error, form=request.form)
+            error = form_error(failure, "new-organization", ("name",))
+            status = refusal_status(failure)
+    return page("organizations/new.html", status, error=error, form=request.form)
 
 
 def organization(org):
@@ -92,17 +101,18 @@ def owner_of(org):
 def new_team(org):
     me = owner_of(org)
     found = teams.organization_or_404(org)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
             teams.create_team(me, org, name, request.form.get("description", ""))
             return go("web.team", f"Team {name} created. Add its members.", org=org, team=name)
         except DomainError as failure:
-            error = failure.message
+            error = form_error(failure, "new-team", NEW_TEAM_FIELDS)
+            status = refusal_status(failure)
     return page(
         "organizations/new_team.html",
-        400 if error else 200,
+        status,
         organization=found,
         error=error,
         form=request.form,
@@ -111,44 +121,73 @@ def new_team(org):
 
 def team(org, team):
     me = logged_in()
+    return team_page(me, org, team)
+
+
+def team_page(me, org, team, status=200, error=None, typed=None, message=None):
+    """The team: its members (with Add members for those who administer the organization)
+    and its repositories; `error`: a refused form's, `typed`: what it sent, to show again."""
     found = teams.get_team(me, org, team)
     organization = teams.organization_or_404(org)
+    may_administer = access.may_administer_organization(me, organization.id)
     return page(
         "organizations/team.html",
-        organization=organization,
-        team=found,
-        members=teams.list_members(me, org, team),
+        status,
+        **_members_context(me, organization, found, may_administer, typed, message),
         granted=teams.team_repository_access(me, org, team),
-        may_administer=access.may_administer_organization(me, organization.id),
         may_create=access.may_create_repository(me, organization.id),
         levels=ACCESS_LEVELS,
-        error=None,
+        error=error,
+        typed=typed or {},
     )
 
 
+def _members_context(me, organization, team, may_administer, typed=None, message=None):
+    """What the Members part of the team page shows (also swapped alone after a change):
+    the members, and for those who administer: the users to add (the first CANDIDATES, or
+    those matching the search typed)."""
+    typed = typed or {}
+    query = typed.get("q", typed.get("member", "")).strip()[:100]
+    adding = may_administer and not team.ldap_group_dn
+    return dict(
+        organization=organization,
+        team=team,
+        members=teams.list_members(me, organization.name, team.name),
+        may_administer=may_administer,
+        adding=adding,
+        candidates=_candidates(me, organization.name, team.name, query) if adding else [],
+        query=query,
+        message=message,
+    )
+
+
+def _candidates(me, org, team, query):
+    return teams.member_candidates(me, org, team, query, CANDIDATES)
+
+
 def user_search(org, team):
-    """The searchable list of users beside Add members (an HTMX fragment)."""
-    me = logged_in()
-    members = {member.name for member in teams.list_members(me, org, team)}
-    query = request.args.get("q", "").strip()[:100]
-    found = [a for a in search_accounts(me, query, 20) if not a.is_org] if query else []
+    """The users to add, as the search beside Add members is typed (an HTMX fragment)."""
+    me = owner_of(org)
+    query = request.args.get("member", request.args.get("q", "")).strip()[:100]
     return page(
         "organizations/_user_results.html",
-        org=org,
-        team=team,
-        users=found,
-        members=members,
+        organization=teams.organization_or_404(org),
+        team=teams.get_team(me, org, team),
+        candidates=_candidates(me, org, team, query),
         query=query,
     )
 
 
 def change_member(org, team):
+    """Add (the name typed, or a candidate's Add button) or remove a member."""
     me = owner_of(org)
-    name = request.form.get("member", "").strip()
-    action = request.form.get("action")
+    form = request.form
+    name = form.get("member", "").strip()
+    action = form.get("action")
     try:
         if action == "add":
-            teams.add_member(me, org, team, name)
+            if not teams.add_member(me, org, team, name):
+                raise DomainError(f"{name} is already a member of {team}", {"field": "member"})
             message = f"{name} added to {team}."
         elif action == "remove":
             teams.remove_member(me, org, team, name)
@@ -156,16 +195,15 @@ def change_member(org, team):
         else:
             raise DomainError("unknown action")
     except DomainError as failure:
-        return go("web.team", failure.message, "error", org=org, team=team)
+        error = form_error(failure, "add-member", {"name": "member"}, default="member")
+        if action != "add":
+            error = form_error(failure)
+        return team_page(me, org, team, refusal_status(failure), error, typed=form)
     if htmx_target() == "members":
-        return page(
-            "organizations/_members.html",
-            organization=teams.organization_or_404(org),
-            team=teams.get_team(me, org, team),
-            members=teams.list_members(me, org, team),
-            may_administer=True,
-            message=message,
-        )
+        found, organization = teams.get_team(me, org, team), teams.organization_or_404(org)
+        typed = {"q": form.get("q", "")}
+        context = _members_context(me, organization, found, True, typed, message)
+        return page("organizations/_members.html", **context)
     return go("web.team", message, org=org, team=team)
 
 
@@ -178,7 +216,8 @@ def add_repository(org, team):
     level = form.get("level", "")
     try:
         if level not in ACCESS_LEVELS:
-            raise DomainError(f"choose one of {', '.join(ACCESS_LEVELS)}")
+            choices = ", ".join(ACCESS_LEVELS)
+            raise DomainError(f"choose one of {choices}", {"field": "accessLevel"})
         if form.get("mode") == "new":
             repositories.create_repository(
                 me,
@@ -188,7 +227,8 @@ def add_repository(org, team):
             )
         grants.set_repository_team_access(me, full_name, team, level)
     except DomainError as failure:
-        return go("web.team", failure.message, "error", org=org, team=team)
+        error = form_error(failure, "add-repository", ADD_REPOSITORY_FIELDS)
+        return team_page(me, org, team, refusal_status(failure), error, typed=form)
     return go("web.team", f"{team} has {level} access to {full_name}.", org=org, team=team)
 
 
@@ -198,5 +238,5 @@ def revoke_repository(org, team):
     try:
         grants.revoke_repository_team_access(me, full_name, team)
     except DomainError as failure:
-        return go("web.team", failure.message, "error", org=org, team=team)
+        return team_page(me, org, team, refusal_status(failure), form_error(failure))
     return go("web.team", f"Access to {full_name} revoked.", org=org, team=team)

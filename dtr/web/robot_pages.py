@@ -14,11 +14,12 @@ from .addresses import registry_address
 from .credential_forms import no_store, refusal_status, whole_number
 from .navigation import EXPIRING_DAYS
 from .organization_pages import organization_page, owner_of
-from .rendering import go, page
+from .rendering import form_error, go, page
 
 ACTIONS = {"pull": ["pull"], "pull,push": ["pull", "push"]}
 REPOSITORY_FIELD = "repository:"  # + the repository's name: its actions in the access form
 CHOOSER_LIMIT = 200  # repositories listed in the access form
+FIELDS = ("name", "description", "expiresInDays", "access")
 
 
 def robots_tab(me, org, error=None, form=None, secret_robot=None, secret=None):
@@ -64,7 +65,8 @@ def create_robot(org):
             access_from_form(org, form),
         )
     except DomainError as failure:
-        return _robots_page(me, org, refusal_status(failure), error=failure.message, form=form)
+        error = form_error(failure, "new-robot", FIELDS)
+        return _robots_page(me, org, refusal_status(failure), error=error, form=form)
     return no_store(_robots_page(me, org, secret_robot=robot, secret=secret), _tab_url(org))
 
 
@@ -86,7 +88,8 @@ def robot_page(org, robot):
                 "web.organization", f"Robot {robots.full_name(found)} saved.", org=org, tab="robots"
             )
         except DomainError as failure:
-            error, status = failure.message, refusal_status(failure)
+            error = form_error(failure, "robot-access", FIELDS)
+            status = refusal_status(failure)
     now = utcnow()
     return page(
         "organizations/robot.html",
@@ -109,7 +112,7 @@ def robot_state(org, robot):
     try:
         found = robots.update_robot(me, org, robot, {"enabled": enabled})
     except DomainError as failure:
-        return _robots_page(me, org, refusal_status(failure), error=failure.message)
+        return _robots_page(me, org, refusal_status(failure), error=form_error(failure))
     state = "enabled" if enabled else "disabled: it cannot log in until it is enabled again"
     return go(
         "web.organization", f"Robot {robots.full_name(found)} {state}.", org=org, tab="robots"
@@ -121,7 +124,7 @@ def regenerate_secret(org, robot):
     try:
         found, secret = robots.regenerate_secret(me, org, robot)
     except DomainError as failure:
-        return _robots_page(me, org, refusal_status(failure), error=failure.message)
+        return _robots_page(me, org, refusal_status(failure), error=form_error(failure))
     return no_store(_robots_page(me, org, secret_robot=found, secret=secret), _tab_url(org))
 
 
@@ -131,7 +134,7 @@ def delete_robot(org, robot):
         login = robots.full_name(robots.get_robot(me, org, robot))
         robots.delete_robot(me, org, robot)
     except DomainError as failure:
-        return _robots_page(me, org, refusal_status(failure), error=failure.message)
+        return _robots_page(me, org, refusal_status(failure), error=form_error(failure))
     return go("web.organization", f"Robot {login} deleted.", org=org, tab="robots")
 
 

@@ -1,7 +1,10 @@
 """Settings (admins): Auth (mode, managed users, LDAP), License, General."""
 
+from dataclasses import replace
+
 from flask import abort, request
 
+from ..auth.sessions import keep_session
 from ..errors import DomainError, InvalidInput
 from ..models import ROLES
 from ..services import accounts, auth_settings, general_settings
@@ -9,7 +12,7 @@ from ..services.callers import require_admin
 from ..services.credential_rules import PASSWORD_MIN_LENGTH_RANGE, TOKEN_MAX_DAYS_RANGE
 from .credential_forms import whole_number
 from .navigation import settings_tabs
-from .rendering import go, page
+from .rendering import dom_id, form_error, go, page
 from .repository_pages import logged_in
 
 LDAP_TEXT_FIELDS = (
@@ -20,6 +23,8 @@ LDAP_TEXT_FIELDS = (
     "user_filter",
     "admin_group_dn",
 )
+LDAP_OTHER_FIELDS = ("bind_password", "ca_certificate", "sync_interval_minutes")
+ADD_USER_FIELDS = {"name": "username", "password": "password", "role": "role"}
 
 
 def admin():
@@ -57,8 +62,12 @@ def _render(tab, code=200, **context):
 # --- Auth -------------------------------------------------------------------------------
 
 
-def _auth_page(me, error=None, ldap_form=None, try_result=None, status=None, rules_form=None):
+def _auth_page(
+    me, error=None, ldap_form=None, try_result=None, status=None, rules_form=None, typed=None
+):
+    """Settings > Auth; `typed`: what a refused form sent, to show again (never a password)."""
     described = auth_settings.describe(me)
+    typed = typed or {}
     users, _ = accounts.list_accounts(me, 0, 1000)
     rules = {name: described[name] for name in auth_settings.RULES}
     return _render(
@@ -74,6 +83,7 @@ def _auth_page(me, error=None, ldap_form=None, try_result=None, status=None, rul
         rules_form=rules_form or rules,
         password_range=PASSWORD_MIN_LENGTH_RANGE,
         token_days_range=TOKEN_MAX_DAYS_RANGE,
+        added={name: typed.get(name, "") for name in ("username", "role")},
     )
 
 
@@ -84,7 +94,8 @@ def save_credentials():
     try:
         auth_settings.update(me, {name: whole_number(value) for name, value in typed.items()})
     except DomainError as failure:
-        return _auth_page(me, f"Credentials: {failure.message}", rules_form=typed)
+        error = form_error(failure, "credential-rules", tuple(auth_settings.RULES))
+        return _auth_page(me, error, rules_form=typed)
     return go("web.settings_tab", "Credential rules saved.", tab="auth")
 
 
@@ -97,7 +108,7 @@ def _ldap_from_form(form) -> dict:
     values["ca_certificate"] = form.get("ca_certificate", "").strip() or None
     raw = form.get("sync_interval_minutes", "60").strip()
     if not raw.isdecimal():
-        raise InvalidInput("sync interval: whole minutes")
+        raise InvalidInput("sync_interval_minutes: whole minutes")
     values["sync_interval_minutes"] = int(raw)
     return values
 
@@ -114,7 +125,11 @@ def save_auth():
             body["ldap"] = ldap_form
         auth_settings.update(me, body)
     except DomainError as failure:
-        return _auth_page(me, failure.message, _shown(ldap_form))
+        if "server_url" in form:
+            error = form_error(failure, "ldap-form", (*LDAP_TEXT_FIELDS, *LDAP_OTHER_FIELDS))
+        else:
+            error = form_error(failure, "auth-mode", ("mode",))
+        return _auth_page(me, error, _shown(ldap_form))
     return go("web.settings_tab", "Auth settings saved.", tab="auth")
 
 
@@ -153,7 +168,8 @@ def add_user():
     try:
         accounts.create_user(name, form.get("password", ""), form.get("role", "none"), actor=me)
     except DomainError as failure:
-        return _auth_page(me, f"Add user: {failure.message}")
+        error = form_error(failure, "add-user", ADD_USER_FIELDS)
+        return _auth_page(me, error, typed={"username": name, "role": form.get("role", "")})
     return go("web.settings_tab", f"User {name} added.", tab="auth")
 
 
@@ -165,7 +181,8 @@ def import_users():
     try:
         created = accounts.import_users_csv(me, text)
     except DomainError as failure:
-        return _auth_page(me, f"CSV import: {failure.message} (nobody was created)")
+        error = form_error(failure, "import-users", ("csv",), default="csv")
+        return _auth_page(me, replace(error, message=f"{error} (nobody was created)"))
     return go("web.settings_tab", f"{len(created)} users imported.", tab="auth")
 
 
@@ -184,10 +201,18 @@ def change_user(name):
         elif action == "password":
             accounts.change_password(me, name, None, form.get("password", ""))
             message = f"Password of {name} reset."
+            if name == me.name:
+                keep_session(me)  # the admin's own: other sessions end, not this one
         else:
             abort(400)
     except DomainError as failure:
-        return _auth_page(me, f"{name}: {failure.message}")
+        if action == "password":
+            error = form_error(failure, dom_id("password-of", name), {"newPassword": "password"})
+        elif action == "role":
+            error = form_error(failure, dom_id("role-of", name), ("role",))
+        else:
+            error = form_error(failure, prefix=f"{name}: ")
+        return _auth_page(me, error)
     return go("web.settings_tab", message, tab="auth")
 
 
@@ -213,24 +238,25 @@ def upload_license():
     try:
         install_license(me, text)
     except (LicenseError, DomainError) as failure:
-        return _license_page(me, f"The license was refused: {_message(failure)}")
+        refused = form_error(failure, "upload-license", default="file")
+        return _license_page(me, replace(refused, message=f"The license was refused: {refused}"))
     return go("web.settings_tab", "License installed.", tab="license")
-
-
-def _message(error):
-    return getattr(error, "message", None) or str(error)
 
 
 # --- General ----------------------------------------------------------------------------
 
 
 def _general_page(me, error=None, form=None):
+    from .addresses import registry_address
+
     return _render(
         "general",
         400 if error else 200,
         settings=form or general_settings.describe(me),
         error=error,
         lifetime_range=general_settings.TOKEN_LIFETIME_RANGE,
+        address=registry_address(),
+        browser_address=request.host,
     )
 
 
@@ -239,7 +265,7 @@ def save_general():
     form = request.form
     lifetime = form.get("tokenLifetimeSeconds", "").strip()
     body = {
-        "domainName": form.get("domainName", ""),
+        "domainName": form.get("domainName", "").strip() or None,  # empty: none
         "createOnPush": form.get("createOnPush") == "on",
         "tokenLifetimeSeconds": int(lifetime) if lifetime.isdecimal() else lifetime,
     }
@@ -247,8 +273,14 @@ def save_general():
         before = general_settings.describe(me)["domainName"]
         after = general_settings.update(me, body)["domainName"]
     except DomainError as failure:
-        return _general_page(me, failure.message, body)
+        fields = ("domainName", "createOnPush", "tokenLifetimeSeconds")
+        return _general_page(me, form_error(failure, "general-settings", fields), body)
     message = "General settings saved."
     if after != before:
-        message += f" A new TLS certificate for {after} is in use: clients must trust it again."
+        message += (
+            f" Docker commands now use {after}; the TLS certificate covers it (a new one must"
+            " be trusted again)."
+            if after
+            else " No domain name: pages show the address each browser uses."
+        )
     return go("web.settings_tab", message, tab="general")

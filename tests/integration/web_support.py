@@ -28,9 +28,10 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
-def build_app(instance_dir):
-    """`dtr.create_app` on a new instance folder, migrated as `app.py serve` does."""
-    app = dtr.create_app(str(instance_dir))
+def build_app(instance_dir, overrides=None):
+    """`dtr.create_app` on a new instance folder (configuration `overrides`), migrated as
+    `app.py serve` does."""
+    app = dtr.create_app(str(instance_dir), overrides)
     app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks plain HTTP
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
