@@ -1,11 +1,13 @@
 """The Flask application: configuration, extensions, blueprints, request hooks."""
 
+import ipaddress
 from pathlib import Path
 
 from flask import Flask, request, send_file
 from flask_migrate import Migrate
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.tokens import TokenKey
 from .config import load_config
@@ -33,11 +35,47 @@ def _configure_credentials(config):
     credentials.configure(config["LOOKUP_CACHE_SECONDS"])
 
 
+class TrustedProxies:
+    """X-Forwarded-For/-Proto/-Host/-Port believed from the proxies of TRUSTED_PROXIES only
+    (werkzeug's ProxyFix, applied when the connection comes from one of them), so that
+    `request.remote_addr`, `request.scheme` and `request.host` are the client's; from anyone
+    else those headers are ignored. The client address is the nearest one in X-Forwarded-For
+    that is not a trusted proxy itself (a chain of trusted proxies is walked); the scheme
+    and host are those the nearest proxy forwards."""
+
+    def __init__(self, wsgi_app, networks):
+        self.wsgi_app = wsgi_app
+        self.networks = tuple(networks)
+        self._fixes = {}
+
+    def trusted(self, address) -> bool:
+        try:
+            address = ipaddress.ip_address((address or "").split("%")[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def __call__(self, environ, start_response):
+        if not self.trusted(environ.get("REMOTE_ADDR")):
+            return self.wsgi_app(environ, start_response)
+        forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = 1
+        while hops < len(forwarded) and self.trusted(forwarded[-hops]):
+            hops += 1
+        fix = self._fixes.get(hops)
+        if fix is None:
+            fix = ProxyFix(self.wsgi_app, x_for=hops, x_proto=1, x_host=1, x_port=1)
+            self._fixes[hops] = fix
+        return fix(environ, start_response)
+
+
 def build_app(instance_dir="instance", overrides=None):
     config = load_config(instance_dir, overrides)
     app = Flask(__name__, instance_path=config["INSTANCE_DIR"])
     app.config.update(config)
     app.json.sort_keys = False
+    if app.config["TRUSTED_PROXY_NETWORKS"]:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXY_NETWORKS"])
     configure_logging(app)
     db.init_app(app)
     migrate.init_app(app, db)
@@ -107,7 +145,7 @@ def build_app(instance_dir="instance", overrides=None):
 
     @app.get("/ca.crt")
     def ca_certificate():
-        """The TLS certificate, for clients to trust (docker: certs.d/HOST/ca.crt)."""
+        """The TLS certificate, for clients to trust (docker: certs.d/HOST:PORT/ca.crt)."""
         from .tls import certificate_paths
 
         return send_file(

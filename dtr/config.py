@@ -4,6 +4,7 @@ Settings that admins change at run time (domain name, auth mode, create-on-push.
 the database instead (see `services/settings.py`); this module holds what is fixed at start.
 """
 
+import ipaddress
 import json
 import os
 import secrets
@@ -48,6 +49,11 @@ DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     # The public key licenses must be signed with: a PEM string or a path to a PEM file.
     "LICENSE_PUBLIC_KEY": str(Path(__file__).parent / "license_public_key.pem"),
+    # Reverse proxies (addresses or CIDR networks, separated by commas or spaces; a list in
+    # config.json) whose X-Forwarded-For/-Proto/-Host/-Port headers DTR believes: the client
+    # address (login throttle, audit, logs), the scheme and host of links and of the token
+    # realm. Empty: those headers are ignored, whoever sends them.
+    "TRUSTED_PROXIES": "",
 }
 
 INTEGER_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
@@ -75,6 +81,7 @@ def load_config(instance_dir, overrides=None):
     config.update(overrides or {})
     config.setdefault("SECRET_KEY", _instance_secret(instance))
     config["LICENSE_PUBLIC_KEY_PEM"] = _license_public_key(config["LICENSE_PUBLIC_KEY"])
+    config["TRUSTED_PROXY_NETWORKS"] = trusted_proxy_networks(config["TRUSTED_PROXIES"])
     engine = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from .database import sqlite_connect_args
@@ -83,6 +90,23 @@ def load_config(instance_dir, overrides=None):
     config["SQLALCHEMY_ENGINE_OPTIONS"] = engine
     config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
     return config
+
+
+def trusted_proxy_networks(value) -> tuple:
+    """TRUSTED_PROXIES (a string of addresses or networks separated by commas or spaces, or
+    a list of them) -> ip networks; a value that is neither stops the start."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError("TRUSTED_PROXIES: addresses or CIDR networks, e.g. 10.0.0.5,10.1.0.0/16")
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES: {str(item)[:100]!r} is not an IP address or a CIDR network"
+            ) from None
+    return tuple(networks)
 
 
 def _instance_secret(instance):

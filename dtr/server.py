@@ -8,11 +8,13 @@ application is loaded in the worker.
 
 import argparse
 import json
+import ssl
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
-from .tls_context import ReloadingContext
+from .tls_context import HandshakeFailures, ReloadingContext
 
 # Requests gunicorn refuses before the application sees them (a request line over 4094 bytes,
 # a malformed request line or header, headers too large) get the error envelope of the
@@ -34,6 +36,24 @@ def write_json_error(sock, status_int, reason, message):
     util.write_nonblock(sock, head.encode("latin1") + body)
 
 
+class DTRWorker(ThreadWorker):
+    """gunicorn's gthread worker, logging a failed TLS handshake once per client address
+    (gunicorn warns "Invalid request from ip=..." for each one and answers a 403 that the
+    broken connection cannot carry)."""
+
+    handshake_failures = None
+
+    def init_process(self):
+        self.handshake_failures = HandshakeFailures(self.log.error_log)
+        super().init_process()
+
+    def handle_error(self, req, client, addr, exc):
+        if isinstance(exc, ssl.SSLError) and req is None and self.handshake_failures:
+            self.handshake_failures.report((addr or ("?",))[0], exc)
+            return
+        super().handle_error(req, client, addr, exc)
+
+
 class DTRServer(BaseApplication):
     def __init__(self, instance_dir, bind, threads, certificate=None):
         self.instance_dir = instance_dir
@@ -41,7 +61,7 @@ class DTRServer(BaseApplication):
         self.options = {
             "bind": bind,
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": DTRWorker,
             "threads": threads,
             "timeout": 120,
             "graceful_timeout": 10,
@@ -50,6 +70,10 @@ class DTRServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "info",
             "control_socket_disable": True,
+            # X-Forwarded-* are the application's business (TRUSTED_PROXIES, see
+            # application.TrustedProxies): gunicorn believes none of them, from no address.
+            "forwarded_allow_ips": "",
+            "secure_scheme_headers": {},
         }
         if certificate is not None:
             cert_path, key_path = certificate
@@ -71,7 +95,9 @@ class DTRServer(BaseApplication):
         from .scheduler import start_scheduler
 
         app = create_app(self.instance_dir)
-        if not self.https:  # plain HTTP (loopback, tests): a Secure cookie would never return
+        if not self.https and not app.config["TRUSTED_PROXY_NETWORKS"]:
+            # plain HTTP (loopback, tests): a Secure cookie would never return. Behind a
+            # trusted proxy, that proxy serves HTTPS and the cookies stay Secure.
             app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
         return app

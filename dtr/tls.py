@@ -19,14 +19,26 @@ def certificate_paths(instance_dir):
     return folder / "dtr.crt", folder / "dtr.key"
 
 
+def host_of(address):
+    """The host of a registry address (`host`, `host:port`, `[v6]`, `[v6]:port` or a bare
+    IPv6 address): what a certificate names, without the port or brackets."""
+    address = (address or "").strip()
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0]
+    if address.count(":") == 1:
+        return address.split(":", 1)[0]
+    return address
+
+
 def subject_names(domain):
-    """Names the certificate must cover."""
-    names = [domain, socket.gethostname(), "localhost", "127.0.0.1"]
+    """Names the certificate must cover (`domain` may carry a port: the host is named)."""
+    names = [host_of(domain), socket.gethostname(), "localhost", "127.0.0.1"]
     return list(dict.fromkeys(n for n in names if n))
 
 
 def ensure_certificate(instance_dir, domain):
-    """Create or renew the certificate unless it already covers `domain`; returns paths."""
+    """Create or renew the certificate unless it already covers the host of `domain` (a
+    domain name setting: `host` or `host:port`); returns paths."""
     cert_path, key_path = certificate_paths(instance_dir)
     wanted = subject_names(domain)
     if cert_path.exists() and key_path.exists():

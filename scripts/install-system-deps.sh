@@ -5,6 +5,7 @@ packages=(skopeo docker.io podman buildah docker-registry wrk uidmap fuse-overla
 packages+=(chromium)  # tests/ui: Playwright drives Debian's Chromium (never its own download)
 packages+=(slapd ldap-utils)  # tests/support/slapd.py: a private LDAP server for the LDAP tests
 packages+=(memcached)  # tests/support/swift_aio.py: Swift's tempauth keeps tokens there
+packages+=(nginx)  # tests/support/nginx.py: the README's reverse proxy set-up, tested in front of DTR
 # npm ci (Makefile) installs Azurite, the Azure Blob emulator of tests/support/azurite.py: a
 # machine without Node.js gets Debian's (18 on Debian 12, which azurite 3.35 supports).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

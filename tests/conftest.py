@@ -8,8 +8,14 @@ from tests.support.client import RegistryClient
 from tests.support.server import USERS, DTRProcess
 from tests.support.slapd import Slapd
 
-# Fixtures of servers that tests start (storage backends): one module each in tests/support/.
-pytest_plugins = ["tests.support.moto_server", "tests.support.azurite", "tests.support.swift_aio"]
+# Fixtures of servers that tests start (storage backends): one module each in tests/support/;
+# the browser (Playwright + Chromium) of tests/ui and tests/e2e.
+pytest_plugins = [
+    "tests.support.moto_server",
+    "tests.support.azurite",
+    "tests.support.swift_aio",
+    "tests.support.browser",
+]
 
 _names = itertools.count()
 

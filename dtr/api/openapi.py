@@ -562,7 +562,13 @@ SCHEMAS = {
     ),
     "GeneralSettings": obj(
         {
-            "domainName": string("the name clients use; the TLS certificate covers it"),
+            "domainName": nullable(
+                string(
+                    "the registry's address as clients type it (host or host:port); the TLS "
+                    "certificate covers its host. null: none set, pages show the address "
+                    "each client used"
+                )
+            ),
             "createOnPush": boolean("a push to a missing repository creates it"),
             "tokenLifetimeSeconds": integer("seconds a registry token lives", minimum=60),
         },
@@ -571,7 +577,9 @@ SCHEMAS = {
     ),
     "GeneralSettingsChange": obj(
         {
-            "domainName": string("a DNS name or an IP address"),
+            "domainName": nullable(
+                string("a DNS name or an IP address, with :port unless clients use 443")
+            ),
             "createOnPush": boolean(),
             "tokenLifetimeSeconds": integer(minimum=60, maximum=86400),
         },

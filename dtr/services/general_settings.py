@@ -1,5 +1,6 @@
-"""Settings > General: the domain name (and its TLS certificate), create-on-push, the
-lifetime of registry tokens. All apply without a restart."""
+"""Settings > General: the domain name (the registry's address as clients type it, `host` or
+`host:port`, and its TLS certificate), create-on-push, the lifetime of registry tokens. All
+apply without a restart."""
 
 import ipaddress
 import re
@@ -10,7 +11,7 @@ from ..database import db
 from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
-from .settings import domain_name, forget_cached_setting, get_setting, set_setting
+from .settings import forget_cached_setting, get_setting, set_setting
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 TOKEN_LIFETIME_RANGE = (60, 24 * 3600)
@@ -22,30 +23,66 @@ def token_lifetime() -> int:
 
 
 def describe(actor) -> dict:
+    """domainName is None when no name is set: pages then show the address each browser
+    used (and tokens name the host name of this machine as their service)."""
     require_admin(actor, "see the general settings")
     return {
-        "domainName": domain_name(),
+        "domainName": get_setting("domain_name"),
         "createOnPush": bool(get_setting("create_on_push")),
         "tokenLifetimeSeconds": token_lifetime(),
     }
 
 
+DOMAIN_NAME_HELP = (
+    "domainName: a host name or IP address, with the port unless clients use 443, such as "
+    "dtr.example.com, dtr.example.com:8443 or 10.0.0.5:8443"
+)
+
+
 def check_domain_name(name) -> str:
-    """A DNS name (letters, digits, hyphens, dots) or an IP address."""
+    """The registry's address as clients type it: a DNS name (letters, digits, hyphens,
+    dots) or an IP address, optionally with a port (`host:port`; IPv6 in brackets). Returns
+    it normalized: lower case, no trailing dot, IPv6 in brackets, the port as a number."""
     if not isinstance(name, str):
-        raise InvalidInput("domainName: a host name", {"field": "domainName"})
-    name = name.strip().lower().rstrip(".")
+        raise InvalidInput(DOMAIN_NAME_HELP, {"field": "domainName"})
+    text = name.strip().lower()
+    host, port = _split_port(text)
+    bracketed, host = text.startswith("["), host.rstrip(".")
     try:
-        ipaddress.ip_address(name)
-        return name
+        address = ipaddress.ip_address(host)
     except ValueError:
-        pass
-    if not name or len(name) > 253 or not all(_LABEL.match(p) for p in name.split(".")):
+        address = None
+    if address is not None:
+        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    elif (
+        bracketed
+        or not host
+        or len(host) > 253
+        or not all(_LABEL.match(p) for p in host.split("."))
+    ):
+        raise InvalidInput(DOMAIN_NAME_HELP, {"field": "domainName"})
+    return host if port is None else f"{host}:{port}"
+
+
+def _split_port(text):
+    """`host:port` -> (host, port or None); a bare IPv6 address has no port."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise InvalidInput(DOMAIN_NAME_HELP, {"field": "domainName"})
+        return host, _port(rest[1:]) if rest else None
+    if text.count(":") != 1:
+        return text, None
+    host, port = text.split(":")
+    return host, _port(port)
+
+
+def _port(text):
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
         raise InvalidInput(
-            "domainName: a host name such as dtr.example.com (letters, digits, hyphens, dots)",
-            {"field": "domainName"},
+            "domainName: the port must be a number from 1 to 65535", {"field": "domainName"}
         )
-    return name
+    return int(text)
 
 
 def update(actor, body: dict) -> dict:
@@ -56,8 +93,9 @@ def update(actor, body: dict) -> dict:
     if unknown:
         raise InvalidInput(f"{unknown[0]}: unknown setting", {"field": unknown[0]})
     changes = {}
-    if "domainName" in body:
-        changes["domain_name"] = check_domain_name(body["domainName"])
+    if "domainName" in body:  # null: no name, the address each client used
+        name = body["domainName"]
+        changes["domain_name"] = None if name is None else check_domain_name(name)
     if "createOnPush" in body:
         if not isinstance(body["createOnPush"], bool):
             raise InvalidInput("createOnPush: true or false", {"field": "createOnPush"})
@@ -71,11 +109,11 @@ def update(actor, body: dict) -> dict:
                 {"field": "tokenLifetimeSeconds"},
             )
         changes["token_lifetime_seconds"] = value
-    domain_changed = "domain_name" in changes and changes["domain_name"] != domain_name()
-    if domain_changed:
+    new_name = changes.get("domain_name")
+    if new_name is not None and new_name != get_setting("domain_name"):
         from ..tls import ensure_certificate
 
-        ensure_certificate(current_app.instance_path, changes["domain_name"])
+        ensure_certificate(current_app.instance_path, new_name)
     for key, value in changes.items():
         set_setting(key, value, commit=False)
     audit.record(actor.name, "settings.general", "general", body)

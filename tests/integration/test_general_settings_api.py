@@ -56,10 +56,35 @@ def test_admins_read_and_change_them_live(server):
     assert call(server, "GET").json()["tokenLifetimeSeconds"] == 120
 
 
+def test_a_name_with_a_port_names_the_service_and_null_removes_it(server):
+    changed = call(server, "PUT", json={"domainName": "Registry.Example.TEST:8443"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["domainName"] == "registry.example.test:8443"
+    assert "registry.example.test" in served_names(server)  # the host, not the port
+    challenge = requests.get(f"{server.url}/v2/", verify=False).headers["WWW-Authenticate"]
+    assert f'realm="{server.url}/auth/token",service="registry.example.test:8443"' in challenge
+    token = requests.get(
+        f"{server.url}/auth/token",
+        params={"service": "registry.example.test:8443", "scope": "registry:catalog:*"},
+        auth=("admin", USERS["admin"][0]),
+        verify=False,
+    ).json()["token"]
+    catalog = requests.get(
+        f"{server.url}/v2/_catalog", headers={"Authorization": f"Bearer {token}"}, verify=False
+    )
+    assert catalog.status_code == 200, catalog.text  # the audience is the name with its port
+    cleared = call(server, "PUT", json={"domainName": None})
+    assert cleared.status_code == 200 and cleared.json()["domainName"] is None
+    assert "registry.example.test" in served_names(server)  # the certificate stays
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
         ({"domainName": "bad_name!"}, "domainName"),
+        ({"domainName": ""}, "domainName"),
+        ({"domainName": "registry.example.test:70000"}, "domainName"),
+        ({"domainName": "https://registry.example.test"}, "domainName"),
         ({"domainName": "-x.example"}, "domainName"),
         ({"domainName": 42}, "domainName"),
         ({"tokenLifetimeSeconds": 5}, "tokenLifetimeSeconds"),

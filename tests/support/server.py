@@ -43,6 +43,19 @@ def run_cli(instance, *args, stdin=None, env=None):
     )
 
 
+def stop_process(process, log=None, wait=15):
+    """Terminate a started server process (killed after `wait` seconds) and close its log."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if log is not None:
+        log.close()
+
+
 class DTRProcess:
     """A DTR server process; `url` is its base URL."""
 
@@ -106,15 +119,7 @@ class DTRProcess:
         return (self.instance.parent / f"dtr-{self.port}.log").read_text(errors="replace")
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if getattr(self, "log", None) is not None:
-            self.log.close()
+        stop_process(self.process, getattr(self, "log", None))
 
     def cli(self, *args, stdin=None):
         return run_cli(self.instance, *args, stdin=stdin, env=self.env)
