@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTANCE ?= instance
 BIND ?= 0.0.0.0:8443
 
-.PHONY: run test lint format install install-dev system-deps bench bench-auth
+.PHONY: run test lint format install install-dev system-deps bench bench-auth bench-pages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,7 @@ bench: system-deps install-dev
 ## Logins: token requests per second by credential, a flood of bad logins (bench/README.md).
 bench-auth: system-deps install-dev
 	$(BIN)/python bench/bench_auth.py
+
+## Portal pages at 10,000 tags and 10,000 repositories (bench/README.md).
+bench-pages: install-dev
+	$(BIN)/python bench/bench_pages.py

@@ -203,7 +203,11 @@ class ManifestReference(db.Model):
 
 class Tag(db.Model):
     __tablename__ = "tags"
-    __table_args__ = (UniqueConstraint("repository_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("repository_id", "name"),
+        # the repository page sorted by push date (services/tag_details.py)
+        Index("ix_tags_repository_pushed", "repository_id", "updated_at", "name"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(128))

@@ -391,8 +391,9 @@ def _tags_of(repository_id, digest) -> list[str]:
     )
 
 
-def _indexes_listing(repository_id, digest) -> list[str]:
-    """Digests of the repository's indexes that list the manifest."""
+def indexes_listing(repository_id, digest, limit=None) -> list[str]:
+    """Digests of the repository's indexes that list the manifest (by digest; the first
+    `limit` of them)."""
     return list(
         db.session.scalars(
             select(Manifest.digest)
@@ -402,6 +403,8 @@ def _indexes_listing(repository_id, digest) -> list[str]:
                 ManifestReference.kind == "manifest",
                 ManifestReference.digest == digest,
             )
+            .order_by(Manifest.digest)
+            .limit(limit)
         )
     )
 
@@ -420,7 +423,7 @@ def check_pull(repository, full_name, reference, manifest, is_admin: Callable[[]
     if is_signed(repository, manifest.digest, tag):
         return
     if any(
-        is_signed(repository, index) for index in _indexes_listing(repository.id, manifest.digest)
+        is_signed(repository, index) for index in indexes_listing(repository.id, manifest.digest)
     ):
         return
     if is_admin():

@@ -1,16 +1,26 @@
-"""Repositories: the searchable list, a repository with its tags, creation, settings."""
+"""Repositories: the searchable list, a repository with its tags (paged, sorted, filtered;
+several deleted at once after a confirmation), creation, settings."""
 
-from flask import abort, request
+from dataclasses import dataclass
+
+from flask import abort, flash, request
 
 from .. import access
-from ..errors import DomainError
+from ..errors import DomainError, ManifestUnknown, NameInvalid
 from ..markdown_rendering import render_markdown
 from ..models import ACCESS_LEVELS
-from ..services import grants, repositories
-from ..services.tag_details import tag_page
+from ..services import deletion, grants, repositories
+from ..services.tag_details import (
+    DEFAULT_SORT,
+    MAX_QUERY,
+    SORTS,
+    deletion_preview,
+    pull_reference,
+    tag_page,
+)
 from ..services.trusted_keys import list_repository_keys
 from .addresses import registry_address
-from .rendering import LoginRequired, current_identity, go, htmx_target, page
+from .rendering import FormError, LoginRequired, current_identity, form_error, go, htmx_target, page
 
 PAGE_SIZE = 50
 
@@ -22,9 +32,9 @@ def logged_in():
     return identity
 
 
-def page_number():
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdecimal() and 0 < int(raw) < 10**6 else 1
+def page_number(raw=None):
+    raw = request.args.get("page", "1") if raw is None else raw
+    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) < 10**6 else 1
 
 
 def repository_list():
@@ -47,6 +57,10 @@ def repository_list():
     return page("repositories/list.html", **context)
 
 
+NEW_REPOSITORY_FIELDS = ("namespace", "name", "shortDescription", "visibility")
+SETTINGS_FIELDS = ("shortDescription", "longDescription", "visibility", "pullOnlySigned")
+
+
 def new_repository():
     me = logged_in()
     namespaces = repositories.creatable_namespaces(me)
@@ -66,7 +80,7 @@ def new_repository():
                 "web.repository", f"Repository {full_name} created.", namespace=namespace, name=name
             )
         except DomainError as failure:
-            error = failure.message
+            error = form_error(failure, "new-repository", NEW_REPOSITORY_FIELDS, default="name")
     chosen = request.values.get("namespace") or me.name
     return page(
         "repositories/new.html",
@@ -82,34 +96,129 @@ def repository(namespace, name):
     me = logged_in()
     full_name = f"{namespace}/{name}"
     found = repositories.visible_repository(me, full_name)
-    number = page_number()
-    tags, total = tag_page(found, start=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return _repository_page(me, found, full_name, TagView.of(request.args))
+
+
+@dataclass(frozen=True)
+class TagView:
+    """Which tags the repository page shows: a page number, a sort order, a filter text; in
+    the address (GET) and carried by the deletion forms (POST), so a page comes back as it
+    was left."""
+
+    page: int = 1
+    sort: str = DEFAULT_SORT
+    query: str = ""
+
+    @classmethod
+    def of(cls, values):
+        sort = values.get("sort", DEFAULT_SORT)
+        return cls(
+            page=page_number(values.get("page", "1")),
+            sort=sort if sort in SORTS else DEFAULT_SORT,
+            query=values.get("q", "").strip()[:MAX_QUERY],
+        )
+
+    def address(self, **changes) -> dict:
+        """The query values of the page's address, with `changes` (defaults left out)."""
+        values = {"page": self.page, "sort": self.sort, "q": self.query, **changes}
+        defaults = {"page": 1, "sort": DEFAULT_SORT, "q": ""}
+        return {key: value for key, value in values.items() if value != defaults[key]}
+
+
+def _repository_page(
+    me, found, full_name, view, status=200, confirmation=None, error=None, selected=()
+):
+    """The repository with a page of its tags; maybe a deletion to confirm (a
+    DeletionPreview, its tags `selected`) or a refusal (`error`) above them."""
+
+    def tags_of(number):
+        start = (number - 1) * PAGE_SIZE
+        return tag_page(found, start, PAGE_SIZE, sort=view.sort, query=view.query or None)
+
+    number = view.page
+    tags, total = tags_of(number)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if number > pages:  # past the end (tags deleted meanwhile): the last page
+        number = pages
+        tags, total = tags_of(number)
+    view = TagView(number, view.sort, view.query)
     allowed = access.allowed_actions(me, found)
-    return page(
-        "repositories/repository.html",
+    context = dict(
         repository=found,
         full_name=full_name,
-        namespace=namespace,
+        namespace=full_name.split("/")[0],
         description=render_markdown(found.long_description),
         tags=tags,
         total=total,
-        page_number=number,
+        view=view,
+        sort_options=SORT_OPTIONS,
         pages=max(1, -(-total // PAGE_SIZE)),
         may_delete=access.DELETE in allowed,
         may_admin=access.ADMIN in allowed,
+        pull=pull_reference(found),
         host=registry_address(),
+        confirmation=confirmation,
+        error=error,
+        selected=selected,
     )
+    if htmx_target() == "tag-results":
+        return page("repositories/_tags.html", status, **context)
+    return page("repositories/repository.html", status, **context)
 
 
-def delete_tag(namespace, name, tag):
-    """The trash icon: soft delete; the row disappears, the repository stays."""
-    from ..services import deletion
+SORT_OPTIONS = [
+    ("name", "Name A–Z"),
+    ("-name", "Name Z–A"),
+    ("-pushed", "Newest first"),
+    ("pushed", "Oldest first"),
+]
+MAX_SELECTED = 200
 
+
+def delete_tags(namespace, name):
+    """Delete the tags chosen on the repository page (ticked, or one trash icon): first the
+    page again with what the deletion removes, to confirm; once confirmed, each tag is soft
+    deleted (services/deletion.py) and the page says what was done."""
     me = logged_in()
-    deletion.soft_delete_tag(me, f"{namespace}/{name}", tag)
-    if htmx_target():
-        return "", 200  # the row is swapped for nothing
-    return go("web.repository", f"Tag {tag} deleted.", namespace=namespace, name=name)
+    full_name = f"{namespace}/{name}"
+    found = repositories.visible_repository(me, full_name, access.DELETE)
+    form = request.form
+    view = TagView.of(form)
+    only = form.get("only")
+    chosen = list(dict.fromkeys(tag for tag in ([only] if only else form.getlist("tag")) if tag))
+    refusal = None
+    if not chosen:
+        refusal = "Nothing was deleted: tick the tags to delete first."
+    elif len(chosen) > MAX_SELECTED:
+        refusal = f"Nothing was deleted: at most {MAX_SELECTED} tags at a time."
+    if refusal:
+        return _repository_page(me, found, full_name, view, 400, error=refusal)
+    if form.get("confirmed") != "yes":
+        preview = deletion_preview(found, chosen)
+        if not preview.images:
+            gone = ", ".join(preview.missing)
+            message = f"Nothing was deleted: {full_name} has no tag {gone} (deleted meanwhile?)."
+            return _repository_page(me, found, full_name, view, 404, error=message)
+        return _repository_page(
+            me, found, full_name, view, confirmation=preview, selected=preview.tags
+        )
+    deleted, missing = [], []
+    for tag in chosen:
+        try:
+            deletion.soft_delete_tag(me, full_name, tag)
+            deleted.append(tag)
+        except (ManifestUnknown, NameInvalid):
+            missing.append(tag)
+    if missing:
+        flash(
+            f"Not deleted, {full_name} has no tag {', '.join(missing)} (deleted meanwhile?).",
+            "error",
+        )
+    message = None
+    if deleted:
+        noun = "tag" if len(deleted) == 1 else f"{len(deleted)} tags"
+        message = f"Deleted {noun} {', '.join(sorted(deleted))} from {full_name}."
+    return go("web.repository", message, namespace=namespace, name=name, **view.address())
 
 
 def repository_settings(namespace, name):
@@ -132,11 +241,12 @@ def repository_settings(namespace, name):
             )
             return go("web.repository_settings", "Settings saved.", namespace=namespace, name=name)
         except DomainError as failure:
-            error = failure.message
+            error = form_error(failure, "repository-settings", SETTINGS_FIELDS)
     return _settings_page(me, found, full_name, error)
 
 
-def _settings_page(me, found, full_name, error=None, status=None):
+def _settings_page(me, found, full_name, error=None, status=None, typed=None):
+    """The repository's settings; `typed`: what a refused grant sent, to show again."""
     namespace = full_name.split("/")[0]
     from ..services.teams import list_teams
 
@@ -160,6 +270,7 @@ def _settings_page(me, found, full_name, error=None, status=None):
         is_org_repository=is_org_repository,
         trusted_keys=list_repository_keys(me, full_name),
         error=error,
+        typed=typed or {},
     )
 
 
@@ -193,7 +304,11 @@ def change_access(namespace, name):
         operation()
     except DomainError as failure:
         found = repositories.visible_repository(me, full_name, access.ADMIN)
-        return _settings_page(me, found, full_name, failure.message)
+        if action == "grant":  # beside the name typed (or the team chosen)
+            error = form_error(failure, f"grant-{kind}", ("grantee", "level"), default="grantee")
+        else:
+            error = form_error(failure)
+        return _settings_page(me, found, full_name, error, typed=form)
     done = "granted to" if action == "grant" else "revoked from"
     return go(
         "web.repository_settings",
@@ -208,8 +323,9 @@ def delete_repository(namespace, name):
     full_name = f"{namespace}/{name}"
     found = repositories.visible_repository(me, full_name, access.ADMIN)
     if request.form.get("confirm", "").strip() != full_name:
-        return _settings_page(
-            me, found, full_name, f"Type {full_name} to confirm the deletion.", status=400
+        error = FormError(
+            f"Type {full_name} to confirm the deletion.", "delete-repository", "confirm"
         )
+        return _settings_page(me, found, full_name, error, status=400)
     repositories.delete_repository(me, full_name)
     return go("web.repositories", f"Repository {full_name} deleted.")

@@ -1,41 +1,17 @@
-"""Browser tests: Playwright driving Debian's headless Chromium (never a downloaded browser)
-against DTR under its production server, over HTTPS with its self-signed certificate."""
+"""Browser tests: Playwright driving Debian's headless Chromium against DTR under its
+production server, over HTTPS with its self-signed certificate. The browser, its pages and
+`log_in` are shared with tests/e2e: tests/support/browser.py."""
 
 import os
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.support.server import USERS
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, log_in  # noqa: F401 (for tests)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Screenshots of the main pages: kept in a temporary folder, or where DTR_SCREENSHOTS says
 # (docs/screenshots when refreshing the README's pictures).
 SCREENSHOTS = os.environ.get("DTR_SCREENSHOTS")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -49,36 +25,3 @@ def screenshot(tmp_path):
         return path
 
     return take
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    """Remember each phase's outcome on the test, so fixtures can tell a failure."""
-    report = yield
-    setattr(item, f"report_{report.when}", report)
-    return report
-
-
-@pytest.fixture
-def page(browser, request, tmp_path):
-    """A fresh browser context; on failure its last page is saved as failure.png (the path
-    is printed) to see what the browser saw."""
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        path = Path(tempfile.gettempdir()) / f"dtr-ui-failure-{request.node.name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        print(f"browser at failure: {page.url}, screenshot {path}")
-    context.close()
-
-
-def log_in(page, url, user="admin"):
-    """Log in through the form of the DTR at `url`, as one of the test USERS."""
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(USERS[user][0])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/repositories$"))

@@ -1,7 +1,8 @@
 """SCENARIO.md sections 2, 3, 6 and 7 (soft delete) in a browser, on a fresh DTR over HTTPS:
 the first admin, users of each role, a license, the domain name, an organization with two
-teams and their repositories, what ahab sees, search, deleting a tag with the trash icon,
-and the API console calling GET /api/v0/repositories as the logged-in admin."""
+teams and their repositories, what ahab sees, search, deleting a tag with the trash icon and
+its confirmation, and the API console calling GET /api/v0/repositories as the logged-in
+admin."""
 
 import json
 import re
@@ -140,7 +141,7 @@ def test_scenario_in_the_browser(fresh_dtr, page, license_keys, tmp_path, screen
     page.get_by_role("link", name="General").click()
     page.get_by_label("Domain name").fill("dtr.example.test")
     page.get_by_role("button", name="Save").click()
-    page.get_by_text("A new TLS certificate for dtr.example.test is in use").wait_for()
+    page.get_by_text("Docker commands now use dtr.example.test").wait_for()
     served = requests.get(f"{base}/ca.crt", verify=False).text
     from cryptography import x509
 
@@ -166,8 +167,8 @@ def test_scenario_in_the_browser(fresh_dtr, page, license_keys, tmp_path, screen
         page.get_by_role("button", name="Create team").click()
         page.get_by_text(f"Team {team} created.").wait_for()
         for member in members:
-            htmx_ready(page, "input[aria-label='Search users to add']")
-            page.get_by_label("Search users to add").fill(member)
+            htmx_ready(page, "#add-member-name")
+            page.get_by_label("User to add").fill(member)
             page.get_by_role("button", name=f"Add {member}", exact=True).click()
             page.locator("#members").get_by_role("cell", name=member, exact=True).wait_for()
         assert page.locator("#members tbody tr").count() == len(members)
@@ -213,16 +214,16 @@ def test_scenario_in_the_browser(fresh_dtr, page, license_keys, tmp_path, screen
     # 7. gordon deletes barca:lona with the trash icon; the repository stays
     log_in(page, base, "gordon")
     page.goto(f"{base}/repositories/engineering/barca")
-    assert page.locator("table.tags tbody tr").count() == 2
+    assert page.locator("table.tag-list tbody tr").count() == 2
     assert (
         "docker pull dtr.example.test/engineering/barca:keep"
         in page.locator("#pull-command").inner_text()
     )
     screenshot(page, "repository")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Delete tag lona").click()
-    page.get_by_role("button", name="Delete tag lona").wait_for(state="detached")
-    assert page.locator("table.tags tbody tr").count() == 1
+    page.get_by_role("button", name="Delete tag lona").click()  # then confirm on the page
+    page.get_by_role("button", name="Delete 1 tag").click()
+    page.get_by_text("Deleted tag lona from engineering/barca.").wait_for()
+    assert page.locator("table.tag-list tbody tr").count() == 1
     tags = requests.get(
         f"{base}/api/v0/repositories/engineering/barca/tags",
         auth=("gordon", PASSWORDS["gordon"]),
