@@ -1,4 +1,5 @@
-"""DTR's command line and WSGI entry point.
+"""DTR's command line and WSGI entry point (run it with the virtualenv's Python, which
+`make run` creates: .venv/bin/python app.py ...).
 
 python app.py serve [--bind HOST:PORT] [--instance DIR] [--http]
 python app.py create-user NAME --role ROLE [--instance DIR] --password-stdin
@@ -8,18 +9,28 @@ python app.py gc [--dry-run] [--instance DIR]
 python app.py license keygen|issue|install|show ...
 python app.py storage migrate --to CONFIG.json [--switch] [--jobs N] [--instance DIR]
 python app.py storage verify [--jobs N] [--instance DIR]
+python app.py db ...  (schema migrations: Flask-Migrate)
 """
 
 import os
 import sys
 
-import click
-from flask.cli import FlaskGroup
+try:
+    import click
+    from flask.cli import ScriptInfo
 
-from dtr import create_app
-from dtr.config import ConfigError
-from dtr.errors import DomainError
-from dtr.models import ROLES
+    from dtr import __version__, create_app
+    from dtr.config import ConfigError
+    from dtr.errors import DomainError
+    from dtr.models import ROLES
+except ImportError as missing:  # not the virtualenv's Python: say which one to use
+    if __name__ != "__main__":
+        raise
+    sys.exit(
+        f"DTR's Python packages are not installed for {sys.executable} ({missing}).\n"
+        "Run `make run` (it creates .venv and installs them), then use the virtualenv's "
+        "Python: .venv/bin/python app.py ..."
+    )
 
 DEFAULT_INSTANCE = os.environ.get("DTR_INSTANCE", "instance")
 instance_option = click.option(
@@ -53,11 +64,47 @@ def prepared_app(instance_dir):
     return app
 
 
+class Commands(click.Group):
+    """DTR's commands, and `db` (Flask-Migrate's schema migrations), imported only when
+    asked for: the others start faster without it."""
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), "db"])
+
+    def get_command(self, ctx, name):
+        if name == "db":
+            from flask_migrate.cli import db
+
+            return db
+        return super().get_command(ctx, name)
+
+
 @click.group(
-    cls=FlaskGroup, create_app=lambda: checked_app(DEFAULT_INSTANCE), add_default_commands=False
+    cls=Commands,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-def cli():
-    """DTR, a self-hosted container image registry."""
+@click.version_option(__version__, "--version", prog_name="DTR", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx):
+    """DTR, a self-hosted container image registry.
+
+    Run with the virtualenv's Python (`make run` creates it): .venv/bin/python app.py
+    COMMAND. `serve` starts the registry; COMMAND --help tells more."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def command_line(*arguments) -> str:
+    """How to run `app.py ARGUMENTS` from the current folder with the Python running now:
+    paths relative to it when they are below it (.venv/bin/python app.py ...)."""
+
+    def shown(path):
+        relative = os.path.relpath(path)
+        return path if relative.startswith("..") else relative
+
+    script = shown(os.path.abspath(__file__))
+    return " ".join([shown(sys.executable), script, *arguments])
 
 
 @cli.command()
@@ -75,6 +122,7 @@ def serve(bind, instance_dir, http):
     from dtr.services.setup_code import ensure_setup_code
     from dtr.tls import ensure_certificate
 
+    check_address_free(bind)
     app = prepared_app(instance_dir)
     with app.app_context():
         cert_path, key_path = ensure_certificate(app.instance_path, domain_name())
@@ -85,12 +133,14 @@ def serve(bind, instance_dir, http):
     click.echo(f"DTR serving {scheme}://{shown}:{port}/ (instance {app.instance_path})")
     click.echo(f"Trust its certificate: {scheme}://{shown}:{port}/ca.crt")
     if setup_code is not None:
+        instance = [] if instance_dir == "instance" else ["--instance", instance_dir]
+        create = command_line("create-user", "admin", "--role", "admin", *instance)
         click.echo(
-            f"Not set up yet. Create the first admin at {scheme}://{shown}:{port}/setup\n"
-            f"  from another machine it asks for this set-up code: {setup_code}\n"
-            f"  (also in {os.path.join(app.instance_path, 'setup_code')}), or run\n"
-            f"  python app.py create-user admin --role admin --instance {instance_dir}"
-            " --password-stdin"
+            "Not set up yet: create the first admin\n"
+            f"  in the browser: {scheme}://{shown}:{port}/setup (from another machine it asks"
+            f" for this set-up code: {setup_code},\n"
+            f"  also in {os.path.join(app.instance_path, 'setup_code')})\n"
+            f"  or on the command line: {create} --password-stdin"
         )
     command = [sys.executable, "-m", "dtr.server", "--bind", bind]
     command += ["--instance", app.instance_path, "--threads", str(app.config["THREADS"])]
@@ -104,18 +154,57 @@ def serve(bind, instance_dir, http):
     os.execve(sys.executable, command, env)  # a fresh, small process: the gunicorn master
 
 
+def check_address_free(bind):
+    """Refuse at once, saying so, to serve on an address in use (by another DTR, say),
+    rather than failing after the server's retries."""
+    import errno
+    import socket
+
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not port.isdecimal() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{bind}: HOST:PORT, such as 0.0.0.0:8443", param_hint="--bind")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"{bind} is in use: another DTR, or another program, listens there. Stop "
+                    "it, or serve on another address: --bind HOST:PORT (make run BIND=HOST:PORT)."
+                ) from None
+            raise click.ClickException(f"cannot listen on {bind}: {error.strerror}") from None
+
+
+def read_password():
+    """The password of --password-stdin: typed at a hidden prompt (twice) when stdin is a
+    terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        return click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Password again", err=True
+        )
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @cli.command("create-user")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="Global role.")
 @instance_option
-@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    required=True,
+    help="Read the password from stdin (a hidden prompt when stdin is a terminal).",
+)
 def create_user_command(name, role, instance_dir, password_stdin):
     """Create a managed user (the password read from stdin, at least the minimum length of
     Settings > Auth: 12 by default). The first admin switches the auth mode from None to
     Managed."""
     from dtr.services.accounts import create_user
 
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = read_password()
     app = prepared_app(instance_dir)
     with app.app_context():
         try:
@@ -456,4 +545,5 @@ def __getattr__(name):
 
 
 if __name__ == "__main__":
-    cli()
+    # `db` (Flask-Migrate) finds the application of the default instance through this
+    cli(obj=ScriptInfo(create_app=lambda: checked_app(DEFAULT_INSTANCE)))

@@ -2,7 +2,8 @@
 
 The session stores the account id, a fingerprint of its password hash and the account's
 session epoch: a password change, a deactivation or a logout (which moves the epoch on) ends
-every session of that account at its next request, also copies of a session cookie. The
+every session of that account at its next request, also copies of a session cookie; the
+person who changed their own password keeps the session they did it in (`keep_session`). The
 epoch is a setting (`session_epoch:<id>`), so no schema is needed for it.
 """
 
@@ -60,6 +61,13 @@ def start_session(identity: Identity):
     account = db.session.get(Account, identity.account_id)
     session.clear()  # a new session id: no fixation
     login_user(SessionUser(account))
+
+
+def keep_session(identity: Identity):
+    """After this browser's person changed their password: their session goes on, with the
+    new password's fingerprint; every other session of the account, which holds the old
+    one, ends at its next request."""
+    login_user(SessionUser(db.session.get(Account, identity.account_id)))
 
 
 def end_session():

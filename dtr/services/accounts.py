@@ -191,6 +191,8 @@ def change_password(actor: Identity, name, old_password, new_password):
     registry and refresh token of the account stops working."""
     require_logged_in(actor)
     account = user_or_404(name)
+    if account.ldap_dn:
+        raise InvalidInput(f"{name} logs in with the LDAP directory's password: change it there")
     check_password(new_password, "newPassword")
     if not access.is_admin(actor):
         if actor.account_id != account.id:

@@ -6,6 +6,8 @@ from ..auth.csrf import check_csrf, csrf_token
 from ..errors import DomainError
 from . import (
     access_token_pages,
+    account_pages,
+    artifact_pages,
     auth_pages,
     gc_page,
     logs_page,
@@ -16,7 +18,7 @@ from . import (
     storage_page,
 )
 from .api_console import api_console
-from .rendering import LoginRequired, common_context, error_page, login_redirect
+from .rendering import LoginRequired, common_context, error_page, favicon, login_redirect
 
 bp = Blueprint("web", __name__)
 
@@ -33,7 +35,9 @@ ROUTES = [
     ("/repositories", repository_pages.repository_list, GET, "repositories"),
     ("/repositories/new", repository_pages.new_repository, BOTH, "new_repository"),
     (R, repository_pages.repository, GET, "repository"),
-    (R + "/tags/<tag>/delete", repository_pages.delete_tag, POST, "delete_tag"),
+    (R + "/tags/delete", repository_pages.delete_tags, POST, "delete_tags"),
+    (R + "/manifests/<digest>", artifact_pages.artifact, GET, "artifact"),
+    (R + "/manifests/<digest>/blobs/<blob>", artifact_pages.artifact_blob, GET, "artifact_blob"),
     (R + "/settings", repository_pages.repository_settings, BOTH, "repository_settings"),
     (R + "/access", repository_pages.change_access, POST, "repository_access"),
     (R + "/delete", repository_pages.delete_repository, POST, "delete_repository"),
@@ -51,6 +55,8 @@ ROUTES = [
     (ROBOT + "/state", robot_pages.robot_state, POST, "robot_state"),
     (ROBOT + "/secret", robot_pages.regenerate_secret, POST, "robot_secret"),
     (ROBOT + "/delete", robot_pages.delete_robot, POST, "delete_robot"),
+    ("/account", account_pages.account, GET, "account"),
+    ("/account/password", account_pages.change_password, POST, "change_password"),
     ("/access-tokens", access_token_pages.access_tokens_page, BOTH, "access_tokens"),
     ("/access-tokens/<token_id>/revoke", access_token_pages.revoke_token, POST, "revoke_token"),
     ("/settings", settings_pages.settings, GET, "settings"),
@@ -73,6 +79,7 @@ ROUTES = [
     ("/settings/garbage-collection/run", gc_page.run_gc, POST, "run_gc"),
     ("/settings/garbage-collection/progress", gc_page.gc_progress, GET, "gc_progress"),
     ("/api-docs", api_console, GET, "api_console"),
+    ("/favicon.ico", favicon, GET, "favicon"),
 ]
 
 for rule, view, methods, endpoint in ROUTES:
