@@ -214,8 +214,6 @@ def _has_manifest(repository, digest) -> bool:
     return db.session.scalar(found) is not None
 
 
-
-
 def _provenance(repository, digest, tags) -> Provenance:
     """The manifest's signatures and referrers, with the Docker Content Trust signatures of
     the tags naming it (the trust service signs tags)."""

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from ..database import db, read_only_transactions
@@ -328,4 +328,5 @@ def save(config: StorageConfig, actor_name):
         _close(driver)
         raise
     forget_cached_setting(KEY)
+    g.pop("dtr_storage_driver", None)  # the rest of this request sees the new storage
     current_app.extensions["dtr_storage"].adopt(config, driver)

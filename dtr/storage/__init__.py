@@ -80,7 +80,14 @@ def create_driver(backend: str, options: dict) -> StorageDriver:
 
 def current_storage() -> StorageDriver:
     """The driver of the storage setting in force (see `services/storage_settings.py`): a
-    saved change applies from the next call, in every process, within seconds."""
-    from flask import current_app
+    saved change applies in every process within seconds, from the next request or job.
 
-    return current_app.extensions["dtr_storage"].driver()
+    One request (one application context) keeps the driver it first got: a push whose
+    bytes moved on one backend must not check them on another when the setting changes
+    between its two calls."""
+    from flask import current_app, g
+
+    pinned = g.get("dtr_storage_driver")
+    if pinned is None:
+        pinned = g.dtr_storage_driver = current_app.extensions["dtr_storage"].driver()
+    return pinned
