@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 INSTANCE ?= instance
 BIND ?= 0.0.0.0:8443
 
-.PHONY: run test lint format install install-dev system-deps bench bench-auth bench-pages
+.PHONY: run test lint format install install-dev system-deps bench bench-auth bench-pages \
+	bench-replicas
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +29,11 @@ run: install
 system-deps:
 	./scripts/install-system-deps.sh
 
-## Install what the tests need and run every test.
+## Install what the tests need and run every test; the integration suite again on PostgreSQL.
 test: system-deps install-dev
 	$(BIN)/ruff check dtr tests app.py bench
 	$(BIN)/python -m pytest -q
+	DTR_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q tests/integration
 
 lint: install-dev
 	$(BIN)/ruff check dtr tests app.py bench
@@ -52,3 +54,7 @@ bench-auth: system-deps install-dev
 ## Portal pages at 10,000 tags and 10,000 repositories (bench/README.md).
 bench-pages: install-dev
 	$(BIN)/python bench/bench_pages.py
+
+## 1, 2 and 3 replicas on PostgreSQL behind HAProxy, and one DTR on SQLite (bench/README.md).
+bench-replicas: system-deps install-dev
+	$(BIN)/python bench/bench_replicas.py

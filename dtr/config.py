@@ -7,7 +7,6 @@ the database instead (see `services/settings.py`); this module holds what is fix
 import ipaddress
 import json
 import os
-import secrets
 from pathlib import Path
 
 DEFAULTS = {
@@ -35,10 +34,20 @@ DEFAULTS = {
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
     # Bytes read from a request body or a file per step while streaming.
     "STREAM_CHUNK_BYTES": 1024 * 1024,
+    # Seconds a request waits for another one writing the same upload (services/upload_locks.py).
+    "UPLOAD_LOCK_WAIT_SECONDS": 30,
     "STORAGE_BACKEND": "filesystem",
+    # The database: SQLite in the instance folder unless DATABASE_URL (the environment
+    # variable, or a key of config.json) names another (postgresql://USER:PASS@HOST/DB).
+    # With PostgreSQL, connections each process keeps (and may add beyond them when busy).
+    "DATABASE_POOL_SIZE": 10,
+    "DATABASE_POOL_OVERFLOW": 20,
     "THREADS": 32,
-    # Seconds a repository, manifest or blob-link lookup is remembered. Writes in this process
-    # invalidate at once; other processes sharing the database see a change after this long.
+    # Server processes (`serve --workers`), each with THREADS threads. One is the embedded
+    # default; more share the work of one machine's cores (SQLite or PostgreSQL).
+    "WORKERS": 1,
+    # Seconds a repository, manifest or blob-link lookup is remembered. A write invalidates at
+    # once, in this process and (services/change_signals.py) every other sharing the database.
     "LOOKUP_CACHE_SECONDS": 2,
     # Browser sessions of the web portal: cookies only over HTTPS (`serve --http` turns this
     # off), never readable by scripts, not sent on cross-site requests.
@@ -54,6 +63,14 @@ DEFAULTS = {
     # address (login throttle, audit, logs), the scheme and host of links and of the token
     # realm. Empty: those headers are ignored, whoever sends them.
     "TRUSTED_PROXIES": "",
+    # The name this process's log lines carry in Settings > Logs, which shows the lines of
+    # every replica sharing the database (dtr/log_shipper.py). Empty: the host name, which
+    # tells replicas apart when each has a host or container of its own, as they usually
+    # do, and stays the same across restarts (a process id would not: no ":<pid>" is
+    # added). The workers of one server (WORKERS) are one replica and carry one name; a
+    # command-line run (gc, create-user) carries its host's. Two servers on one host
+    # sharing a database: give each a name (DTR_REPLICA_NAME).
+    "REPLICA_NAME": "",
 }
 
 INTEGER_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
@@ -74,22 +91,49 @@ def load_config(instance_dir, overrides=None):
     file = instance / "config.json"
     if file.exists():
         config.update(json.loads(file.read_text()))
+    if os.environ.get("DATABASE_URL"):
+        config["DATABASE_URL"] = os.environ["DATABASE_URL"]
     for key, value in os.environ.items():
         if key.startswith("DTR_") and key != "DTR_INSTANCE":
             name = key[4:]
             config[name] = int(value) if name in INTEGER_KEYS else value
     config.update(overrides or {})
-    config.setdefault("SECRET_KEY", _instance_secret(instance))
+    if config.get("DATABASE_URL"):
+        config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(config["DATABASE_URL"])
+    # SECRET_KEY: unless set here, the one shared through the database, read when the
+    # application first needs it (services/instance_keys.py).
     config["LICENSE_PUBLIC_KEY_PEM"] = _license_public_key(config["LICENSE_PUBLIC_KEY"])
     config["TRUSTED_PROXY_NETWORKS"] = trusted_proxy_networks(config["TRUSTED_PROXIES"])
-    engine = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from .database import sqlite_connect_args
 
+        engine = {"pool_size": config["THREADS"] + 4, "max_overflow": 8}
         engine["connect_args"] = sqlite_connect_args()
+    else:  # a server's connections are a shared resource: DATABASE_POOL_SIZE per process
+        engine = {
+            "pool_size": config["DATABASE_POOL_SIZE"],
+            "max_overflow": config["DATABASE_POOL_OVERFLOW"],
+            "pool_pre_ping": True,  # a connection the server closed (restart) is replaced
+            "pool_recycle": 3600,
+        }
     config["SQLALCHEMY_ENGINE_OPTIONS"] = engine
     config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
     return config
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """DATABASE_URL as SQLAlchemy takes it: `postgresql://` and `postgres://` use psycopg 3
+    (SQLAlchemy's default PostgreSQL driver would be psycopg2); `sqlite:///PATH` as is."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep:
+        raise ConfigError(
+            "DATABASE_URL: postgresql://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:///PATH"
+        )
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme == "sqlite":
+        return database_url
+    raise ConfigError(f"DATABASE_URL: {scheme}:// is not supported (postgresql:// or sqlite://)")
 
 
 def trusted_proxy_networks(value) -> tuple:
@@ -107,15 +151,6 @@ def trusted_proxy_networks(value) -> tuple:
                 f"TRUSTED_PROXIES: {str(item)[:100]!r} is not an IP address or a CIDR network"
             ) from None
     return tuple(networks)
-
-
-def _instance_secret(instance):
-    """A random secret kept in the instance, so sessions survive restarts."""
-    path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def _license_public_key(value):

@@ -1,10 +1,14 @@
-"""The SQLAlchemy handle and SQLite tuning.
+"""The SQLAlchemy handle, SQLite tuning and PostgreSQL's writer lock.
 
 SQLite runs in WAL mode with a busy timeout. Transactions that will write start with
 `BEGIN IMMEDIATE` so that two writers queue instead of failing with "database is locked"
 when a read transaction tries to upgrade to a write. Within one process, writers queue on a
 lock (`SerializedWriteConnection`) rather than on SQLite's busy handler, which sleeps in
 steps of up to 100 ms.
+
+PostgreSQL (several processes or replicas) keeps the same model: a transaction that may
+write takes one advisory lock first, so writers queue across every process while readers
+never wait. Write transactions are short by design (no body is streamed inside one).
 """
 
 import contextlib
@@ -17,7 +21,7 @@ import time
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 class Base(DeclarativeBase):
@@ -39,6 +43,17 @@ def read_only_transactions():
     """Within: transactions begin with a deferred BEGIN, so reads never wait for the writer
     lock (a long read of a background job). End the transaction before leaving."""
     token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+@contextlib.contextmanager
+def writing_transactions():
+    """Within: transactions begin as writes (the writer lock), also during a GET: for a
+    connection of its own that writes (the log shipper's, see log_shipper.py)."""
+    token = _read_only.set(False)
     try:
         yield
     finally:
@@ -115,6 +130,28 @@ def sqlite_connect_args():
     return {"factory": SerializedWriteConnection, "check_same_thread": False}
 
 
+def has_written(session) -> bool:
+    """Whether the session's open transaction has written (or holds changes it will flush):
+    what is done in it now commits with those writes."""
+    if not session.in_transaction():
+        return False
+    if session.new or session.dirty or session.deleted:
+        return True
+    return session.info.get("dtr_wrote_in") is session.get_transaction()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_writes(execute_state):
+    if execute_state.is_insert or execute_state.is_update or execute_state.is_delete:
+        session = execute_state.session
+        session.info["dtr_wrote_in"] = session.get_transaction()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush_writes(session, _flush_context):
+    session.info["dtr_wrote_in"] = session.get_transaction()
+
+
 def dialect_insert(model):
     """The database's own INSERT construct, which has ON CONFLICT (SQLite and PostgreSQL)."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -141,8 +178,19 @@ def _sqlite_on_connect(dbapi_connection, _record):
         cursor.close()
 
 
+# The key of PostgreSQL's advisory lock that write transactions take (any 64-bit number that
+# nothing else using the database takes: "DTR" in ASCII).
+POSTGRES_WRITER_LOCK = 0x445452
+
+
 @event.listens_for(Engine, "begin")
-def _sqlite_on_begin(connection):
+def _on_begin(connection):
+    if connection.dialect.name == "postgresql":
+        if not _read_only.get():
+            # One writer at a time, across every process and replica, as with SQLite: the
+            # services' check-then-write steps rely on it. Released at commit or rollback.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITER_LOCK})")
+        return
     if connection.dialect.name != "sqlite":
         return
     dbapi_connection = connection.connection.dbapi_connection

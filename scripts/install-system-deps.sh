@@ -6,6 +6,8 @@ packages+=(chromium)  # tests/ui: Playwright drives Debian's Chromium (never its
 packages+=(slapd ldap-utils)  # tests/support/slapd.py: a private LDAP server for the LDAP tests
 packages+=(memcached)  # tests/support/swift_aio.py: Swift's tempauth keeps tokens there
 packages+=(nginx)  # tests/support/nginx.py: the README's reverse proxy set-up, tested in front of DTR
+packages+=(postgresql)  # tests/support/postgres.py: a private cluster; the integration suite runs on it too
+packages+=(haproxy)  # tests/support/haproxy.py: a load balancer in front of several DTR replicas
 # npm ci (Makefile) installs Azurite, the Azure Blob emulator of tests/support/azurite.py: a
 # machine without Node.js gets Debian's (18 on Debian 12, which azurite 3.35 supports).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

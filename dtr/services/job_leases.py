@@ -34,12 +34,13 @@ def take_lease(name, holder, seconds) -> bool:
     ).rowcount
     if taken:
         return True
-    inserted = db.session.execute(
+    inserted = db.session.execute(  # RETURNING: an ORM insert's rowcount is -1 on psycopg
         dialect_insert(JobLease)
         .values(name=name, holder=holder, expires_at=expires)
         .on_conflict_do_nothing()
-    ).rowcount
-    return inserted == 1
+        .returning(JobLease.name)
+    ).first()
+    return inserted is not None
 
 
 def renew_lease(name, holder, seconds) -> bool:

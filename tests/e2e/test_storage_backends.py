@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import re
-import sqlite3
 import time
 
 import pytest
@@ -184,10 +183,7 @@ def test_tag_delete(storage, server, new_repo, admin):
 
 def _store_directly(server, config):
     """Save a storage setting bypassing the API's check, as a hand edit of the database."""
-    with sqlite3.connect(server.instance / "dtr.db") as connection:
-        connection.execute(
-            "UPDATE settings SET value = ? WHERE key = 'storage'", (json.dumps(config),)
-        )
+    server.sql("UPDATE settings SET value = ? WHERE key = 'storage'", (json.dumps(config),))
 
 
 def _push_until_refused(admin, repo, data, timeout=15):

@@ -4,7 +4,6 @@ credential may do on the registry and the API: never more than its owner, its sc
 grants allow; revoked, disabled or regenerated credentials stop at once."""
 
 import json
-import sqlite3
 import time
 
 import jwt
@@ -496,14 +495,13 @@ def test_expired_tokens_and_robots_are_refused(world):
     robot = new_robot(world.admin, org, [])
     assert token_for(world.dtr, user.name, created["token"]).status_code == 200
     assert token_for(world.dtr, robot["name"], robot["secret"]).status_code == 200
-    with sqlite3.connect(world.dtr.instance / "dtr.db") as database:
-        database.execute(
-            "UPDATE access_tokens SET expires_at = '2020-01-01 00:00:00' WHERE id = ?",
-            (created["id"],),
-        )
-        database.execute(
-            "UPDATE robots SET expires_at = '2020-01-01 00:00:00' WHERE name = ?",
-            (robot["shortName"],),
-        )
+    world.dtr.sql(
+        "UPDATE access_tokens SET expires_at = '2020-01-01 00:00:00' WHERE id = ?",
+        (created["id"],),
+    )
+    world.dtr.sql(
+        "UPDATE robots SET expires_at = '2020-01-01 00:00:00' WHERE name = ?",
+        (robot["shortName"],),
+    )
     assert token_for(world.dtr, user.name, created["token"]).status_code == 401
     assert token_for(world.dtr, robot["name"], robot["secret"]).status_code == 401

@@ -146,11 +146,12 @@ def test_create_user_at_a_terminal_asks_twice_without_echo(tmp_path):
     password = "typed-at-a-terminal-1"
     command = [sys.executable, "app.py", "create-user", "admin", "--role", "admin"]
     command += ["--instance", str(instance), "--password-stdin"]
+    server = DTRProcess(instance)  # started below, on the database the command wrote
     pid, terminal = pty.fork()  # the child's stdin, stdout, stderr and /dev/tty: a terminal
     if pid == 0:
         try:
             os.chdir(ROOT)
-            os.execv(sys.executable, command)
+            os.execve(sys.executable, command, {**os.environ, **server.env})
         finally:
             os._exit(127)
     output = bytearray()
@@ -169,7 +170,7 @@ def test_create_user_at_a_terminal_asks_twice_without_echo(tmp_path):
     assert password not in text  # the terminal did not echo what was typed
     assert text.index("Password: ") < text.index("Password again: ")
 
-    server = DTRProcess(instance).start()
+    server.start()
     try:
         assert registry_login(server, "admin", password) == 200
         assert registry_login(server, "admin", "not-the-password-1") == 401
@@ -203,6 +204,7 @@ def test_the_create_user_command_serve_prints_works_as_printed(tmp_path):
             capture_output=True,
             text=True,
             timeout=60,
+            env={**os.environ, **server.env},  # the server's DATABASE_URL, when it has one
         )
         assert result.returncode == 0, result.stderr
         assert "created user admin with role admin" in result.stdout

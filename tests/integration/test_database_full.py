@@ -40,7 +40,8 @@ def fill(folder):
 
 
 def test_a_database_write_on_a_full_disk_is_a_clear_error(instance):
-    with running_dtr(instance, [REPO]) as server:
+    # SQLite in the instance folder, also in the PostgreSQL run: the full disk is this one's
+    with running_dtr(instance, [REPO], database_url=f"sqlite:///{instance / 'dtr.db'}") as server:
         client = RegistryClient(server.url, "admin", USERS["admin"][0])
         config, layer = b"{}", b"the layer"
         for blob in (config, layer):

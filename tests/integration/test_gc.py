@@ -4,7 +4,6 @@ untagged-manifest rule with index children and referrers, the grace window, aban
 uploads, dry runs, the lease, the jobs API, history and last savings."""
 
 import json
-import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -84,10 +83,7 @@ def readable(client, repo, data):
 
 
 def database(server, statement, parameters=()):
-    with sqlite3.connect(server.instance / "dtr.db", timeout=30) as connection:
-        rows = connection.execute(statement, parameters).fetchall()
-    connection.close()
-    return rows
+    return server.sql(statement, parameters)
 
 
 def eventually(check, seconds=5):
@@ -379,8 +375,8 @@ def test_lease_allows_one_collection_at_a_time(server, admin_api, gc):
         server,
         "INSERT INTO gc_runs (triggered_by, dry_run, state, phase, holder, started_at, "
         "manifests_deleted, blobs_deleted, bytes_reclaimed, uploads_deleted, errors) "
-        "VALUES ('cli', 0, 'running', 'deleting blobs', 'another-process:4242:abc', ?, 0, 0, 0, "
-        "0, '[]')",
+        "VALUES ('cli', false, 'running', 'deleting blobs', 'another-process:4242:abc', ?, "
+        "0, 0, 0, 0, '[]')",
         (LONG_AGO,),
     )
     refused = admin_api.post("/admin/jobs", json={"job": "registryGC"})

@@ -9,7 +9,6 @@ BLOB_UNKNOWN) and succeeded when the test pushed it again."""
 import hashlib
 import json
 import random
-import sqlite3
 import threading
 import time
 import uuid
@@ -229,21 +228,17 @@ def verify_manifest(reader, repo, payload):
 
 def verify_database(server):
     """No manifest left (tagged or not) names a blob without its row, link and bytes."""
-    connection = sqlite3.connect(server.instance / "dtr.db", timeout=30)
-    try:
-        rows = connection.execute(
-            "SELECT m.repository_id, r.digest, b.size, rb.digest FROM manifest_references r "
-            "JOIN manifests m ON m.id = r.manifest_id "
-            "LEFT JOIN blobs b ON b.digest = r.digest "
-            "LEFT JOIN repository_blobs rb ON rb.digest = r.digest "
-            "AND rb.repository_id = m.repository_id WHERE r.kind = 'blob'"
-        ).fetchall()
-        orphans = connection.execute(
-            "SELECT COUNT(*) FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM manifest_references "
-            "r WHERE r.digest = b.digest AND r.kind = 'blob')"
-        ).fetchone()[0]
-    finally:
-        connection.close()
+    rows = server.sql(
+        "SELECT m.repository_id, r.digest, b.size, rb.digest FROM manifest_references r "
+        "JOIN manifests m ON m.id = r.manifest_id "
+        "LEFT JOIN blobs b ON b.digest = r.digest "
+        "LEFT JOIN repository_blobs rb ON rb.digest = r.digest "
+        "AND rb.repository_id = m.repository_id WHERE r.kind = 'blob'"
+    )
+    orphans = server.sql(
+        "SELECT COUNT(*) FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM manifest_references "
+        "r WHERE r.digest = b.digest AND r.kind = 'blob')"
+    )[0][0]
     assert rows
     for _, digest, size, linked in rows:
         assert size is not None, f"{digest}: a manifest names a blob with no row"

@@ -311,7 +311,7 @@ def test_an_address_backs_off_more_and_more(tmp_path, servers):
 def test_two_processes_share_the_throttle(tmp_path, servers):
     first = start(tmp_path, {"admin": USERS["admin"]})
     servers.append(first)
-    second = DTRProcess(tmp_path / "instance", throttle=True)
+    second = DTRProcess(tmp_path / "instance", throttle=True, database_url=first.database_url)
     servers.append(second.start())
     for n in range(5):
         assert token(first, "admin", f"guess-{n}").status_code == 401
@@ -403,7 +403,7 @@ def test_deactivation_reaches_a_bearer_in_another_process_within_seconds(tmp_pat
     users = {"admin": USERS["admin"], "dev": ("dev-password-123", "read-write")}
     first = start(tmp_path, users)
     servers.append(first)
-    second = DTRProcess(tmp_path / "instance", throttle=True)
+    second = DTRProcess(tmp_path / "instance", throttle=True, database_url=first.database_url)
     servers.append(second.start())
     first.cli("create-repo", "dev/app")
     client = RegistryClient(first.url, "dev", "dev-password-123")

@@ -42,7 +42,7 @@ def client(server):
 @pytest.fixture(scope="module")
 def app(server):
     """The server's instance, seen from this process (another process sharing its database)."""
-    return dtr.create_app(str(server.instance))
+    return dtr.create_app(str(server.instance), {"DATABASE_URL": server.database_url})
 
 
 def blob_file(server, digest):

@@ -21,6 +21,7 @@ from dtr.services.accounts import find_account
 from dtr.services.license import record_install_date
 from dtr.storage import current_storage
 from dtr.storage.layout import blob_path
+from tests.support.postgres import test_database_url
 
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -31,6 +32,9 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 def build_app(instance_dir, overrides=None):
     """`dtr.create_app` on a new instance folder (configuration `overrides`), migrated as
     `app.py serve` does."""
+    database_url = test_database_url()  # a database of its own on PostgreSQL runs
+    if database_url:
+        overrides = {"DATABASE_URL": database_url, **(overrides or {})}
     app = dtr.create_app(str(instance_dir), overrides)
     app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks plain HTTP
     with app.app_context():

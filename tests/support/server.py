@@ -3,6 +3,7 @@
 import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -59,13 +60,19 @@ def stop_process(process, log=None, wait=15):
 class DTRProcess:
     """A DTR server process; `url` is its base URL."""
 
-    def __init__(self, instance, http=True, env=None, throttle=False):
+    def __init__(self, instance, http=True, env=None, throttle=False, database_url=None):
+        from tests.support.postgres import test_database_url
+
         self.instance = Path(instance)
+        # None: SQLite in the instance folder (unless DTR_TEST_DATABASE=postgresql)
+        self.database_url = database_url or test_database_url()
         self.port = free_port()
         self.scheme = "http" if http else "https"
         self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
         self.env = {**({} if throttle else RELAXED_THROTTLE), **(env or {})}
+        if self.database_url:
+            self.env["DATABASE_URL"] = self.database_url
         self.http = http
         self.process = None
 
@@ -120,6 +127,23 @@ class DTRProcess:
 
     def stop(self):
         stop_process(self.process, getattr(self, "log", None))
+
+    def sql(self, statement, parameters=()):
+        """Run one SQL statement on the instance's database, as a hand edit would (qmark
+        parameters: `?`); its rows (none for a statement that returns none)."""
+        if self.database_url is None or self.database_url.startswith("sqlite:///"):
+            path = self.instance / "dtr.db"
+            if self.database_url is not None:
+                path = self.database_url.removeprefix("sqlite:///")
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+                with db:
+                    return db.execute(statement, parameters).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.database_url) as connection:
+            statement = statement.replace("%", "%%").replace("?", "%s")  # qmark -> format
+            cursor = connection.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
 
     def cli(self, *args, stdin=None):
         return run_cli(self.instance, *args, stdin=stdin, env=self.env)
