@@ -4,16 +4,18 @@ import ipaddress
 from pathlib import Path
 
 from flask import Flask, request, send_file
+from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.tokens import TokenKey
 from .config import load_config
 from .database import db, set_read_only_transactions
+from .log_shipper import ship_logs
 from .logs import component_logger, configure_logging, log_opened
-from .services import lookup_caches
+from .services import change_signals, instance_keys, lookup_caches
 from .services.storage_settings import ActiveStorage
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -33,6 +35,36 @@ def _configure_credentials(config):
     passwords.slots.configure(slots, queue, config["PASSWORD_HASH_WAIT_SECONDS"])
     login_throttle.configure(config)
     credentials.configure(config["LOOKUP_CACHE_SECONDS"])
+
+
+class SharedSecretSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the secret every replica shares (read from the
+    database when the first request opens its session, unless the configuration sets one):
+    a session cookie made by one replica is good on all."""
+
+    def get_signing_serializer(self, app):
+        try:
+            instance_keys.secret_key(app)
+        except DBAPIError as error:  # no database yet: no session (the request's own
+            # queries will say what is wrong)
+            component_logger("database").debug("no session secret: %s", error)
+            return None
+        return super().get_signing_serializer(app)
+
+
+def load_shared_keys(app):
+    """Read (or make, on a database's first start) the keys every replica shares, so that no
+    request waits for them; a database without its tables yet (before `upgrade`) is left
+    for the first use. Called at build and again by the CLI after migrating."""
+    with app.app_context():
+        try:
+            if not instance_keys.ready():
+                return
+        except OperationalError as error:  # not reachable yet: the first request will say
+            component_logger("database").warning("shared keys not read: %s", error)
+            return
+        instance_keys.secret_key(app)
+        app.extensions["dtr_token_key"].kid  # noqa: B018 - reads the keys
 
 
 class TrustedProxies:
@@ -78,10 +110,15 @@ def build_app(instance_dir="instance", overrides=None):
         app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXY_NETWORKS"])
     configure_logging(app)
     db.init_app(app)
+    ship_logs(app)
     migrate.init_app(app, db)
     app.extensions["dtr_storage"] = ActiveStorage()
     log_opened(app)
-    app.extensions["dtr_token_key"] = TokenKey(app.instance_path)
+    app.extensions["dtr_token_key"] = TokenKey(
+        app.instance_path, app.config["REFRESH_TOKEN_LIFETIME"]
+    )
+    app.session_interface = SharedSecretSessions()
+    load_shared_keys(app)
     lookup_caches.configure(app.config["LOOKUP_CACHE_SECONDS"])
     _configure_credentials(app.config)
 
@@ -98,6 +135,15 @@ def build_app(instance_dir="instance", overrides=None):
     @app.before_request
     def _transaction_style():
         set_read_only_transactions(request.method in ("GET", "HEAD"))
+        if request.endpoint != "static":
+            change_signals.catch_up()  # what another process changed is seen from now on
+
+    @app.teardown_request
+    def _default_transaction_style(_error):
+        """After the request, its thread's transactions begin as writes again, as code
+        outside requests expects (a test's thread after a test client's GET): a deferred
+        one that writes would fail once another thread (the log shipper's) has written."""
+        set_read_only_transactions(False)
 
     @app.after_request
     def _drain_unread_body(response):

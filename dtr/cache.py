@@ -1,7 +1,7 @@
 """A small in-process cache for hot registry reads (repository and manifest lookups).
 
-Entries expire after a few seconds, which bounds staleness when several DTR processes
-share a database; within a process, writers invalidate a group (one repository) at once.
+Entries expire after a few seconds; writers invalidate a group (one repository) at once,
+and `on_write` tells the other processes sharing the database (services/change_signals.py).
 A per-group generation stops a reader that raced a writer from storing what it read
 before the write.
 """
@@ -11,8 +11,9 @@ import time
 
 
 class GroupedCache:
-    def __init__(self, seconds: float, max_groups: int = 10000):
+    def __init__(self, seconds: float, max_groups: int = 10000, on_write=None):
         self.seconds = seconds
+        self.on_write = on_write  # called after a local invalidation (to tell other processes)
         self.max_groups = max_groups
         self._groups: dict = {}  # group -> {key: (expires, value)}
         self._generations: dict = {}
@@ -41,11 +42,21 @@ class GroupedCache:
             self._groups.setdefault(group, {})[key] = (time.monotonic() + self.seconds, value)
 
     def invalidate(self, group):
+        """After a commit that changed `group`: drop it here, and tell `on_write`."""
         with self._lock:
             self._groups.pop(group, None)
             self._generations[group] = self._generations.get(group, 0) + 1
+        if self.on_write is not None:
+            self.on_write()
 
     def clear(self):
+        """After a commit that changed many groups: drop them all, and tell `on_write`."""
+        self.drop_all()
+        if self.on_write is not None:
+            self.on_write()
+
+    def drop_all(self):
+        """Drop every entry (another process changed what they were read from)."""
         with self._lock:
             for group in list(self._groups):
                 self._generations[group] = self._generations.get(group, 0) + 1

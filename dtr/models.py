@@ -225,6 +225,8 @@ class Upload(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the SHA-256 state after `size` bytes (resumable_sha256.py); None: hash the bytes again
+    hash_state: Mapped[bytes | None] = mapped_column(LargeBinary)
     started_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -246,6 +248,53 @@ class JobLease(db.Model):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CacheGeneration(db.Model):
+    """A number that moves on whenever a write makes a family of process caches stale
+    (services/change_signals.py): every process compares it at each request."""
+
+    __tablename__ = "cache_generations"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class InstanceKey(db.Model):
+    """A secret every process sharing the database uses (services/instance_keys.py): the
+    session secret, the signing keys of registry tokens, the TLS certificate and its key.
+    A key that was replaced carries `retired_at` (a token key still verifies for a while)."""
+
+    __tablename__ = "instance_keys"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LogLine(db.Model):
+    """A line of a component's log, logged by any process sharing the database (dtr/log_shipper.py
+    writes them, dtr/log_queries.py reads them). The id is the one sequence, across
+    components and replicas, that readers page and follow by: never reused (AUTOINCREMENT on
+    SQLite), 64-bit (busy servers log millions of lines)."""
+
+    __tablename__ = "log_lines"
+    __table_args__ = (
+        Index("ix_log_lines_component_id", "component", "id"),
+        Index("ix_log_lines_replica_id", "replica", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    time: Mapped[datetime] = mapped_column(DateTime)  # UTC, as every DateTime here
+    replica: Mapped[str] = mapped_column(String(255))  # REPLICA_NAME of the process
+    component: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(8))
+    logger: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    # JSON: user and client (lines logged in a request), method, path, status, bytes,
+    # durationMs (request lines), exception (a traceback)
+    details: Mapped[str | None] = mapped_column(Text)
 
 
 class JobRun:

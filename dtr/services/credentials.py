@@ -10,8 +10,8 @@ Every credential names itself with a short reference that registry and refresh t
 A generation moves on when a password, a role or an account's state changes (or a robot's
 secret, access or state), so every token issued before stops working: a deactivation, a
 downgrade or a password change takes effect on the next request, not when tokens expire.
-`identity_of_credential` answers from a cache of LOOKUP_CACHE_SECONDS (other processes see a
-change within that), and this process forgets at once on every change it makes.
+`identity_of_credential` answers from a cache of LOOKUP_CACHE_SECONDS, forgotten at once on
+every change, in this process and (services/change_signals.py) in the others.
 """
 
 import threading
@@ -19,9 +19,11 @@ import time
 
 from sqlalchemy import update
 
+from ..auth import passwords
 from ..auth.identity import Identity, identity_of
 from ..database import db, write_transaction
 from ..models import Account
+from . import change_signals
 
 _cache: dict = {}
 _lock = threading.Lock()
@@ -32,7 +34,7 @@ _generation = 0  # moves on with every `forget_cached`, so a racing lookup is no
 def configure(seconds: float):
     global _seconds
     _seconds = seconds
-    forget_cached()
+    _drop()
 
 
 def identity_of_credential(credential: str | None) -> Identity | None:
@@ -56,11 +58,21 @@ def identity_of_credential(credential: str | None) -> Identity | None:
 
 
 def forget_cached():
-    """Forget every remembered answer (after a commit that changed a credential)."""
+    """Forget every remembered answer (after a commit that changed a credential), in every
+    process sharing the database."""
+    _drop()
+    change_signals.announce(change_signals.PEOPLE)
+
+
+def _drop():
     global _generation
     with _lock:
         _cache.clear()
         _generation += 1
+
+
+change_signals.on_remote_change(change_signals.PEOPLE, _drop)
+change_signals.on_remote_change(change_signals.PEOPLE, passwords.forget_all_checks)
 
 
 def _look_up(credential) -> Identity | None:

@@ -191,8 +191,7 @@ def _namespace_id(full_name):
 
 def forget_all_lookups():
     """Drop every cached lookup (an account and all its repositories went)."""
-    for cache in (lookup_caches.repositories, lookup_caches.manifests, lookup_caches.blob_links):
-        cache.clear()
+    lookup_caches.forget_all()
 
 
 def namespace_or_404(namespace) -> Account:

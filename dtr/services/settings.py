@@ -1,7 +1,7 @@
 """Admin settings stored in the database, so that changes apply without a restart.
 
-Values are cached for a few seconds; a write clears the cache of this process, other
-processes sharing the database see it when their cache expires.
+Values are cached for a few seconds; a write clears the cache of this process and, through
+`change_signals`, of every other process sharing the database at its next request.
 """
 
 import json
@@ -11,6 +11,7 @@ import time
 
 from ..database import db
 from ..models import Setting
+from . import change_signals
 
 DEFAULTS = {
     "auth_mode": "none",  # none | managed | ldap
@@ -22,6 +23,7 @@ DEFAULTS = {
 _CACHE_SECONDS = 5.0
 _HOSTNAME = socket.gethostname()
 _cache: dict = {}
+_generation = 0  # moves on when the cache is dropped, so a racing lookup is not stored
 _lock = threading.Lock()
 
 
@@ -31,10 +33,12 @@ def get_setting(key):
         hit = _cache.get(key)
         if hit and hit[1] > now:
             return hit[0]
+        generation = _generation
     row = db.session.get(Setting, key)
     value = json.loads(row.value) if row else DEFAULTS.get(key)
     with _lock:
-        _cache[key] = (value, now + _CACHE_SECONDS)
+        if generation == _generation:  # not stored when dropped meanwhile: it may be older
+            _cache[key] = (value, now + _CACHE_SECONDS)
     return value
 
 
@@ -52,8 +56,21 @@ def set_setting(key, value, commit=True):
 
 
 def forget_cached_setting(key):
+    """After a commit that changed `key`: forget it here and in every process sharing the
+    database (see `change_signals`)."""
     with _lock:
         _cache.pop(key, None)
+    change_signals.announce(change_signals.PEOPLE)
+
+
+def _drop():
+    global _generation
+    with _lock:
+        _cache.clear()
+        _generation += 1
+
+
+change_signals.on_remote_change(change_signals.PEOPLE, _drop)
 
 
 def domain_name():

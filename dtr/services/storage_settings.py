@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 
 from flask import current_app, g
@@ -25,7 +26,7 @@ from ..errors import InvalidInput
 from ..models import Setting
 from ..storage import BACKENDS, PathNotFound, StorageError, backend_fields, create_driver
 from ..storage.fields import check_options
-from . import audit
+from . import audit, change_signals
 from .callers import require_admin
 from .settings import forget_cached_setting, get_setting, set_setting
 
@@ -79,6 +80,13 @@ class ActiveStorage:
     def __init__(self):
         self._active = None
         self._lock = threading.Lock()
+        _instances.add(self)
+
+    def recheck(self):
+        """Compare the stored setting at the next call (another process changed settings)."""
+        active = self._active
+        if active is not None:
+            self._active = _Active(active.version, active.driver, 0.0)
 
     def driver(self):
         active = self._active
@@ -105,6 +113,17 @@ class ActiveStorage:
         with self._lock:
             self._active = _Active(version, driver, time.monotonic() + RECHECK_SECONDS)
         log.info("blobs are stored on %s", _where(config))
+
+
+_instances: "weakref.WeakSet[ActiveStorage]" = weakref.WeakSet()
+
+
+def _recheck_all():
+    for instance in list(_instances):
+        instance.recheck()
+
+
+change_signals.on_remote_change(change_signals.PEOPLE, _recheck_all)
 
 
 def _stored_version() -> str | None:

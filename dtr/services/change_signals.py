@@ -1,0 +1,101 @@
+"""Process caches that never answer stale after a write in another process.
+
+Each process (a gunicorn worker, a replica, a command) keeps caches of hot lookups. A write
+that makes some of them stale invalidates them here at once, and moves a generation number
+in the database (`announce`); at the start of every request each process reads the numbers
+(`catch_up`, one primary-key SELECT on a connection of its own) and drops the caches of a
+family whose number moved since it last looked. So a tag pushed or a token revoked through
+one replica is seen by the very next request to any other.
+
+Families, so that a push does not throw away password checks (an argon2 hash each):
+
+    content   repositories, manifests by tag or digest, blob links
+    people    settings, credentials, password checks, the storage driver in force
+
+A process's own announcements do not make it drop its caches again (the number it wrote is
+the one it expects), unless another process wrote in between.
+"""
+
+import logging
+import threading
+
+from flask import has_app_context
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from ..database import (
+    db,
+    dialect_insert,
+    has_written,
+    read_only_transactions,
+    write_transaction,
+)
+from ..models import CacheGeneration
+
+CONTENT = "content"
+PEOPLE = "people"
+FAMILIES = (CONTENT, PEOPLE)
+
+log = logging.getLogger("dtr.caches")
+_droppers: dict = {family: [] for family in FAMILIES}
+_seen: dict = {}  # family -> the generation this process's caches agree with
+_lock = threading.Lock()
+
+
+def on_remote_change(family, drop):
+    """Call `drop()` (which must not announce) when another process changed `family`."""
+    _droppers[family].append(drop)
+
+
+def announce(family):
+    """A write that made `family`'s caches stale: tell the other processes. Inside the
+    transaction that wrote, it commits with the write; otherwise (called after the commit,
+    maybe with a read begun since, which nobody may commit) in a write transaction of its
+    own. Outside an application there is no database to tell (a test resetting this
+    process's caches)."""
+    if not has_app_context():
+        return
+    if has_written(db.session()):
+        generation = _move(family)
+    else:
+        with write_transaction():
+            generation = _move(family)
+    with _lock:
+        if _seen.get(family) == generation - 1:
+            _seen[family] = generation
+
+
+def _move(family):
+    statement = (
+        dialect_insert(CacheGeneration)
+        .values(name=family, generation=1)
+        .on_conflict_do_update(
+            index_elements=[CacheGeneration.name],
+            set_={"generation": CacheGeneration.generation + 1},
+        )
+        .returning(CacheGeneration.generation)
+    )
+    return db.session.execute(statement).scalar_one()
+
+
+def catch_up():
+    """Drop the caches of every family another process changed since the last look. On a
+    connection of its own, outside the request's transaction (which, for a PUT, must not
+    begin before the body has streamed)."""
+    try:
+        with read_only_transactions(), db.engine.connect() as connection:
+            rows = connection.execute(select(CacheGeneration.name, CacheGeneration.generation))
+            current = dict(rows.all())
+    except DBAPIError as error:  # the request's own queries will say what is wrong
+        log.debug("cache generations not read: %s", error)
+        return
+    for family in FAMILIES:
+        generation = current.get(family, 0)
+        with _lock:
+            seen = _seen.get(family)
+            if seen == generation:
+                continue
+            _seen[family] = generation
+        for drop in _droppers[family]:
+            drop()
+        log.debug("%s caches dropped: generation %s -> %s", family, seen, generation)
