@@ -1,10 +1,11 @@
 """DTR's command line and WSGI entry point (run it with the virtualenv's Python, which
 `make run` creates: .venv/bin/python app.py ...).
 
-python app.py serve [--bind HOST:PORT] [--instance DIR] [--http]
+python app.py serve [--bind HOST:PORT] [--instance DIR] [--http] [--workers N]
 python app.py create-user NAME --role ROLE [--instance DIR] --password-stdin
 python app.py create-repo NAMESPACE/NAME [--public] [--instance DIR]
 python app.py set-domain NAME [--instance DIR]
+python app.py rotate-token-key [--instance DIR]
 python app.py gc [--dry-run] [--instance DIR]
 python app.py license keygen|issue|install|show ...
 python app.py storage migrate --to CONFIG.json [--switch] [--jobs N] [--instance DIR]
@@ -55,12 +56,14 @@ def prepared_app(instance_dir):
     date, which starts the trial, recorded)."""
     from flask_migrate import upgrade
 
+    from dtr.application import load_shared_keys
     from dtr.services.license import record_install_date
 
     app = checked_app(instance_dir)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         record_install_date()
+    load_shared_keys(app)  # a database's first start makes them
     return app
 
 
@@ -113,19 +116,29 @@ def command_line(*arguments) -> str:
 @click.option(
     "--http", is_flag=True, help="Serve plain HTTP (loopback and tests) instead of HTTPS."
 )
-def serve(bind, instance_dir, http):
-    """Run the registry under the production server (gunicorn, one process, many threads).
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes, each with THREADS threads [default: WORKERS of the configuration, 1].",
+)
+def serve(bind, instance_dir, http, workers):
+    """Run the registry under the production server (gunicorn: one process by default, many
+    threads; --workers N for several, on SQLite or PostgreSQL).
 
     Until the first admin exists, it prints a one-time set-up code (also written to the
     instance's setup_code file): creating that admin from another machine needs it."""
-    from dtr.services.settings import domain_name
+    from dtr.database import db
+    from dtr.services.settings import get_setting
     from dtr.services.setup_code import ensure_setup_code
     from dtr.tls import ensure_certificate
 
     check_address_free(bind)
     app = prepared_app(instance_dir)
     with app.app_context():
-        cert_path, key_path = ensure_certificate(app.instance_path, domain_name())
+        # the certificate every replica serves (made by the first), in this instance's files
+        cert_path, key_path = ensure_certificate(app.instance_path, get_setting("domain_name"))
+        db.session.commit()
         setup_code = ensure_setup_code()
     scheme = "http" if http else "https"
     host, _, port = bind.rpartition(":")
@@ -144,6 +157,7 @@ def serve(bind, instance_dir, http):
         )
     command = [sys.executable, "-m", "dtr.server", "--bind", bind]
     command += ["--instance", app.instance_path, "--threads", str(app.config["THREADS"])]
+    command += ["--workers", str(workers or app.config["WORKERS"])]
     if not http:
         command += ["--cert", str(cert_path), "--key", str(key_path)]
     sys.stdout.flush()
@@ -249,6 +263,23 @@ def set_domain_command(domain, instance_dir):
         set_setting("domain_name", domain)
         ensure_certificate(app.instance_path, domain)
     click.echo(f"domain name set to {domain}; certificate regenerated")
+
+
+@cli.command("rotate-token-key")
+@instance_option
+def rotate_token_key_command(instance_dir):
+    """Make a new signing key for registry tokens. Tokens signed by the previous keys stay
+    valid until they expire (refresh tokens too); every process sharing the database signs
+    with the new key within seconds."""
+    from dtr.auth.tokens import TokenKey
+    from dtr.services.instance_keys import rotate_token_key
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        number = rotate_token_key(app.config["REFRESH_TOKEN_LIFETIME"])
+        kid = TokenKey(app.instance_path, app.config["REFRESH_TOKEN_LIFETIME"]).kid  # re-read
+    click.echo(f"token signing key {number} made, kid {kid}")
+    click.echo("tokens signed by the previous keys stay valid until they expire")
 
 
 @cli.command("setting")

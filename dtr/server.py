@@ -1,5 +1,7 @@
-"""The production server: gunicorn, gthread worker (one process, many threads), so that
-in-process state (upload hash states, lookup caches, the scheduler thread) exists once.
+"""The production server: gunicorn, gthread workers (one process by default, many threads;
+`--workers N` for more). Nothing a request's correctness depends on lives only in one
+process: upload hash states are in the database, caches follow the database's change
+generations (services/change_signals.py), scheduled jobs take leases.
 
 `python app.py serve` prepares the instance (migrations, certificate), then replaces itself
 with `python -m dtr.server ...`: the gunicorn master then holds only gunicorn, and the
@@ -55,12 +57,12 @@ class DTRWorker(ThreadWorker):
 
 
 class DTRServer(BaseApplication):
-    def __init__(self, instance_dir, bind, threads, certificate=None):
+    def __init__(self, instance_dir, bind, threads, certificate=None, workers=1):
         self.instance_dir = instance_dir
         self.https = certificate is not None
         self.options = {
             "bind": bind,
-            "workers": 1,
+            "workers": workers,
             "worker_class": DTRWorker,
             "threads": threads,
             "timeout": 120,
@@ -93,6 +95,7 @@ class DTRServer(BaseApplication):
     def load(self):
         from . import create_app
         from .scheduler import start_scheduler
+        from .tls import follow_shared_certificate
 
         app = create_app(self.instance_dir)
         if not self.https and not app.config["TRUSTED_PROXY_NETWORKS"]:
@@ -100,6 +103,7 @@ class DTRServer(BaseApplication):
             # trusted proxy, that proxy serves HTTPS and the cookies stay Secure.
             app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
+        follow_shared_certificate(app)  # another replica's new certificate, served here
         return app
 
 
@@ -108,11 +112,12 @@ def main(argv=None):
     parser.add_argument("--bind", required=True)
     parser.add_argument("--instance", required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cert", help="certificate file (HTTPS); omit for plain HTTP")
     parser.add_argument("--key", help="private key file of --cert")
     args = parser.parse_args(argv)
     certificate = (args.cert, args.key) if args.cert else None
-    DTRServer(args.instance, args.bind, args.threads, certificate).run()
+    DTRServer(args.instance, args.bind, args.threads, certificate, args.workers).run()
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app
-
 ACCESS_TOKEN_PREFIX = "dtr_pat_"
 ROBOT_SECRET_PREFIX = "dtr_robot_"
 
@@ -26,7 +24,9 @@ def secret_hash(secret: str) -> str:
 
 
 def _instance_secret() -> bytes:
-    return str(current_app.config["SECRET_KEY"]).encode()
+    from ..services.instance_keys import secret_key
+
+    return str(secret_key()).encode()
 
 
 def looks_like(secret: str, prefix: str) -> bool:

@@ -3,7 +3,7 @@ so clients can fetch by checksum or version), the server's timestamp and snapsho
 (encrypted at rest), updates validated then stored in one transaction, and who signed a tag.
 
 The encryption secret is the configuration's TRUST_KEYS_SECRET (DTR_TRUST_KEYS_SECRET),
-else the instance's SECRET_KEY.
+else the SECRET_KEY every replica shares (services/instance_keys.py).
 """
 
 import threading
@@ -21,7 +21,7 @@ from ..trust.keys import ServerKey
 from ..trust.metadata import SNAPSHOT, TIMESTAMP, parse_metadata
 from ..trust.signers import released_signers, verified_targets
 from ..trust.validation import UpdateInvalid, refreshed, validate_update
-from . import audit
+from . import audit, instance_keys
 
 SERVER_ROLES = (TIMESTAMP, SNAPSHOT)
 
@@ -100,8 +100,7 @@ def has_trust_data(repository_id, gun) -> bool:
 
 
 def _secret():
-    config = current_app.config
-    return config.get("TRUST_KEYS_SECRET") or config["SECRET_KEY"]
+    return current_app.config.get("TRUST_KEYS_SECRET") or instance_keys.secret_key()
 
 
 def _context(repository_id, gun, role):

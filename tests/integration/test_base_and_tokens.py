@@ -156,7 +156,12 @@ def _forge(dtr, key, **overrides):
 
 
 def _instance_key(dtr):
-    return serialization.load_pem_private_key((dtr.instance / "token_key.pem").read_bytes(), None)
+    """The key that signs the instance's tokens now (kept in the database)."""
+    rows = dtr.sql(
+        "SELECT name, value FROM instance_keys WHERE name LIKE 'token_key.%' AND retired_at IS NULL"
+    )
+    _, pem = max(rows, key=lambda row: int(row[0].split(".")[1]))
+    return serialization.load_pem_private_key(pem.encode(), None)
 
 
 def test_expired_forged_and_foreign_tokens_are_refused(dtr):

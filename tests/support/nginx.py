@@ -13,7 +13,7 @@ import time
 import requests
 import urllib3
 
-from dtr.tls import ensure_certificate
+from dtr.tls import certificate_paths, new_certificate, subject_names, write_certificate_files
 from tests.support.server import ROOT, free_port, stop_process
 
 README = ROOT / "README.md"
@@ -85,7 +85,9 @@ class Nginx:
     def start(self):
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         assert os.path.exists(binary), "nginx is not installed (make system-deps)"
-        self.certificate, key = ensure_certificate(self.folder / "tls", "127.0.0.1")
+        pair = new_certificate(subject_names("127.0.0.1"))  # the proxy's own, no database
+        write_certificate_files(self.folder / "tls", pair)
+        self.certificate, key = certificate_paths(self.folder / "tls")
         (self.folder / "dtr.conf").write_text(
             server_block_for(self.port, self.upstream_port, self.certificate, key)
         )
