@@ -93,7 +93,7 @@ from .services import lookup_caches
 from .services.gc_settings import gc_settings
 from .services.job_leases import renew_lease
 from .services.job_runs import JobWork, claim_job, finish_job
-from .services.uploads import forget_upload, monolithic_upload_started
+from .services.uploads import monolithic_upload_started
 from .storage import current_storage
 from .storage.layout import UPLOADS, blob_path, upload_path
 
@@ -512,8 +512,6 @@ class Collection(JobWork):
                         self.error(f"{path}: {failed[path]}")
                     else:
                         self.tally("uploads", path)
-            for upload_id in idle:
-                forget_upload(upload_id)
 
     def stale_uploads(self) -> list:
         """Paths under uploads/ to delete: files of sessions idle since the upload cutoff

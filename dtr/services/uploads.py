@@ -1,25 +1,26 @@
 """Blob uploads: monolithic, chunked and streamed, resumable, verified before commit.
 
-Bytes go to `uploads/<id>` while they arrive, hashed as they are written. The hash state
-of each open upload is kept in memory; after a restart it is rebuilt from the stored bytes.
-Only after the digest matches do the bytes move (atomically) to the blob's final path
-(`blobs.store_blob`, in the order that keeps garbage collection safe). No database
-transaction is held open while a body streams. A monolithic upload (one request, no session)
-writes to `uploads/mono-<unix time>-<random>`, so that garbage collection can tell the age of
-one a crash left behind.
+Bytes go to `uploads/<id>` while they arrive, hashed as they are written. After each chunk
+the upload's row records its size and SHA-256 state (`resumable_sha256.py`), so the next
+chunk may land on any process or replica; a state that cannot be used (a crash between the
+write and the record, another architecture) is rebuilt from the stored bytes. Each step
+holds the upload's lock (`upload_locks.py`) across processes. Only after the digest matches
+do the bytes move (atomically) to the blob's final path (`blobs.store_blob`, in the order
+that keeps garbage collection safe). No database transaction is held open while a body
+streams. A monolithic upload (one request, no session) writes to `uploads/mono-<unix
+time>-<random>`, so that garbage collection can tell the age of one a crash left behind.
 """
 
 import hashlib
 import logging
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
-from ..database import db
+from ..database import db, read_only_transactions
 from ..errors import (
     BlobUnknown,
     BlobUploadInvalid,
@@ -29,28 +30,15 @@ from ..errors import (
 )
 from ..models import Upload, utcnow
 from ..names import check_digest
+from ..resumable_sha256 import ResumableSha256, new_sha256, saved_state
 from ..storage import StorageError, current_storage
 from ..storage.layout import upload_path
 from .blobs import store_blob
 from .storage_full import noting_storage_full
+from .upload_locks import upload_lock
 
 log = logging.getLogger("dtr.storage")
 _writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dtr-blob-writer")
-_hash_states: dict = {}  # upload id -> (size, sha256 state)
-_upload_locks: dict = {}
-_registry_lock = threading.Lock()
-
-
-def _lock_for(upload_id):
-    with _registry_lock:
-        return _upload_locks.setdefault(upload_id, threading.Lock())
-
-
-def forget_upload(upload_id):
-    """Drop the in-memory state of an upload that ended (or that garbage collection took)."""
-    with _registry_lock:
-        _hash_states.pop(upload_id, None)
-        _upload_locks.pop(upload_id, None)
 
 
 def start_upload(repository, started_by) -> Upload:
@@ -77,9 +65,9 @@ def append_chunk(repository, upload_id, stream, content_length, content_range=No
     """Append a body to an upload; returns the new size. `content_range` is (start, end)."""
     find_upload(repository, upload_id)
     db.session.commit()  # end the transaction before streaming
-    with _lock_for(upload_id), noting_storage_full(f"a chunk of upload {upload_id}"):
-        size = _append(upload_id, stream, content_length, content_range)
-    _record_size(upload_id, size)
+    with upload_lock(upload_id), noting_storage_full(f"a chunk of upload {upload_id}"):
+        size, state = _append(upload_id, stream, content_length, content_range)
+        _record(upload_id, size, state)
     return size
 
 
@@ -88,11 +76,12 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
     check_digest(digest)
     find_upload(repository, upload_id)
     db.session.commit()
-    with _lock_for(upload_id), noting_storage_full(f"finishing upload {upload_id} ({digest})"):
+    with upload_lock(upload_id), noting_storage_full(f"finishing upload {upload_id} ({digest})"):
         try:
             if content_length:
-                _append(upload_id, stream, content_length, None)
-            size, state = _hash_state(upload_id)
+                size, state = _append(upload_id, stream, content_length, None)
+            else:
+                size, state = _hash_state(upload_id)
             current_storage().writer(upload_path(upload_id), append=True).commit()  # fsync
             _verify(upload_path(upload_id), digest, size, state)
         except DigestInvalid:
@@ -103,7 +92,7 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
         except BlobUnknown:  # garbage collection took the bytes: the session is over too
             _end_session(upload_id)
             raise
-    _end_session(upload_id)
+        _end_session(upload_id)
     return size
 
 
@@ -156,9 +145,8 @@ def cancel_upload(repository, upload_id):
     find_upload(repository, upload_id)
     db.session.execute(delete(Upload).where(Upload.id == upload_id))
     db.session.commit()
-    with _lock_for(upload_id):
+    with upload_lock(upload_id):
         current_storage().delete(upload_path(upload_id))
-    forget_upload(upload_id)
 
 
 def upload_size(repository, upload_id) -> int:
@@ -172,6 +160,8 @@ def upload_size(repository, upload_id) -> int:
 
 
 def _append(upload_id, stream, content_length, content_range):
+    """Receive a chunk at the end of the upload; (new size, hash state). A chunk that fails
+    is cut off again: the upload stays as it was."""
     size, state = _hash_state(upload_id)
     if content_range is not None:
         start, end = content_range
@@ -180,7 +170,6 @@ def _append(upload_id, stream, content_length, content_range):
         if content_length is not None and end - start + 1 != content_length:
             raise BlobUploadInvalid("Content-Range and Content-Length disagree")
     writer = current_storage().writer(upload_path(upload_id), append=True)
-    before = state.copy()
     try:
         _receive(writer, state, stream, content_length)
     except BaseException:
@@ -188,27 +177,31 @@ def _append(upload_id, stream, content_length, content_range):
             writer.truncate(size)  # drop the partial chunk: the upload stays as it was
         finally:
             writer.close()
-        with _registry_lock:
-            _hash_states[upload_id] = (size, before)
         raise
     writer.close()  # made durable once, when the upload finishes
-    with _registry_lock:
-        _hash_states[upload_id] = (writer.size, state)
-    return writer.size
+    return writer.size, state
 
 
 def _hash_state(upload_id):
-    """(size, sha256 state) of an upload; rebuilt from storage when not in memory."""
+    """(size, sha256 state) of an upload, under its lock: the one its row recorded when it
+    is for the size stored; else rebuilt by reading the stored bytes."""
     storage = current_storage()
     path = upload_path(upload_id)
     stored = storage.stat(path)
     if stored is None:
         raise BlobUploadUnknown("upload data missing", {"uuid": upload_id})
-    with _registry_lock:
-        known = _hash_states.get(upload_id)
-    if known is not None and known[0] == stored:
-        return known[0], known[1]
-    state = hashlib.sha256()
+    with read_only_transactions():  # a read: never waits for the writer lock
+        recorded = db.session.execute(
+            select(Upload.size, Upload.hash_state).where(Upload.id == upload_id)
+        ).first()
+        db.session.commit()
+    if recorded is not None and recorded.size == stored:
+        state = ResumableSha256.from_state(recorded.hash_state)
+        if state is not None:
+            return stored, state
+    if stored:
+        log.info("upload %s: hashing its %d stored bytes again", upload_id, stored)
+    state = new_sha256()
     chunk = current_app.config["STREAM_CHUNK_BYTES"]
     with storage.reader(path) as source:
         while data := source.read(chunk):
@@ -270,19 +263,20 @@ def _rehash(path, algorithm):
     return state.hexdigest()
 
 
-def _record_size(upload_id, size):
-    upload = db.session.get(Upload, upload_id)
-    if upload is not None:
-        upload.size = size
-        upload.updated_at = utcnow()
-        db.session.commit()
+def _record(upload_id, size, state):
+    """The upload's size and hash state after a chunk (a write transaction of its own)."""
+    db.session.execute(
+        update(Upload)
+        .where(Upload.id == upload_id)
+        .values(size=size, hash_state=saved_state(state), updated_at=utcnow())
+    )
+    db.session.commit()
 
 
 def _end_session(upload_id):
     db.session.rollback()
     db.session.execute(delete(Upload).where(Upload.id == upload_id))
     db.session.commit()
-    forget_upload(upload_id)
 
 
 def _discard(upload_id):
