@@ -1,9 +1,10 @@
-"""The in-process scheduler thread: runs periodic jobs inside the server's one worker.
+"""The in-process scheduler thread, one in each server process.
 
 Every `TICK_SECONDS`: the LDAP sync, every `sync_interval_minutes` while the auth mode is
 LDAP; garbage collection, when its cron schedule (UTC) says so; every hour, forgetting
-failed logins that no longer count. The clock and the sleep are
-parameters, so a test can make a job fire without waiting.
+failed logins that no longer count. Each runs once per due time across every process and
+replica sharing the database (leases: `services/periodic_jobs.py`, and GC's own run rows).
+The clock and the sleep are parameters, so a test can make a job fire without waiting.
 """
 
 import logging
@@ -31,8 +32,6 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
     """Tick forever (or `ticks` times): sleep, then run the jobs that are due."""
     from .services.gc_jobs import ScheduleState
 
-    last_ldap_sync = 0.0
-    last_housekeeping = time.monotonic()
     gc_state = ScheduleState()
     done = 0
     while ticks is None or done < ticks:
@@ -40,7 +39,7 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
         done += 1
         with app.app_context():
             try:
-                last_ldap_sync = _ldap_sync_if_due(last_ldap_sync)
+                _ldap_sync_if_due()
             except Exception:  # noqa: BLE001 - a failed job must not stop the scheduler
                 log.exception("scheduled LDAP sync failed")
             try:
@@ -48,7 +47,7 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
             except Exception:  # noqa: BLE001
                 log.exception("scheduled garbage collection failed")
             try:
-                last_housekeeping = _housekeeping_if_due(last_housekeeping)
+                _housekeeping_if_due()
             except Exception:  # noqa: BLE001
                 log.exception("housekeeping failed")
             finally:
@@ -57,28 +56,29 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
                 db.session.remove()
 
 
-def _ldap_sync_if_due(last_run):
+def _ldap_sync_if_due() -> bool:
     from .services.auth_settings import ldap_settings
     from .services.ldap_sync import sync_ldap
+    from .services.periodic_jobs import run_once_per_interval
     from .services.settings import get_setting
 
     if get_setting("auth_mode") != "ldap":
-        return last_run
+        return False
     settings = ldap_settings()
-    if settings is None or time.monotonic() - last_run < settings.sync_interval_minutes * 60:
-        return last_run
-    result = sync_ldap()
-    log.info("LDAP sync: %s", result)
-    return time.monotonic()
+    if settings is None:
+        return False
+
+    def sync():
+        log.info("LDAP sync: %s", sync_ldap())
+
+    return run_once_per_interval("ldap-sync", settings.sync_interval_minutes * 60, sync)
 
 
-def _housekeeping_if_due(last_run):
+def _housekeeping_if_due() -> bool:
     from .auth.login_throttle import forget_old
+    from .services.periodic_jobs import run_once_per_interval
 
-    if time.monotonic() - last_run < HOUSEKEEPING_SECONDS:
-        return last_run
-    forget_old()
-    return time.monotonic()
+    return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, forget_old)
 
 
 def _gc_if_due(state, now):
