@@ -5,45 +5,45 @@ Components log through `component_logger(name)` (the loggers `dtr.auth`, `dtr.re
 as `dtr.auth.ldap_directory` belongs to its parent's component). `configure_logging(app)`
 installs, once per process, one handler on the `dtr` logger that writes every line
 
-- to a rotating file per component, `instance/logs/<component>.log`, and
-- to `RING`, an in-memory ring of the last lines of each component, numbered by one
-  sequence across components, which the Logs page, `GET /api/v0/admin/logs` and live
-  streams (`follow`) read: "the lines after number N".
+- to a rotating file per component, `instance/logs/<component>.log`, this process's lines,
+  and
+- to the database, through the queue of the log shipper (log_shipper.py), tagged with the
+  process's REPLICA_NAME: the table of every replica's lines, numbered by one sequence,
+  which the Logs page, `GET /api/v0/admin/logs` and live streams read (log_queries.py).
 
 Requests are logged once each (`_log_request`) to the component of their path, with method,
 path (query values left out: they may carry credentials), status, bytes, duration, user and
 client address. Nothing logs a password, a token, an Authorization header or a cookie.
 
 Configuration keys (instance config.json or DTR_* environment; all optional):
-LOG_LEVEL (INFO), LOG_FILE_BYTES (10 MiB), LOG_FILE_BACKUPS (5), LOG_STREAM_LIMIT (8 live
+LOG_LEVEL (INFO), LOG_FILE_BYTES (10 MiB), LOG_FILE_BACKUPS (5), LOG_KEEP_LINES (5000: the
+newest lines of each component kept in the database, of all replicas together),
+LOG_QUEUE_LINES (10000: lines waiting for the database; beyond, lines are dropped and
+counted), LOG_SHIP_SECONDS (0.5: how often the queue is written), LOG_STREAM_LIMIT (8 live
 streams at a time), LOG_STREAM_SECONDS (600: a stream ends, the browser reconnects),
-LOG_STREAM_HEARTBEAT_SECONDS (15).
+LOG_STREAM_HEARTBEAT_SECONDS (15). REPLICA_NAME: see config.py.
 """
 
-import heapq
 import logging
 import os
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from flask import g, has_request_context, request
 
-from .errors import InvalidInput
-
 COMPONENTS = ("auth", "registry", "storage", "database", "api", "web", "gc", "scheduler")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-RING_SIZE = 5000  # lines kept in memory per component
-MAX_LIMIT = 5000
 DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "LOG_FILE_BYTES": 10 * 1024 * 1024,
     "LOG_FILE_BACKUPS": 5,
+    "LOG_KEEP_LINES": 5000,
+    "LOG_QUEUE_LINES": 10_000,
+    "LOG_SHIP_SECONDS": 0.5,
     "LOG_STREAM_LIMIT": 8,
     "LOG_STREAM_SECONDS": 600,
     "LOG_STREAM_HEARTBEAT_SECONDS": 15,
@@ -67,121 +67,7 @@ def setting(config, key):
     return float(value) if key.endswith("_SECONDS") else int(value)
 
 
-# --- the ring of recent lines ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    """Which lines to show: a component (None: all), a lowest level, a text (any case)."""
-
-    component: str | None = None
-    level: str | None = None
-    text: str = ""
-
-    @property
-    def components(self):
-        return (self.component,) if self.component else COMPONENTS
-
-    def matches(self, entry) -> bool:
-        if self.level and LEVELS.index(entry["level"]) < LEVELS.index(self.level):
-            return False
-        return not self.text or self.text.lower() in render_line(entry).lower()
-
-
-class LogRing:
-    """The last `size` lines of each component. Thread-safe; `wait_after` blocks on a
-    Condition until a line newer than a sequence number arrives."""
-
-    def __init__(self, size=RING_SIZE):
-        self._lines = {name: deque(maxlen=size) for name in COMPONENTS}
-        self._changed = threading.Condition()
-        self._seq = 0
-
-    @property
-    def last_seq(self) -> int:
-        return self._seq
-
-    def append(self, entry: dict) -> dict:
-        """Number the entry and keep it; wake whoever waits."""
-        with self._changed:
-            self._seq += 1
-            entry["seq"] = self._seq
-            self._lines[entry["component"]].append(entry)
-            self._changed.notify_all()
-        return entry
-
-    def wait_after(self, seq: int, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a line newer than `seq`; True when there is one."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._seq > seq, max(timeout, 0))
-
-    def select(self, log_filter=LogFilter(), since=None, limit=200):
-        """(entries oldest first, cursor). Without `since`: the newest `limit` matching lines.
-        With it: the first `limit` matching lines after it. The cursor is the number to
-        pass as `since` next time to get only what comes after."""
-        with self._changed:
-            last = self._seq
-            if since is None:
-                snapshots = [list(self._lines[name]) for name in log_filter.components]
-            else:
-                newer = self._after(log_filter.components, since)
-        if since is None:
-            newest_first = heapq.merge(
-                *(reversed(lines) for lines in snapshots), key=lambda e: -e["seq"]
-            )
-            found = []
-            for entry in newest_first:
-                if len(found) >= limit:
-                    break
-                if log_filter.matches(entry):
-                    found.append(entry)
-            return found[::-1], last
-        found = [entry for entry in newer if log_filter.matches(entry)]
-        if len(found) > limit:
-            return found[:limit], found[limit - 1]["seq"]
-        return found, last
-
-    def _after(self, components, since):
-        """Lines newer than `since`, oldest first (the lock is held)."""
-        newer = []
-        for name in components:
-            for entry in reversed(self._lines[name]):
-                if entry["seq"] <= since:
-                    break
-                newer.append(entry)
-        newer.sort(key=lambda e: e["seq"])
-        return newer
-
-    def follow(
-        self,
-        log_filter,
-        since,
-        heartbeat,
-        lifetime,
-        connected=lambda: True,
-        check_every=2.0,
-        clock=time.monotonic,
-    ):
-        """Yield lists of new matching lines as they arrive, and an empty list when nothing
-        was yielded for `heartbeat` seconds (keep the connection alive); end after
-        `lifetime` seconds, or when `connected()` (asked every `check_every` seconds at
-        most) says the client left. `since` None: from now; a number beyond the last line
-        (this process restarted since the client saw it): from the oldest line kept."""
-        since = self._seq if since is None else since
-        if since > self._seq:
-            since = 0
-        deadline = clock() + lifetime
-        quiet_since = clock()
-        while (now := clock()) < deadline and connected():
-            wake = min(quiet_since + heartbeat, deadline, now + check_every)
-            self.wait_after(since, wake - now)
-            entries, since = self.select(log_filter, since, limit=500)
-            if entries or clock() - quiet_since >= heartbeat:
-                yield entries
-                quiet_since = clock()
-
-
-RING = LogRing()
+# --- a line --------------------------------------------------------------------------------
 
 
 def render_line(entry) -> str:
@@ -230,11 +116,12 @@ def component_for_path(path: str) -> str:
 
 
 class ComponentHandler(logging.Handler):
-    """Routes each line of the `dtr` loggers to its component's ring and file."""
+    """Routes each line of the `dtr` loggers to its component's file and to the shipper's
+    queue (`put(entry)`)."""
 
-    def __init__(self, ring):
+    def __init__(self, shipper):
         super().__init__()
-        self.ring = ring
+        self.shipper = shipper
         self.directory = None
         self.files: dict[str, RotatingFileHandler] = {}
 
@@ -259,11 +146,12 @@ class ComponentHandler(logging.Handler):
     def emit(self, record):
         try:
             component = component_of(record)
-            entry = self.ring.append(_entry(record, component))
+            entry = _entry(record, component)
             record.dtr_line = render_line(entry)
             file = self.files.get(component)
             if file is not None:
                 file.handle(record)
+            self.shipper.put(entry)
         except Exception:  # logging must never break the request
             self.handleError(record)
 
@@ -274,12 +162,15 @@ _handler: ComponentHandler | None = None
 
 def configure_logging(app):
     """Install the handler once per process (again for another app: the files follow its
-    instance folder, the ring stays), the request log, and the live streams' limit."""
+    instance folder), the request log, and the live streams' limit. The lines reach the
+    database once `log_shipper.ship_logs(app)` said which (after the database is set up)."""
+    from .log_shipper import SHIPPER
+
     global _handler
     config = app.config
     with _configure_lock:
         if _handler is None:
-            _handler = ComponentHandler(RING)
+            _handler = ComponentHandler(SHIPPER)
             logging.getLogger("dtr").addHandler(_handler)
             logging.getLogger("dtr").addHandler(_stderr_errors())
         _handler.open_files(
@@ -370,37 +261,7 @@ def _log_request(response):
     return response
 
 
-# --- reading: queries and live streams ---------------------------------------------------------
-
-
-def parse_query(args, default_limit=200):
-    """(LogFilter, since, limit) from query parameters component, level, q, since, limit."""
-    component = args.get("component", "").strip().lower() or None
-    if component is not None and component not in COMPONENTS:
-        raise InvalidInput(
-            f"component: one of {', '.join(COMPONENTS)}, or empty for all",
-            {"field": "component"},
-        )
-    level = args.get("level", "").strip().upper() or None
-    if level is not None and level not in LEVELS:
-        raise InvalidInput(f"level: one of {', '.join(LEVELS)}", {"field": "level"})
-    text = args.get("q", "").strip()
-    if len(text) > 200:
-        raise InvalidInput("q: at most 200 characters", {"field": "q"})
-    since = _number(args, "since", None, 10**15)
-    limit = _number(args, "limit", default_limit, MAX_LIMIT)
-    if limit < 1:
-        raise InvalidInput(f"limit: an integer from 1 to {MAX_LIMIT}", {"field": "limit"})
-    return LogFilter(component, level, text), since, limit
-
-
-def _number(args, name, default, top):
-    raw = args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) > top:
-        raise InvalidInput(f"{name}: an integer from 0 to {top}", {"field": name})
-    return int(raw)
+# --- live streams --------------------------------------------------------------------------------
 
 
 class StreamLimit:

@@ -14,8 +14,8 @@ from ..auth.ldap_directory import LdapSettings, LdapUser
 from ..config import DEFAULTS as CONFIG_DEFAULTS
 from ..license import STATES as LICENSE_STATES
 from ..license import LicenseError
+from ..log_queries import MAX_LIMIT as LOG_MAX_LIMIT
 from ..logs import COMPONENTS, LEVELS
-from ..logs import MAX_LIMIT as LOG_MAX_LIMIT
 from ..models import ACCESS_LEVELS, ROLES
 from ..names import ACCOUNT_NAME, MAX_NAME_LENGTH
 from ..server import GUNICORN_ERROR_CODES
@@ -510,8 +510,9 @@ SCHEMAS = {
     ),
     "LogLine": obj(
         {
-            "seq": integer("the line's number: one sequence across components, per process"),
+            "seq": integer("the line's number: one sequence across components and replicas"),
             "time": TIMESTAMP,
+            "replica": string("the replica (REPLICA_NAME, else its host name) that logged it"),
             "component": enum(COMPONENTS),
             "level": enum(LEVELS),
             "logger": string("the Python logger, dtr.<component>[.module]"),
@@ -529,7 +530,7 @@ SCHEMAS = {
             },
             "exception": string("the traceback of an error"),
         },
-        required=["seq", "time", "component", "level", "logger", "message"],
+        required=["seq", "time", "replica", "component", "level", "logger", "message"],
         description="A line of a component's log",
     ),
     "LogLines": obj(
@@ -1097,6 +1098,7 @@ PAGE = ("start", "limit")
 for _name, _parameter in {
     "component": ("component", "one component's lines; empty: all", enum(("", *COMPONENTS))),
     "level": ("level", "the lowest level shown (any case)", enum(LEVELS)),
+    "replica": ("replica", "one replica's lines (its name); empty: all", string(maxLength=255)),
     "since": (
         "since",
         "only lines after this number (the last of an earlier answer); empty: the newest",
@@ -2276,17 +2278,19 @@ OPERATIONS = [
         "getLogs",
         "admin",
         "Read the logs",
-        "Recent lines of the components' logs (kept in memory: the last 5,000 of each "
-        "component since the server started; the files under instance/logs keep more), "
-        "oldest first, filtered by component, lowest level and text (q, any case). Without "
-        "since: the newest `limit` lines; with since: the first `limit` lines after it. "
-        "Request lines carry method, path, status, bytes, durationMs, user and client. "
-        "Administrators only.",
+        "Recent lines of the components' logs, of every replica sharing the database, each "
+        "tagged with its replica (kept in the database: the newest 5,000 of each component, "
+        "LOG_KEEP_LINES; each replica's files under instance/logs keep more of its own), "
+        "oldest first, filtered by component, lowest level, replica and text (q, any case, "
+        "anywhere in the line as the Logs page shows it, its replica first). Without since: "
+        "the newest `limit` lines; with since: the first `limit` lines after it. A line "
+        "reaches the database within a second of being logged. Request lines carry method, "
+        "path, status, bytes, durationMs, user and client. Administrators only.",
         {200: ("the lines", "LogLines")},
-        query=("component", "level", "q", "since", "logLimit"),
+        query=("component", "level", "q", "replica", "since", "logLimit"),
         errors={
-            400: "an unknown component or level, q longer than 200 characters, or since or "
-            "limit not an integer in range",
+            400: "an unknown component or level, q longer than 200 characters, replica longer "
+            "than 255, or since or limit not an integer in range",
             401: "no or wrong credentials",
             **ADMINS_ONLY,
         },

@@ -1,5 +1,6 @@
-"""Settings > Logs: the recent lines of one component or all, filtered by level and text, and
-new lines followed live: GET /logs/stream, server-sent events for the htmx SSE extension.
+"""Settings > Logs: the recent lines of every replica (or one), of one component or all,
+filtered by level and text, and new lines followed live: GET /logs/stream, server-sent events
+for the htmx SSE extension.
 
 A stream holds one of the server's threads for its life, so there are at most
 LOG_STREAM_LIMIT of them at a time (503 beyond), each ends after LOG_STREAM_SECONDS (the
@@ -11,8 +12,11 @@ import select
 from flask import Response, current_app, request, url_for
 from markupsafe import Markup
 
+from ..database import db
 from ..errors import InvalidInput
-from ..logs import COMPONENTS, LEVELS, RING, LogFilter, parse_query, render_line, setting
+from ..log_queries import LogFilter, follow, parse_query, replicas, select_lines
+from ..log_shipper import SHIPPER
+from ..logs import COMPONENTS, LEVELS, render_line, setting
 from .navigation import settings_tabs
 from .rendering import htmx_target, page
 from .settings_pages import admin
@@ -27,13 +31,16 @@ def logs_tab():
         log_filter, _since, limit = parse_query(request.args, PAGE_LINES)
     except InvalidInput as failure:
         error, log_filter, limit = failure.message, LogFilter(), PAGE_LINES
-    lines, last = RING.select(log_filter, limit=limit)
+    SHIPPER.flush()  # this process's lines so far: an admin sees what they just did
+    lines, last = select_lines(db.engine, log_filter, limit=limit)
     context = {
         "log_filter": log_filter,
         "lines": lines[::-1],  # newest first: the view stacks them bottom-up
         "stream_url": url_for("web.log_stream", since=last, **filter_arguments(log_filter)),
         "components": COMPONENTS,
         "levels": LEVELS,
+        "replicas": replicas(db.engine),
+        "keep_lines": setting(current_app.config, "LOG_KEEP_LINES"),
         "line_html": line_html,
         "error": error,
     }
@@ -48,16 +55,21 @@ def filter_arguments(log_filter: LogFilter) -> dict:
         "component": log_filter.component,
         "level": log_filter.level,
         "q": log_filter.text,
+        "replica": log_filter.replica,
     }
     return {key: value for key, value in arguments.items() if value}
 
 
 def line_html(entry) -> Markup:
-    """One line as HTML (escaped), for the page and for the stream's events."""
+    """One line as HTML (escaped), for the page and for the stream's events: its replica,
+    then the line as the component's file has it."""
     exception = entry.get("exception")
-    return Markup('<div class="log-line {}" data-seq="{}">{}{}</div>').format(
+    return Markup(
+        '<div class="log-line {}" data-seq="{}"><span class="log-replica">{}</span> {}{}</div>'
+    ).format(
         entry["level"].lower(),
         entry["seq"],
+        entry["replica"],
         render_line(entry),
         Markup("<pre>{}</pre>").format(exception) if exception else "",
     )
@@ -78,7 +90,8 @@ def log_stream():
             {"Retry-After": "30"},
             mimetype="text/plain",
         )
-    batches = RING.follow(
+    batches = follow(
+        db.engine,
         log_filter,
         since,
         heartbeat=setting(config, "LOG_STREAM_HEARTBEAT_SECONDS"),

@@ -1,7 +1,9 @@
 """Settings > Logs in a real browser: the htmx SSE extension appends lines logged after the
-page loaded, and changing a filter reconnects the stream with the new query."""
+page loaded, each led by its replica's name, and changing a filter reconnects the stream with
+the new query."""
 
 import re
+import socket
 
 import pytest
 import requests
@@ -49,6 +51,12 @@ def test_logs_tab_follows_new_lines_and_filters_reconnect(https_dtr, page):
     line = page.locator(".log-line", has_text="GET /v2/admin/live-line/tags/list 404")
     line.wait_for()
     assert page.locator(".log-lines > .log-line").first.inner_text() == line.inner_text()
+    # each line is led by its replica's name (the host name: REPLICA_NAME is not set), which
+    # the Replica filter offers
+    assert line.locator(".log-replica").inner_text() == socket.gethostname()
+    assert line.inner_text().startswith(f"{socket.gethostname()} ")
+    replica = page.get_by_label("Replica")
+    assert replica.locator("option").all_inner_texts() == ["All replicas", socket.gethostname()]
 
     page.get_by_label("Component").select_option("auth")
     page.wait_for_url(re.compile(r"component=auth"))
