@@ -3,7 +3,7 @@
 import ipaddress
 from pathlib import Path
 
-from flask import Flask, request, send_file
+from flask import Flask, has_request_context, request, send_file
 from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -50,6 +50,13 @@ class SharedSecretSessions(SecureCookieSessionInterface):
             component_logger("database").debug("no session secret: %s", error)
             return None
         return super().get_signing_serializer(app)
+
+    def get_cookie_secure(self, app):
+        """Secure (SESSION_COOKIE_SECURE) while the browser's connection is HTTPS: its own,
+        or as a trusted proxy says (X-Forwarded-Proto). A browser behind a proxy that
+        serves plain HTTP would never send a Secure cookie back: no login could work."""
+        secure = super().get_cookie_secure(app)
+        return secure and (not has_request_context() or request.is_secure)
 
 
 def load_shared_keys(app):

@@ -100,7 +100,7 @@ class DTRServer(BaseApplication):
         app = create_app(self.instance_dir)
         if not self.https and not app.config["TRUSTED_PROXY_NETWORKS"]:
             # plain HTTP (loopback, tests): a Secure cookie would never return. Behind a
-            # trusted proxy, that proxy serves HTTPS and the cookies stay Secure.
+            # trusted proxy, cookies are Secure when it says the browser uses HTTPS.
             app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
         follow_shared_certificate(app)  # another replica's new certificate, served here

@@ -167,6 +167,28 @@ def test_audit_sees_the_client_behind_a_trusted_proxy_only(proxied, peer, seen):
     assert failed.address == seen
 
 
+@pytest.mark.parametrize(
+    ("peer", "proto", "secure"),
+    [
+        ("10.0.0.5", "https", True),  # the trusted proxy serves HTTPS
+        ("10.0.0.5", "http", False),  # ... plain HTTP: a Secure cookie would never come back
+        ("10.0.0.6", "https", False),  # anyone else's header is not believed
+    ],
+)
+def test_the_session_cookie_is_secure_when_the_browser_connection_is(
+    proxied, peer, proto, secure, monkeypatch
+):
+    monkeypatch.setitem(proxied.config, "SESSION_COOKIE_SECURE", True)  # as served
+    response = proxied.test_client().get(
+        "/login",
+        headers={"X-Forwarded-Proto": proto, "X-Forwarded-For": "198.51.100.7"},
+        environ_base={"REMOTE_ADDR": peer},
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(proxied.config["SESSION_COOKIE_NAME"] + "=")
+    assert ("; Secure" in cookie) == secure, cookie
+
+
 def test_the_certificate_follows_the_host_of_the_cli_setting(app):
     with app.app_context():
         from dtr.services.general_settings import check_domain_name
