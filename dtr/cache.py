@@ -61,3 +61,44 @@ class GroupedCache:
             for group in list(self._groups):
                 self._generations[group] = self._generations.get(group, 0) + 1
             self._groups.clear()
+
+
+class ExpiringCache:
+    """Key -> value (None included) for `seconds`, dropped whole at once. A lookup that
+    raced a drop is not stored: what it read may be older than the change that dropped."""
+
+    MISS = object()
+
+    def __init__(self, seconds: float, max_entries: int = 10000):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict = {}  # key -> (expires, value)
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def lookup(self, key):
+        """(value or MISS, the generation to give `store`)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            generation = self._generation
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1], generation
+        return self.MISS, generation
+
+    def store(self, key, value, generation):
+        with self._lock:
+            if generation != self._generation or self.seconds <= 0:
+                return
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.seconds, value)
+
+    def forget(self, key):
+        with self._lock:
+            self._entries.pop(key, None)
+            self._generation += 1
+
+    def drop_all(self):
+        with self._lock:
+            self._entries.clear()
+            self._generation += 1

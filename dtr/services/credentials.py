@@ -21,20 +21,18 @@ from sqlalchemy import update
 
 from ..auth import passwords
 from ..auth.identity import Identity, identity_of
+from ..cache import ExpiringCache
 from ..database import db, write_transaction
 from ..models import Account
 from . import change_signals
 
-_cache: dict = {}
+_cache = ExpiringCache(2.0)
 _lock = threading.Lock()
-_seconds = 2.0
-_generation = 0  # moves on with every `forget_cached`, so a racing lookup is not stored
 
 
 def configure(seconds: float):
-    global _seconds
-    _seconds = seconds
-    _drop()
+    _cache.seconds = seconds
+    _cache.drop_all()
 
 
 def identity_of_credential(credential: str | None) -> Identity | None:
@@ -42,36 +40,22 @@ def identity_of_credential(credential: str | None) -> Identity | None:
     changed, deactivated or never existed."""
     if not credential:
         return None
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(credential)
-        generation = _generation
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    identity, generation = _cache.lookup(credential)
+    if identity is not ExpiringCache.MISS:
+        return identity
     identity = _look_up(credential)
-    with _lock:
-        if generation == _generation and _seconds > 0:
-            if len(_cache) > 10000:
-                _cache.clear()
-            _cache[credential] = (now + _seconds, identity)
+    _cache.store(credential, identity, generation)
     return identity
 
 
 def forget_cached():
     """Forget every remembered answer (after a commit that changed a credential), in every
     process sharing the database."""
-    _drop()
+    _cache.drop_all()
     change_signals.announce(change_signals.PEOPLE)
 
 
-def _drop():
-    global _generation
-    with _lock:
-        _cache.clear()
-        _generation += 1
-
-
-change_signals.on_remote_change(change_signals.PEOPLE, _drop)
+change_signals.on_remote_change(change_signals.PEOPLE, _cache.drop_all)
 change_signals.on_remote_change(change_signals.PEOPLE, passwords.forget_all_checks)
 
 

@@ -6,9 +6,8 @@ Values are cached for a few seconds; a write clears the cache of this process an
 
 import json
 import socket
-import threading
-import time
 
+from ..cache import ExpiringCache
 from ..database import db
 from ..models import Setting
 from . import change_signals
@@ -20,25 +19,17 @@ DEFAULTS = {
     "password_min_length": 12,  # services/credential_rules.py
     "token_max_lifetime_days": 365,
 }
-_CACHE_SECONDS = 5.0
 _HOSTNAME = socket.gethostname()
-_cache: dict = {}
-_generation = 0  # moves on when the cache is dropped, so a racing lookup is not stored
-_lock = threading.Lock()
+_cache = ExpiringCache(5.0)
 
 
 def get_setting(key):
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(key)
-        if hit and hit[1] > now:
-            return hit[0]
-        generation = _generation
+    value, generation = _cache.lookup(key)
+    if value is not ExpiringCache.MISS:
+        return value
     row = db.session.get(Setting, key)
     value = json.loads(row.value) if row else DEFAULTS.get(key)
-    with _lock:
-        if generation == _generation:  # not stored when dropped meanwhile: it may be older
-            _cache[key] = (value, now + _CACHE_SECONDS)
+    _cache.store(key, value, generation)
     return value
 
 
@@ -58,19 +49,11 @@ def set_setting(key, value, commit=True):
 def forget_cached_setting(key):
     """After a commit that changed `key`: forget it here and in every process sharing the
     database (see `change_signals`)."""
-    with _lock:
-        _cache.pop(key, None)
+    _cache.forget(key)
     change_signals.announce(change_signals.PEOPLE)
 
 
-def _drop():
-    global _generation
-    with _lock:
-        _cache.clear()
-        _generation += 1
-
-
-change_signals.on_remote_change(change_signals.PEOPLE, _drop)
+change_signals.on_remote_change(change_signals.PEOPLE, _cache.drop_all)
 
 
 def domain_name():

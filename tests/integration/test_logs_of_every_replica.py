@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from tests.integration.test_logs import open_stream, read_events, web_session
-from tests.support.postgres import Postgres
 from tests.support.server import USERS, DTRProcess
 
 ADMIN = ("admin", USERS["admin"][0])
@@ -18,19 +17,8 @@ SHIPPED_WITHIN = 5  # seconds
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def pair(request, tmp_path_factory):
-    folder = tmp_path_factory.mktemp(f"replica-logs-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'shared.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database()
+def pair(shared_database):
+    folder, url = shared_database
     east = DTRProcess(folder / "east", database_url=url, env={"DTR_REPLICA_NAME": "east"})
     west = DTRProcess(folder / "west", database_url=url, env={"DTR_REPLICA_NAME": "west"})
     east.create_users()

@@ -12,7 +12,6 @@ import requests
 
 from tests.support.client import RegistryClient
 from tests.support.images import simple_image
-from tests.support.postgres import Postgres
 from tests.support.server import USERS, DTRProcess
 
 ADMIN = ("admin", USERS["admin"][0])
@@ -20,19 +19,8 @@ ROUNDS = 8
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def pair(request, tmp_path_factory):
-    folder = tmp_path_factory.mktemp(f"shared-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'shared.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database()
+def pair(shared_database):
+    folder, url = shared_database
     one = DTRProcess(folder / "one", database_url=url)
     other = DTRProcess(folder / "other", database_url=url)
     one.create_users()

@@ -51,6 +51,7 @@ def migrate(server, config_file, *options):
     return subprocess.run(
         migrate_command(server, config_file, *options),
         cwd=ROOT,
+        env={**os.environ, **server.env},  # the server's database
         capture_output=True,
         text=True,
         timeout=300,
@@ -99,6 +100,7 @@ def test_filesystem_to_s3_interrupted_resumed_verified_switched_and_back(server,
     process = subprocess.Popen(
         migrate_command(server, s3_file, "--jobs", "1"),
         cwd=ROOT,
+        env={**os.environ, **server.env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from tests.support.client import RegistryClient
-from tests.support.postgres import Postgres
 from tests.support.server import USERS, DTRProcess
 
 ADMIN = ("admin", USERS["admin"][0])
@@ -21,19 +20,8 @@ REHASH_LINE = "hashing its"  # services/uploads.py logs it when a state could no
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def pair(request, tmp_path_factory):
-    folder = tmp_path_factory.mktemp(f"uploads-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'shared.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database()
+def pair(shared_database):
+    folder, url = shared_database
     env = {"DTR_STORAGE_ROOT": str(folder / "storage")}
     one = DTRProcess(folder / "one", database_url=url, env=env)
     other = DTRProcess(folder / "other", database_url=url, env=env)

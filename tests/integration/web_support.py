@@ -46,7 +46,7 @@ def build_app(instance_dir, overrides=None):
 def reset_process_state():
     """Forget what the process remembers across apps and tests: cached settings, password
     checks, credentials and lookups (several apps live in one test process)."""
-    settings._cache.clear()
+    settings._cache.drop_all()
     passwords.forget_all_checks()
     credentials.forget_cached()
     for cache in (lookup_caches.repositories, lookup_caches.manifests, lookup_caches.blob_links):

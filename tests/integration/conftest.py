@@ -1,0 +1,23 @@
+"""Fixtures of the integration tests that several modules share."""
+
+import pytest
+
+from tests.support.postgres import Postgres
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    """A PostgreSQL cluster of the module's own."""
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_database(request, tmp_path_factory):
+    """(a folder, the URL of a database for several DTR processes to share): a SQLite file,
+    then a PostgreSQL database."""
+    folder = tmp_path_factory.mktemp(f"shared-{request.param}")
+    if request.param == "sqlite":
+        return folder, f"sqlite:///{folder / 'shared.db'}"
+    return folder, request.getfixturevalue("private_postgres").new_database()
