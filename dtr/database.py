@@ -38,26 +38,36 @@ def set_read_only_transactions(value):
     _read_only.set(value)
 
 
+def transactions_are_read_only() -> bool:
+    """Whether transactions begun now in this context are read-only (no writer lock)."""
+    return _read_only.get()
+
+
 @contextlib.contextmanager
+def _transactions(read_only):
+    token = _read_only.set(read_only)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
 def read_only_transactions():
     """Within: transactions begin with a deferred BEGIN, so reads never wait for the writer
     lock (a long read of a background job). End the transaction before leaving."""
-    token = _read_only.set(True)
-    try:
-        yield
-    finally:
-        _read_only.reset(token)
+    return _transactions(True)
 
 
 @contextlib.contextmanager
-def writing_transactions():
-    """Within: transactions begin as writes (the writer lock), also during a GET: for a
-    connection of its own that writes (the log shipper's, see log_shipper.py)."""
-    token = _read_only.set(False)
-    try:
-        yield
-    finally:
-        _read_only.reset(token)
+def own_connection(engine=None, write=False):
+    """A connection of its own (of `engine`, else the application's), outside the session's
+    transaction: its transactions are read-only (never waiting for the writer lock), or with
+    `write` begin as writes, also during a GET, and what is left open commits at the end
+    (an exception rolls it back)."""
+    with _transactions(not write), (engine or db.engine).connect() as connection:
+        yield connection
+        if write:
+            connection.commit()
 
 
 @contextlib.contextmanager
@@ -66,15 +76,13 @@ def write_transaction():
     are read-only): the current transaction is committed first, the block commits its own
     (rolled back on an exception)."""
     db.session.commit()
-    token = _read_only.set(False)
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    finally:
-        _read_only.reset(token)
+    with _transactions(False):
+        try:
+            yield
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
 
 
 _sqlite_writer = threading.Lock()

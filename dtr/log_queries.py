@@ -9,14 +9,13 @@ chunks until enough match. Each read is a transaction of its own, read-only (no 
 on a connection of its own: streams read after their request ended.
 """
 
-import contextlib
 import json
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from .database import read_only_transactions
+from .database import own_connection
 from .errors import InvalidInput
 from .logs import COMPONENTS, LEVELS, render_line
 from .models import LogLine
@@ -71,22 +70,15 @@ def _entry(row) -> dict:
     return entry
 
 
-@contextlib.contextmanager
-def _connection(engine):
-    """A read-only transaction of its own (closed: rolled back, nothing to undo)."""
-    with read_only_transactions(), engine.connect() as connection:
-        yield connection
-
-
 def last_number(engine) -> int:
     """The newest line's number (0: none yet)."""
-    with _connection(engine) as connection:
+    with own_connection(engine) as connection:
         return connection.scalar(select(func.max(TABLE.c.id))) or 0
 
 
 def replicas(engine) -> list[str]:
     """The names of the replicas that have lines, by name."""
-    with _connection(engine) as connection:
+    with own_connection(engine) as connection:
         return list(connection.scalars(select(TABLE.c.replica).distinct().order_by("replica")))
 
 
@@ -94,7 +86,7 @@ def select_lines(engine, log_filter=LogFilter(), since=None, limit=200):
     """(entries oldest first, cursor). Without `since`: the newest `limit` matching lines.
     With it: the first `limit` matching lines after it. The cursor is the number to pass as
     `since` next time to get only what comes after."""
-    with _connection(engine) as connection:
+    with own_connection(engine) as connection:
         last = connection.scalar(select(func.max(TABLE.c.id))) or 0
         if since is None:
             found = _scan(connection, log_filter, TABLE.c.id <= last, True, limit)

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 
-from .database import writing_transactions
+from .database import own_connection
 from .models import LogLine
 
 BATCH_LINES = 500  # waiting lines that wake the thread before its interval
@@ -139,7 +139,7 @@ class LogShipper:
     def _write(self, batch) -> bool:
         def write():
             rows = [_row(entry, self.replica) for entry in batch]
-            with writing_transactions(), self.engine.begin() as connection:
+            with own_connection(self.engine, write=True) as connection:
                 connection.execute(insert(TABLE), rows)
 
         if not self._attempt(write, "log lines not stored in the database"):
@@ -168,7 +168,7 @@ class LogShipper:
 
     def prune(self):
         """Delete all but the newest `keep` lines of each component, one transaction."""
-        with writing_transactions(), self.engine.begin() as connection:
+        with own_connection(self.engine, write=True) as connection:
             components = connection.scalars(select(TABLE.c.component).distinct()).all()
             for component in components:
                 newest_deleted = (

@@ -27,7 +27,7 @@ from ..database import (
     db,
     dialect_insert,
     has_written,
-    read_only_transactions,
+    own_connection,
     write_transaction,
 )
 from ..models import CacheGeneration
@@ -83,7 +83,7 @@ def catch_up():
     connection of its own, outside the request's transaction (which, for a PUT, must not
     begin before the body has streamed)."""
     try:
-        with read_only_transactions(), db.engine.connect() as connection:
+        with own_connection() as connection:
             rows = connection.execute(select(CacheGeneration.name, CacheGeneration.generation))
             current = dict(rows.all())
     except DBAPIError as error:  # the request's own queries will say what is wrong

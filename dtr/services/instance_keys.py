@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 from sqlalchemy import delete, insert, inspect, select, update
 
-from ..database import _read_only, db, dialect_insert  # _read_only: see _database()
+from ..database import db, dialect_insert, own_connection, transactions_are_read_only
 from ..models import InstanceKey, utcnow
 
 SECRET_KEY = "secret_key"
@@ -50,17 +50,11 @@ def _database(write=False):
     statements commit with it, and never wait for the writer lock the caller holds), else on
     a connection of its own (the latest committed values; a write commits at once)."""
     session = db.session()
-    if session.in_transaction() and not _read_only.get():
+    if session.in_transaction() and not transactions_are_read_only():
         yield session
         return
-    token = _read_only.set(not write)
-    try:
-        with db.engine.connect() as connection:
-            yield connection
-            if write:
-                connection.commit()
-    finally:
-        _read_only.reset(token)
+    with own_connection(write=write) as connection:
+        yield connection
 
 
 def _rows(condition) -> list:

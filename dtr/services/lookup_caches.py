@@ -22,15 +22,15 @@ blob_links = GroupedCache(2.0, on_write=_announce)
 ALL = (repositories, manifests, blob_links)
 
 
-def configure(seconds: float):
-    for cache in ALL:
-        cache.seconds = seconds
-        cache.drop_all()
-
-
 def _drop_all():
     for cache in ALL:
         cache.drop_all()
+
+
+def configure(seconds: float):
+    for cache in ALL:
+        cache.seconds = seconds
+    _drop_all()
 
 
 def forget_all():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 from sqlalchemy import select
 
-from ..database import db, read_only_transactions
+from ..database import db, own_connection
 from ..errors import InvalidInput
 from ..models import Setting
 from ..storage import BACKENDS, PathNotFound, StorageError, backend_fields, create_driver
@@ -131,7 +131,7 @@ def _stored_version() -> str | None:
     in the middle of requests, and must neither start a transaction on their session (for a
     PUT or PATCH it would take the SQLite writer lock for as long as the body streams) nor
     see that session's snapshot."""
-    with read_only_transactions(), db.engine.connect() as connection:
+    with own_connection() as connection:
         return connection.execute(select(Setting.value).where(Setting.key == KEY)).scalar()
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import text
 
-from ..database import db, read_only_transactions
+from ..database import db, own_connection
 from ..errors import BlobUploadInvalid
 
 STRIPES = 1 << 16
@@ -113,7 +113,7 @@ def _file_range_lock(stripe, upload_id, deadline):
 def _advisory_lock(upload_id, deadline):
     key = zlib.crc32(upload_id.encode()) - (1 << 31)  # a signed 32-bit int
     arguments = {"space": POSTGRES_UPLOAD_LOCKS, "key": key}
-    with read_only_transactions(), db.engine.connect() as connection:
+    with own_connection() as connection:
         connection.commit()  # no transaction stays open: the lock is the session's
         while not connection.execute(
             text("SELECT pg_try_advisory_lock(:space, :key)"), arguments
