@@ -79,10 +79,10 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
     with upload_lock(upload_id), noting_storage_full(f"finishing upload {upload_id} ({digest})"):
         try:
             if content_length:
-                size, state = _append(upload_id, stream, content_length, None)
+                size, state = _append(upload_id, stream, content_length, None, finish=True)
             else:
                 size, state = _hash_state(upload_id)
-            current_storage().writer(upload_path(upload_id), append=True).commit()  # fsync
+                current_storage().writer(upload_path(upload_id), append=True).commit()
             _verify(upload_path(upload_id), digest, size, state)
         except DigestInvalid:
             _discard(upload_id)
@@ -159,9 +159,10 @@ def upload_size(repository, upload_id) -> int:
     return size
 
 
-def _append(upload_id, stream, content_length, content_range):
+def _append(upload_id, stream, content_length, content_range, finish=False):
     """Receive a chunk at the end of the upload; (new size, hash state). A chunk that fails
-    is cut off again: the upload stays as it was."""
+    is cut off again: the upload stays as it was. The last one (`finish`) is committed (made
+    durable and whole); the others are only closed."""
     size, state = _hash_state(upload_id)
     if content_range is not None:
         start, end = content_range
@@ -178,7 +179,10 @@ def _append(upload_id, stream, content_length, content_range):
         finally:
             writer.close()
         raise
-    writer.close()  # made durable once, when the upload finishes
+    if finish:
+        writer.commit()
+    else:
+        writer.close()  # made durable once, when the upload finishes
     return writer.size, state
 
 

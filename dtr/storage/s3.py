@@ -1,15 +1,25 @@
 """The Amazon S3 driver (and S3-compatible stores), on boto3.
 
-The object at a path's key is always the readable content. S3 cannot append to an object nor
-read an unfinished multipart upload, so a writer opens a multipart upload of its own: when it
-continues an object, the upload starts with the old bytes (a server-side UploadPartCopy, or
-read into the buffer when the object is smaller than S3's 5 MiB minimum part), then the new
-bytes follow part by part, and close()/commit() completes the upload, which replaces the
-object with old + new at once. A failed or truncated writer aborts its upload: the object
-stays as it was. Memory per writer is one part being filled plus one part in flight.
+S3 cannot append to an object nor read an unfinished multipart upload, so a writer opens a
+multipart upload of its own and sends the bytes part by part (one part being filled plus one
+in flight: memory stays flat). When it continues a finished object, the upload starts with
+the old bytes (a server-side UploadPartCopy, or read into the buffer when the object is
+smaller than S3's 5 MiB minimum part).
 
-Multipart uploads that a crashed process leaves behind are invisible but billed: give the
-bucket a lifecycle rule that aborts incomplete multipart uploads after a day.
+`commit()` completes the upload: the object at the path's key becomes old + new at once.
+`close()` **parks** it instead, so that a chunked upload keeps one multipart upload across
+its requests (no copy of everything received at each PATCH): the bytes after the last full
+part (the tail, under one part) are put as the object at the key, with metadata naming the
+multipart upload, its part count and the bytes in its parts. That put is the commit point of
+each chunk: a writer that dies before it leaves the object as it was, and the parts it sent
+are overwritten by the next writer's (same part numbers) or left out of the completion.
+A later append writer (any process) takes the tail back into its buffer and goes on with the
+next part number; `stat` counts the parts; reading, moving or `commit()` completes a parked
+upload first, and deleting aborts it.
+
+Multipart uploads that a crashed process or an abandoned push leaves behind are invisible but
+billed: give the bucket a lifecycle rule that aborts incomplete multipart uploads after a
+day or more (longer than an upload may stay idle before garbage collection drops it).
 """
 
 import re
@@ -43,6 +53,10 @@ MAX_PART = 5 * GIB  # S3: largest part, and largest single CopyObject
 MAX_PARTS = 10_000
 PARTS_PER_STEP = 900  # the part size doubles after every 900 parts' worth of bytes
 READ_RETRIES = 3  # a download cut mid-stream resumes where it stopped, this many times
+# the metadata of a parked object (see the module docstring); S3 lower-cases the names
+PARKED_UPLOAD = "dtr-multipart-upload"
+PARKED_PARTS = "dtr-multipart-parts"
+PARKED_BYTES = "dtr-multipart-bytes"
 
 FIELDS = [
     Field("region", "Region", help="For example eu-west-1; empty: from the AWS environment."),
@@ -137,6 +151,21 @@ def _check_settings(options: dict) -> dict:
 
 def _check_path(path: str) -> str:
     return "/".join(path_parts(path))
+
+
+def parked_upload(head: dict) -> tuple[str, int, int] | None:
+    """(upload id, parts, bytes in the parts) of a parked object, None for a finished one."""
+    metadata = head.get("Metadata") or {}
+    upload = metadata.get(PARKED_UPLOAD)
+    if not upload:
+        return None
+    return upload, int(metadata[PARKED_PARTS]), int(metadata[PARKED_BYTES])
+
+
+def content_size(head: dict) -> int:
+    """The size of the content at a key: a parked object's parts count too."""
+    parked = parked_upload(head)
+    return head["ContentLength"] + (parked[2] if parked else 0)
 
 
 class S3Driver(StorageDriver):
@@ -264,7 +293,7 @@ class S3Driver(StorageDriver):
 
     def stat(self, path):
         head = self.head(path)
-        return None if head is None else head["ContentLength"]
+        return None if head is None else content_size(head)
 
     def list(self, prefix):
         if self.head(prefix, "list") is not None:
@@ -284,6 +313,9 @@ class S3Driver(StorageDriver):
         head = self.head(source, "move")
         if head is None:
             raise PathNotFound(source)
+        if parked_upload(head):
+            self.finish_parked(source)
+            head = self.head(source, "move")
         source_key, target_key = self._key(source), self._key(destination)
         if source_key == target_key:
             return
@@ -311,8 +343,12 @@ class S3Driver(StorageDriver):
 
     def delete(self, path):
         key = self._key(path)
+        head = self.head(path, "delete")
+        parked = head and parked_upload(head)
         with self.errors("delete", path):
             self.client.delete_object(Bucket=self.bucket, Key=key)
+        if parked:
+            self.abort(key, parked[0])
         batch = []
         for item in self._keys_under(path):
             batch.append({"Key": item})
@@ -343,6 +379,10 @@ class S3Driver(StorageDriver):
                 Params={"Bucket": self.bucket, "Key": self._key(path)},
                 ExpiresIn=expires_in,
             )
+
+    def finish_parked(self, path):
+        """Completes the multipart upload of a parked object: the content becomes readable."""
+        S3Writer(self, path, append=True).commit()
 
     # multipart steps shared by writers and move
 
@@ -402,9 +442,18 @@ class S3Reader(BodyReader):
             try:
                 response = self._driver.client.get_object(**params)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "InvalidRange":
-                    return None  # the offset is at or past the end
-                raise
+                if error.response.get("Error", {}).get("Code") != "InvalidRange":
+                    raise
+                response = None  # the offset is at or past the end (of a parked tail?)
+        if self._etag is None:
+            head = response or self._driver.head(self._path, "read")
+            if head is not None and parked_upload(head):  # first made whole, then read
+                if response:
+                    response["Body"].close()
+                self._driver.finish_parked(self._path)
+                return self._open()
+        if response is None:
+            return None
         self._etag = response["ETag"]
         return response["Body"]
 
@@ -427,25 +476,26 @@ class S3Reader(BodyReader):
 
 
 class S3Writer(Writer):
-    """Appends to one key through a multipart upload that close() completes (see module)."""
+    """Appends to one key through a multipart upload that commit() completes and close()
+    parks (see the module docstring)."""
 
     def __init__(self, driver: S3Driver, path: str, append: bool):
         self._driver = driver
         self._path = path
         self._key = driver._key(path)
         self._base = driver.head(path, "append") if append else None  # the object continued
-        self._base_size = self._base["ContentLength"] if self._base else 0
+        self._parked = parked_upload(self._base) if self._base else None
+        self._base_size = content_size(self._base) if self._base else 0
         self._closed = False
         self._reset()
 
     def _reset(self):
         """Back to the state of a new writer: nothing of this writer's is stored."""
-        self._started = False  # the old content is in the buffer or copied into the upload
+        self._started = False  # the old content is in the buffer or part of the upload
         self._buffer = bytearray()
-        self._upload = None
-        self._parts = []
+        self._upload, self._earlier_parts, self._stored = self._parked or (None, 0, 0)
+        self._parts = []  # this writer's parts (those of a parked upload come after earlier)
         self._pending = None  # the part being uploaded
-        self._stored = 0  # bytes of the object (old and new) sent as parts
         self._size = self._base_size
         self._failed = False  # a write failed: truncate() or cancel() before going on
 
@@ -480,13 +530,15 @@ class S3Writer(Writer):
     def _start(self):
         """Takes in the content this writer continues."""
         driver, key = self._driver, self._key
-        if 0 < self._base_size < MIN_PART:  # too small for a part: it goes first in the buffer
+        if self._parked or 0 < self._base_size < MIN_PART:
+            # a parked tail, or content too small for a part: it goes first in the buffer
             with self._failing("append (reading the old content)"):
-                body = driver.client.get_object(
-                    Bucket=driver.bucket, Key=key, IfMatch=self._base["ETag"]
-                )["Body"]
-                with body:
-                    self._buffer += body.read()
+                if self._base["ContentLength"]:
+                    body = driver.client.get_object(
+                        Bucket=driver.bucket, Key=key, IfMatch=self._base["ETag"]
+                    )["Body"]
+                    with body:
+                        self._buffer += body.read()
         elif self._base_size:
             self._begin_upload()
             with self._failing("append (copying the old content)"):
@@ -503,9 +555,9 @@ class S3Writer(Writer):
 
     @contextmanager
     def _failing(self, action):
-        """On an error, abort the upload so that nothing of it lingers: the object stays as
-        it was, and the writer refuses to go on until truncated (back to its opening state)
-        or cancelled."""
+        """On an error, drop what this writer sent so that nothing of it lingers: the object
+        stays as it was, and the writer refuses to go on until truncated (back to its opening
+        state) or cancelled."""
         try:
             with self._driver.errors(action, self._path):
                 yield
@@ -518,7 +570,7 @@ class S3Writer(Writer):
         if self._upload is None:
             self._begin_upload()
         self._wait_for_pending()
-        number = len(self._parts) + 1
+        number = self._earlier_parts + len(self._parts) + 1
         with self._failing("upload"):
             if number > MAX_PARTS:
                 raise StorageError(f"{self._path!r} is too large for S3 (10,000 parts)")
@@ -540,9 +592,11 @@ class S3Writer(Writer):
                 self._parts.append(pending.result())
 
     def _abort(self):
+        """Drops this writer's parts: its own upload is aborted; in a parked one, the parts
+        it sent are overwritten or left out later (the object still names the earlier ones)."""
         if self._pending is not None:
             self._pending.exception()  # wait; its error is the caller's concern
-        if self._upload is not None:
+        if self._upload is not None and self._parked is None:
             self._driver.abort(self._key, self._upload)
         self._reset()
 
@@ -555,28 +609,73 @@ class S3Writer(Writer):
         self._abort()
 
     def commit(self):
-        self.close()
+        self._finish(complete=True)
 
     def close(self):
+        self._finish(complete=False)
+
+    def _finish(self, complete):
         if self._closed:
             return
         self._check_usable()
         self._closed = True
-        driver = self._driver
         if not self._started and self._base is not None:
-            return  # nothing written: the object stays as it is
+            if not (complete and self._parked):
+                return  # nothing written: the object stays as it is
+            self._start()
+        driver = self._driver
         if self._upload is None:  # everything is in the buffer
             with self._failing("write"):
                 driver.client.put_object(
                     Bucket=driver.bucket, Key=self._key, Body=self._buffer, **driver._sse
                 )
-        else:
+        elif complete:
             if self._buffer:
                 self._send_part()  # the last part may be smaller than 5 MiB
             self._wait_for_pending()
             with self._failing("write (completing the upload)"):
-                driver.complete(self._key, self._upload, self._parts)
+                parts = self._listed_earlier_parts() + self._parts
+                driver.complete(self._key, self._upload, parts)
+        else:
+            self._wait_for_pending()
+            metadata = {
+                PARKED_UPLOAD: self._upload,
+                PARKED_PARTS: str(self._earlier_parts + len(self._parts)),
+                PARKED_BYTES: str(self._stored),
+            }
+            with self._failing("write (parking the upload)"):
+                driver.client.put_object(
+                    Bucket=driver.bucket,
+                    Key=self._key,
+                    Body=self._buffer,
+                    Metadata=metadata,
+                    **driver._sse,
+                )
         self._buffer, self._upload, self._parts = bytearray(), None, []
+
+    def _listed_earlier_parts(self) -> list[dict]:
+        """The parts of a parked upload that its object names (later ones are leftovers of a
+        writer that died before parking), checked against the size it recorded."""
+        if not self._earlier_parts:
+            return []
+        driver, parts = self._driver, {}
+        pages = driver.client.get_paginator("list_parts").paginate(
+            Bucket=driver.bucket, Key=self._key, UploadId=self._upload
+        )
+        for page in pages:
+            for part in page.get("Parts", ()):
+                if part["PartNumber"] <= self._earlier_parts:
+                    parts[part["PartNumber"]] = part
+        numbers = range(1, self._earlier_parts + 1)
+        if (
+            sorted(parts) != list(numbers)
+            or sum(p["Size"] for p in parts.values()) != (self._parked[2])
+        ):
+            raise StorageError(
+                f"the multipart upload of {self._path!r} lacks parts it had: "
+                f"{len(parts)} of {self._earlier_parts} found"
+            )
+        return [{"PartNumber": n, "ETag": parts[n]["ETag"]} for n in numbers]
 
     def cancel(self):
         self._abort()

@@ -1,6 +1,7 @@
 """A chunked upload whose requests land on two DTR processes sharing a database and a storage
-folder (replicas behind a round-robin load balancer): it completes, no chunk makes a process
-read back what was received before (the hash state travels in the upload's row), and two
+(replicas behind a round-robin load balancer), a folder or an S3 bucket: it completes, no
+chunk makes a process read back what was received before (the hash state travels in the
+upload's row; on S3 one multipart upload is parked between requests, storage/s3.py), and two
 requests writing one upload at once never mix their bytes (services/upload_locks.py).
 """
 
@@ -13,15 +14,30 @@ import pytest
 
 from tests.support.client import RegistryClient
 from tests.support.server import USERS, DTRProcess
+from tests.support.storage_backends import new_storage, set_storage
 
 ADMIN = ("admin", USERS["admin"][0])
 REPO = "admin/chunks"
 REHASH_LINE = "hashing its"  # services/uploads.py logs it when a state could not be used
 
 
+@pytest.fixture(scope="module", params=["filesystem", "s3"])
+def storage(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def pair(shared_database):
+def pair(request, shared_database, storage):
     folder, url = shared_database
+    folder = folder / storage
+    if storage == "s3":  # a database of its own, of the same kind
+        postgres = not url.startswith("sqlite")
+        folder.mkdir()
+        url = (
+            request.getfixturevalue("private_postgres").new_database()
+            if postgres
+            else f"sqlite:///{folder / 'shared.db'}"
+        )
     env = {"DTR_STORAGE_ROOT": str(folder / "storage")}
     one = DTRProcess(folder / "one", database_url=url, env=env)
     other = DTRProcess(folder / "other", database_url=url, env=env)
@@ -29,9 +45,19 @@ def pair(shared_database):
     assert one.cli("create-repo", REPO).returncode == 0
     one.start()
     other.start()
+    one.s3 = None  # (an S3 client, the bucket) when the pair stores on S3
+    if storage == "s3":  # the setting is in the shared database: both use the bucket
+        config = new_storage(request, "s3", folder)
+        set_storage(one, config)
+        one.s3 = request.getfixturevalue("moto_server").client(), config["options"]["bucket"]
     yield one, other
     one.stop()
     other.stop()
+
+
+def open_multipart_uploads(server) -> int:
+    client, bucket = server.s3
+    return len(client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
 
 
 def clients(pair):
@@ -73,6 +99,8 @@ def test_chunks_alternating_between_processes_complete_without_reading_back(pair
         assert response.status_code == 202, response.text
         offset += len(chunk)
         assert response.headers["Range"] == f"0-{offset - 1}"
+        if one.s3 and offset >= 5 * 1024 * 1024:  # a part went: one upload, kept
+            assert open_multipart_uploads(one) == 1
     finished = alternate[1].request("PUT", location, params={"digest": digest})
     assert finished.status_code == 201, finished.text
     for client in alternate:
@@ -80,6 +108,8 @@ def test_chunks_alternating_between_processes_complete_without_reading_back(pair
         assert pulled.status_code == 200 and pulled.content == data
     for server, start in zip(pair, before, strict=True):
         assert REHASH_LINE not in storage_log(server)[start:], "a chunk read the upload back"
+    if one.s3:
+        assert open_multipart_uploads(one) == 0
 
 
 def test_an_upload_without_a_usable_state_is_hashed_again_and_completes(pair):

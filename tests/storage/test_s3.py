@@ -284,3 +284,104 @@ def test_redirect_gives_a_presigned_url_plain_http_can_download(moto_server, s3_
     assert response.status_code == 200 and response.content == content
     ranged = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=10)
     assert ranged.status_code == 206 and ranged.content == content[100:200]
+
+
+def append_chunks(driver, path, chunks):
+    """What a chunked upload does: one append writer per request, closed (not committed)."""
+    sizes = []
+    for chunk in chunks:
+        writer = S3Driver(driver._options).writer(path, append=True)  # as another replica
+        writer.write(chunk)
+        writer.close()
+        sizes.append(driver.stat(path))
+    return sizes
+
+
+def test_a_chunked_upload_keeps_one_multipart_upload_across_its_requests(s3_driver, moto_server):
+    """No request copies what earlier ones received: each parks the multipart upload and
+    the next one goes on from the parked tail (under one part)."""
+    chunks = [bytes([n]) * (3 * MIB + n) for n in range(12)]  # 36 MiB
+    write(s3_driver, "uploads/c", b"")
+    calls = calls_of(s3_driver)
+    requests_calls = []
+    for chunk in chunks:  # counted per request
+        writer = s3_driver.writer("uploads/c", append=True)
+        before = len(calls)
+        writer.write(chunk)
+        writer.close()
+        requests_calls.append(calls[before:])
+    assert "UploadPartCopy" not in calls and "CompleteMultipartUpload" not in calls
+    assert calls.count("CreateMultipartUpload") == 1
+    assert s3_driver.stat("uploads/c") == sum(map(len, chunks))
+    (upload,) = open_uploads(moto_server)
+    parts = moto_server.client().list_parts(
+        Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"]
+    )["Parts"]
+    total, part_size = sum(map(len, chunks)), s3_driver.part_size
+    assert [part["Size"] for part in parts] == [part_size] * (total // part_size)
+    head = moto_server.client().head_object(Bucket=BUCKET, Key="uploads/c")
+    assert head["ContentLength"] == total % part_size  # the tail waits for more
+    # every later request reads back at most one tail and sends at most its own bytes
+    assert all(request.count("GetObject") <= 1 for request in requests_calls)
+    writer = s3_driver.writer("uploads/c", append=True)
+    writer.commit()
+    assert read(s3_driver, "uploads/c") == b"".join(chunks)
+    assert open_uploads(moto_server) == []
+    finished = moto_server.client().head_object(Bucket=BUCKET, Key="uploads/c")
+    assert s3.parked_upload(head) and s3.parked_upload(finished) is None
+
+
+def test_parked_uploads_continue_on_another_driver_and_read_whole(s3_driver, moto_server):
+    chunks = [b"a" * (6 * MIB), b"b" * (7 * MIB), b"c" * 100]
+    write(s3_driver, "uploads/p", b"")
+    sizes = append_chunks(s3_driver, "uploads/p", chunks)
+    assert sizes == [6 * MIB, 13 * MIB, 13 * MIB + 100]
+    assert len(open_uploads(moto_server)) == 1
+    with s3_driver.reader("uploads/p", offset=13 * MIB) as stream:  # past the parked tail
+        assert stream.read() == b"c" * 100
+    assert open_uploads(moto_server) == []  # reading completed it
+    assert read(s3_driver, "uploads/p") == b"".join(chunks)
+    append_chunks(s3_driver, "uploads/p", [b"d" * MIB])  # a finished object goes on as before
+    assert read(s3_driver, "uploads/p") == b"".join(chunks) + b"d" * MIB
+
+
+def test_a_writer_that_dies_before_parking_changes_nothing(s3_driver, moto_server):
+    write(s3_driver, "uploads/d", b"")
+    append_chunks(s3_driver, "uploads/d", [b"1" * (9 * MIB)])
+    dying = s3_driver.writer("uploads/d", append=True)
+    dying.write(b"x" * (20 * MIB))  # sends parts 2 and 3 of the parked upload, never parks
+    dying._wait_for_pending()
+    assert s3_driver.stat("uploads/d") == 9 * MIB
+    append_chunks(s3_driver, "uploads/d", [b"2" * (2 * MIB)])  # overwrites none it needs
+    writer = s3_driver.writer("uploads/d", append=True)
+    writer.commit()  # leaves the dead writer's part 3 out
+    assert read(s3_driver, "uploads/d") == b"1" * (9 * MIB) + b"2" * (2 * MIB)
+    assert open_uploads(moto_server) == []
+
+
+def test_truncate_cancel_delete_and_move_of_a_parked_upload(s3_driver, moto_server):
+    write(s3_driver, "uploads/t", b"")
+    append_chunks(s3_driver, "uploads/t", [b"1" * (10 * MIB)])
+    writer = s3_driver.writer("uploads/t", append=True)
+    writer.write(b"2" * (12 * MIB))
+    writer.truncate(10 * MIB)  # drops this writer's bytes, keeps the parked upload
+    assert len(open_uploads(moto_server)) == 1 and s3_driver.stat("uploads/t") == 10 * MIB
+    writer.write(b"3" * MIB)
+    writer.cancel()  # an append writer's cancel keeps the old content
+    assert len(open_uploads(moto_server)) == 1 and s3_driver.stat("uploads/t") == 10 * MIB
+    s3_driver.move("uploads/t", "blobs/t")  # completes, then moves
+    assert read(s3_driver, "blobs/t") == b"1" * (10 * MIB)
+    assert open_uploads(moto_server) == [] and s3_driver.stat("uploads/t") is None
+    write(s3_driver, "uploads/gone", b"")
+    append_chunks(s3_driver, "uploads/gone", [b"1" * (10 * MIB)])
+    s3_driver.delete("uploads/gone")  # aborts the multipart upload
+    assert open_uploads(moto_server) == [] and s3_driver.stat("uploads/gone") is None
+
+
+def test_a_parked_upload_missing_parts_is_an_error_not_wrong_content(s3_driver, moto_server):
+    driver = S3Driver(moto_server.driver_options(), max_attempts=1)
+    write(driver, "uploads/lost", b"")
+    append_chunks(driver, "uploads/lost", [b"1" * (10 * MIB)])
+    abort_every_upload(moto_server)  # a lifecycle rule took it
+    with pytest.raises(StorageError, match="S3"):
+        read(driver, "uploads/lost")
