@@ -42,8 +42,8 @@ def start_upload(name):
     if "digest" in args:
         uploads.monolithic_upload(repository, args["digest"], body_stream(), request.content_length)
         return _blob_created(name, args["digest"])
-    upload = uploads.start_upload(repository, caller.name)
-    return "", 202, _upload_headers(name, upload.id, 0)
+    upload_id = uploads.start_upload(repository, caller.name)
+    return "", 202, _upload_headers(name, upload_id, 0)
 
 
 def _mount_scope(args):

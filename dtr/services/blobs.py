@@ -8,11 +8,11 @@ the next push of its content writes the bytes again and lifts the quarantine.
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ..database import db, dialect_insert, insert_ignoring_duplicates
 from ..errors import BlobUnknown
-from ..models import Blob, RepositoryBlob, utcnow
+from ..models import Blob, RepositoryBlob, Upload, utcnow
 from ..storage import PathNotFound, current_storage
 from ..storage.layout import blob_path
 from . import lookup_caches
@@ -48,8 +48,9 @@ def find_linked_blob(repository, digest) -> Blob:
     return blob
 
 
-def store_blob(repository, source_path, digest, size):
-    """Put verified bytes at the blob's content-addressed path and let `repository` use it.
+def store_blob(repository, source_path, digest, size, ending_upload=None):
+    """Put verified bytes at the blob's content-addressed path and let `repository` use it
+    (and end the upload session `ending_upload`, its row deleted in the link's transaction).
 
     The order is what keeps a garbage collection running meanwhile from losing the blob
     (see `dtr/gc.py`): first the blob's row is touched in a committed transaction (a
@@ -67,7 +68,8 @@ def store_blob(repository, source_path, digest, size):
     spare = source_path if not quarantined and storage.stat(target) is not None else None
     if spare is None:
         storage.move(source_path, target)
-    _link_present_blob(repository, digest, size, spare, quarantined)  # healed when quarantined
+    # healed when quarantined
+    _link_present_blob(repository, digest, size, spare, quarantined, ending_upload)
     if spare is not None:
         storage.delete(spare)
     clear_storage_full()
@@ -105,10 +107,11 @@ def lock_blob_rows(digests):
     )
 
 
-def _link_present_blob(repository, digest, size, spare, healed=False):
+def _link_present_blob(repository, digest, size, spare, healed=False, ending_upload=None):
     """One write transaction: check that the bytes are at their path (a garbage collection
     since the touch may have deleted them: put the spare copy there, or fail cleanly), touch
-    the row again (lifting its quarantine when `healed`) and link it to the repository."""
+    the row again (lifting its quarantine when `healed`), link it to the repository and
+    delete the row of the upload session it ends."""
     lock_blob_rows([digest])
     storage = current_storage()
     target = blob_path(digest)
@@ -127,6 +130,8 @@ def _link_present_blob(repository, digest, size, spare, healed=False):
     insert_ignoring_duplicates(
         RepositoryBlob, repository_id=repository.id, digest=digest, created_at=utcnow()
     )
+    if ending_upload is not None:
+        db.session.execute(delete(Upload).where(Upload.id == ending_upload))
     db.session.commit()
     if healed:
         lookup_caches.blob_links.clear()

@@ -41,17 +41,18 @@ log = logging.getLogger("dtr.storage")
 _writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dtr-blob-writer")
 
 
-def start_upload(repository, started_by) -> Upload:
-    upload = Upload(id=str(uuid.uuid4()), repository_id=repository.id, started_by=started_by)
-    db.session.add(upload)
+def start_upload(repository, started_by) -> str:
+    """A new upload session; returns its id."""
+    upload_id = str(uuid.uuid4())  # not read back from the committed row: no new transaction
+    db.session.add(Upload(id=upload_id, repository_id=repository.id, started_by=started_by))
     db.session.commit()
     try:
-        with noting_storage_full(f"starting upload {upload.id}"):
-            current_storage().writer(upload_path(upload.id)).close()
+        with noting_storage_full(f"starting upload {upload_id}"):
+            current_storage().writer(upload_path(upload_id)).close()
     except StorageError:  # no session without its file
-        _end_session(upload.id)
+        _end_session(upload_id)
         raise
-    return upload
+    return upload_id
 
 
 def find_upload(repository, upload_id) -> Upload:
@@ -63,10 +64,9 @@ def find_upload(repository, upload_id) -> Upload:
 
 def append_chunk(repository, upload_id, stream, content_length, content_range=None) -> int:
     """Append a body to an upload; returns the new size. `content_range` is (start, end)."""
-    find_upload(repository, upload_id)
-    db.session.commit()  # end the transaction before streaming
+    db.session.commit()  # no transaction stays open while the body streams
     with upload_lock(upload_id), noting_storage_full(f"a chunk of upload {upload_id}"):
-        size, state = _append(upload_id, stream, content_length, content_range)
+        size, state = _append(repository, upload_id, stream, content_length, content_range)
         _record(upload_id, size, state)
     return size
 
@@ -74,25 +74,25 @@ def append_chunk(repository, upload_id, stream, content_length, content_range=No
 def finish_upload(repository, upload_id, digest, stream, content_length):
     """Append the last body (may be empty), verify the digest and commit the blob."""
     check_digest(digest)
-    find_upload(repository, upload_id)
     db.session.commit()
     with upload_lock(upload_id), noting_storage_full(f"finishing upload {upload_id} ({digest})"):
         try:
             if content_length:
-                size, state = _append(upload_id, stream, content_length, None, finish=True)
+                size, state = _append(
+                    repository, upload_id, stream, content_length, None, finish=True
+                )
             else:
-                size, state = _hash_state(upload_id)
+                size, state = _hash_state(repository, upload_id)
                 current_storage().writer(upload_path(upload_id), append=True).commit()
             _verify(upload_path(upload_id), digest, size, state)
         except DigestInvalid:
             _discard(upload_id)
             raise
         try:
-            store_blob(repository, upload_path(upload_id), digest, size)
+            store_blob(repository, upload_path(upload_id), digest, size, ending_upload=upload_id)
         except BlobUnknown:  # garbage collection took the bytes: the session is over too
             _end_session(upload_id)
             raise
-        _end_session(upload_id)
     return size
 
 
@@ -159,11 +159,11 @@ def upload_size(repository, upload_id) -> int:
     return size
 
 
-def _append(upload_id, stream, content_length, content_range, finish=False):
+def _append(repository, upload_id, stream, content_length, content_range, finish=False):
     """Receive a chunk at the end of the upload; (new size, hash state). A chunk that fails
     is cut off again: the upload stays as it was. The last one (`finish`) is committed (made
     durable and whole); the others are only closed."""
-    size, state = _hash_state(upload_id)
+    size, state = _hash_state(repository, upload_id)
     if content_range is not None:
         start, end = content_range
         if start != size:
@@ -186,20 +186,25 @@ def _append(upload_id, stream, content_length, content_range, finish=False):
     return writer.size, state
 
 
-def _hash_state(upload_id):
-    """(size, sha256 state) of an upload, under its lock: the one its row recorded when it
-    is for the size stored; else rebuilt by reading the stored bytes."""
+def _hash_state(repository, upload_id):
+    """(size, sha256 state) of an upload of `repository` (BlobUploadUnknown for another's),
+    under its lock: the one its row recorded when it is for the size stored; else rebuilt by
+    reading the stored bytes. Its one read of the row never waits for the writer lock."""
+    with read_only_transactions():
+        recorded = db.session.execute(
+            select(Upload.repository_id, Upload.size, Upload.hash_state).where(
+                Upload.id == upload_id
+            )
+        ).first()
+        db.session.commit()
+    if recorded is None or recorded.repository_id != repository.id:
+        raise BlobUploadUnknown("upload unknown", {"uuid": upload_id})
     storage = current_storage()
     path = upload_path(upload_id)
     stored = storage.stat(path)
     if stored is None:
         raise BlobUploadUnknown("upload data missing", {"uuid": upload_id})
-    with read_only_transactions():  # a read: never waits for the writer lock
-        recorded = db.session.execute(
-            select(Upload.size, Upload.hash_state).where(Upload.id == upload_id)
-        ).first()
-        db.session.commit()
-    if recorded is not None and recorded.size == stored:
+    if recorded.size == stored:
         state = ResumableSha256.from_state(recorded.hash_state)
         if state is not None:
             return stored, state

@@ -133,7 +133,7 @@ def test_collection_deleting_existing_bytes_before_the_link_uses_the_spare_copy(
     digest = upload(repository, data)
     runs = []
     run_between_touch_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes=0)))
-    session = uploads.start_upload(repository, "admin").id
+    session = uploads.start_upload(repository, "admin")
     uploads.finish_upload(repository, session, digest, io.BytesIO(data), len(data))
     assert runs[0].blobs_deleted == 1  # the old copy went...
     assert bytes_present(digest) and linked(repository, digest)  # ...the spare took its place
