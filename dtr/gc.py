@@ -28,18 +28,16 @@ runs at a time (in this process the `SerializedWriteConnection` lock, across pro
 `BEGIN IMMEDIATE`); on PostgreSQL the same orders come from row locks, taken in the places
 named below with SELECT .. FOR UPDATE / FOR SHARE (no-ops on SQLite).
 
-1. An upload commits a blob in three steps (`services/blobs.store_blob`): (a) its row is
-   created or touched (`touched_at` = now) in a committed write transaction; (b) the bytes
-   move to `blobs/...` (or, when the same content is there already, the upload's copy stays
-   aside as a spare); (c) one write transaction checks that the bytes are at their path (if
+1. An upload commits a blob (`services/blobs.store_blob`) in two steps: (a) the bytes move
+   to `blobs/...` (or, when the same content is there already, the upload's copy stays
+   aside as a spare); (b) one write transaction checks that the bytes are at their path (if
    not, it puts the spare there, or fails cleanly with BLOB_UNKNOWN: the client pushes
-   again), touches the row again and links it to the repository. The sweep (2) deletes a
-   blob's rows and bytes in one write transaction only if the blob was not touched within
-   the grace window. So a sweep transaction that runs after (a) keeps the blob (unless the
-   grace window is shorter than the few milliseconds from (a) to (c), and then (c) sees the
-   bytes gone), and one that runs before (a) is followed by (a), (b), (c) recreating both
-   row and bytes. (c) never links a blob whose bytes are missing: it checks them under the
-   write lock that the sweep holds while it deletes them.
+   again), creates or touches the blob's row and links it to the repository. The sweep (2)
+   deletes bytes only of blobs that have a row, in its write transaction, so (b), under the
+   same write lock, never links a blob whose bytes are missing; a sweep between (a) and (b)
+   can only hit moved bytes through a row of the same digest whose bytes were missing, and
+   then (b) fails cleanly. A quarantined blob's row is touched (committed) before (a): a
+   sweep keeps blobs touched within the grace window, so the healing copy is not swept.
 2. The blob sweep, per batch, in one write transaction: lock the candidates' rows (PostgreSQL:
    FOR UPDATE), keep only those still untouched within the grace window and referenced by
    no manifest at all (the garbage manifests are deleted before, so any manifest still
@@ -49,7 +47,11 @@ named below with SELECT .. FOR UPDATE / FOR SHARE (no-ops on SQLite).
    _check_references`, FOR SHARE on PostgreSQL). Either it commits before a sweep
    transaction, which then sees its references and keeps the blobs, or after, and then it
    finds the rows gone and fails with MANIFEST_BLOB_UNKNOWN. It never commits a manifest
-   pointing at a deleted blob.
+   pointing at a deleted blob. (The same check before that transaction only fails a bad
+   push early.) A manifest the repository has already (pushed again, under a new tag) is
+   not checked again in it: that transaction finds its row (FOR SHARE), or else stores it
+   anew, checked; the blobs a manifest still there names are live (2), and so is a manifest
+   tagged since the mark (4).
 4. The manifest sweep, per batch, in one write transaction: lock the candidates (FOR UPDATE
    on PostgreSQL) and spare those that became live since the mark. Anything that made one
    live is new since the mark: a manifest created, or a tag created or moved (`updated_at`),

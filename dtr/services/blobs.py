@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from ..database import db, dialect_insert, insert_ignoring_duplicates
+from ..database import db, dialect_insert, insert_ignoring_duplicates, read_only_transactions
 from ..errors import BlobUnknown
 from ..models import Blob, RepositoryBlob, Upload, utcnow
 from ..storage import PathNotFound, current_storage
@@ -53,16 +53,19 @@ def store_blob(repository, source_path, digest, size, ending_upload=None):
     (and end the upload session `ending_upload`, its row deleted in the link's transaction).
 
     The order is what keeps a garbage collection running meanwhile from losing the blob
-    (see `dtr/gc.py`): first the blob's row is touched in a committed transaction (a
-    collection keeps blobs touched within its grace window), then the bytes move (or, when
-    the same content is there already, ours stay aside as a spare), then the link commits
-    after checking, under the write lock, that the bytes are in place.
+    (see `dtr/gc.py`): the bytes move (or, when the same content is there already, ours stay
+    aside as a spare), then one write transaction links the blob after checking that the
+    bytes are in place, under the write lock that a collection holds while it deletes bytes.
+    One write transaction per blob: a collection only deletes the bytes of blobs that have a
+    row, and one between the move and the link can only find a row of the same digest whose
+    bytes were missing (then the link fails cleanly and the client pushes again).
 
-    A quarantined blob heals: our verified bytes replace the stored ones, and the link's
+    A quarantined blob heals: its row is touched first (committed, so that a collection
+    keeps it meanwhile), our verified bytes replace the stored ones, and the link's
     transaction lifts the quarantine (it also moves the touch time, which tells a storage
     verification that read the old bytes not to quarantine it again).
     """
-    quarantined = touch_blob(digest, size)
+    quarantined = _is_quarantined(digest) and touch_blob(digest, size)
     storage = current_storage()
     target = blob_path(digest)
     spare = source_path if not quarantined and storage.stat(target) is not None else None
@@ -80,6 +83,14 @@ def link_blob(repository, digest, size):
     BlobUnknown when its bytes are gone."""
     touch_blob(digest, size)
     _link_present_blob(repository, digest, size, None)
+
+
+def _is_quarantined(digest) -> bool:
+    """A read that never waits for the writer lock."""
+    with read_only_transactions():
+        quarantine = db.session.scalar(select(Blob.quarantine).where(Blob.digest == digest))
+        db.session.commit()
+    return quarantine is not None
 
 
 def touch_blob(digest, size) -> bool:

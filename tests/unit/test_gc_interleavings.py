@@ -86,9 +86,8 @@ def linked(repository, digest):
     return db.session.get(RepositoryBlob, (repository.id, digest)) is not None
 
 
-def run_between_touch_and_link(monkeypatch, action):
-    """Run `action` once, after a push touched its blob and placed the bytes, before the
-    link commits."""
+def run_between_move_and_link(monkeypatch, action):
+    """Run `action` once, after a push placed the bytes, before the link commits."""
     original = blobs._link_present_blob
 
     def link(*args):
@@ -99,12 +98,12 @@ def run_between_touch_and_link(monkeypatch, action):
     monkeypatch.setattr(blobs, "_link_present_blob", link)
 
 
-def test_collection_between_touch_and_link_keeps_the_blob_within_the_grace_window(
-    monkeypatch, repository
-):
+@pytest.mark.parametrize("grace_minutes", [120, 0])
+def test_collection_between_move_and_link_keeps_a_new_blob(monkeypatch, repository, grace_minutes):
+    """The blob has no row yet: a collection has nothing to delete, whatever its grace."""
     runs = []
-    run_between_touch_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes=120)))
-    digest = upload(repository, b"a layer being pushed")
+    run_between_move_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes)))
+    digest = upload(repository, f"a layer being pushed, grace {grace_minutes}".encode())
     assert runs[0].blobs_deleted == 0
     assert bytes_present(digest) and linked(repository, digest)
 
@@ -112,13 +111,16 @@ def test_collection_between_touch_and_link_keeps_the_blob_within_the_grace_windo
 def test_collection_deleting_the_bytes_before_the_link_fails_the_upload_cleanly(
     monkeypatch, repository
 ):
+    """A row whose bytes were missing (damage) makes a collection delete the path the push
+    just moved its bytes to: the link sees them gone and fails cleanly, leaving nothing."""
+    data = b"a layer whose row lost its bytes"
+    digest = upload(repository, data)
+    current_storage().delete(blob_path(digest))
     runs = []
-    run_between_touch_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes=0)))
-    data = b"a layer whose grace window is zero"
+    run_between_move_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes=0)))
     with pytest.raises(BlobUnknown):
         upload(repository, data)
-    assert runs[0].blobs_deleted == 1  # touched before the collection: old, with grace 0
-    digest = digest_of(data)
+    assert runs[0].blobs_deleted == 1
     assert not bytes_present(digest) and not linked(repository, digest)
     assert db.session.get(Blob, digest) is None  # no row without bytes
     assert list(current_storage().list("uploads")) == []
@@ -132,7 +134,7 @@ def test_collection_deleting_existing_bytes_before_the_link_uses_the_spare_copy(
     data = b"a layer stored long ago, pushed again"
     digest = upload(repository, data)
     runs = []
-    run_between_touch_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes=0)))
+    run_between_move_and_link(monkeypatch, lambda: runs.append(collect(grace_minutes=0)))
     session = uploads.start_upload(repository, "admin")
     uploads.finish_upload(repository, session, digest, io.BytesIO(data), len(data))
     assert runs[0].blobs_deleted == 1  # the old copy went...
