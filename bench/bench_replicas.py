@@ -17,8 +17,13 @@ without HAProxy and 1 DTR on SQLite (its default) without HAProxy, each also wit
 processes (`serve --workers 2`). Everything (wrk, the
 pushing threads, HAProxy, PostgreSQL and the replicas) shares the machine's cores.
 
+With `--storage s3` every case stores its blobs in a bucket of its own on moto's S3 server
+(started as the tests start it, tests/support/moto_server.py), set in Settings › Storage
+through the API once the case is up, instead of the shared folder.
+
     .venv/bin/python bench/bench_replicas.py [--duration 10] [--connections 32]
-        [--clients 8] [--small-blobs 1000] [--small-size 4096] [--json FILE] [--only TEXT]
+        [--clients 8] [--small-blobs 1000] [--small-size 4096] [--storage filesystem|s3]
+        [--json FILE] [--only TEXT]
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from bench import (  # noqa: E402
     timed,
 )
 from tests.support.haproxy import HAProxy  # noqa: E402
+from tests.support.moto_server import MotoServer  # noqa: E402
 from tests.support.postgres import Postgres  # noqa: E402
 from tests.support.server import DTRProcess  # noqa: E402
 
@@ -88,9 +94,10 @@ CASES = [
 class Deployment:
     """The case's DTR processes (and HAProxy): `url` is where clients go."""
 
-    def __init__(self, case: Case, folder: Path, postgres: Postgres | None):
+    def __init__(self, case: Case, folder: Path, postgres: Postgres | None, s3_options=None):
         self.case = case
         self.folder = folder
+        self.s3_options = s3_options  # the case's bucket, set once it is up
         url = postgres.new_database() if case.database == "postgresql" else None
         # replicas share a storage folder; SQLite (one process) keeps the instance's own
         env = {"DTR_STORAGE_ROOT": str(folder / "storage")} if url else {}
@@ -112,6 +119,14 @@ class Deployment:
         if self.case.proxy:
             backends = [replica.host for replica in self.replicas]
             self.proxy = HAProxy(self.folder / "haproxy", backends).start()
+        if self.s3_options:
+            response = requests.put(
+                f"{self.url}/api/v0/admin/settings/storage",
+                json={"backend": "s3", "options": self.s3_options},
+                auth=(USER, PASSWORD),
+                timeout=60,
+            )
+            assert response.status_code == 200, response.text
         return self
 
     @property
@@ -180,19 +195,27 @@ def main():
     parser.add_argument("--clients", type=int, default=8, help="pushing threads (8)")
     parser.add_argument("--small-blobs", type=int, default=1000, help="blobs pushed (1000)")
     parser.add_argument("--small-size", type=int, default=4096, help="bytes per blob (4096)")
+    parser.add_argument("--storage", choices=("filesystem", "s3"), default="filesystem")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--only", help="the cases whose label contains this text")
     args = parser.parse_args()
     assert shutil.which("wrk"), "wrk is not installed (make system-deps)"
     tmp = Path(tempfile.mkdtemp(prefix="dtr-bench-replicas"))
     postgres = Postgres().start()
+    (tmp / "moto").mkdir()
+    moto = MotoServer(tmp / "moto").start() if args.storage == "s3" else None
     rows = []
     try:
         for number, case in enumerate(CASES):
             if args.only and args.only not in case.label:
                 continue
             log(f"{case.label}: starting")
-            with Deployment(case, tmp / f"case{number}", postgres) as deployment:
+            s3_options = None
+            if moto is not None:
+                s3_options = moto.driver_options(bucket=f"bench-case-{number}")
+                moto.client().create_bucket(Bucket=s3_options["bucket"])
+            folder = tmp / f"case{number}"
+            with Deployment(case, folder, postgres, s3_options) as deployment:
                 gets = manifest_gets(deployment, args, tmp)
                 log(
                     f"{case.label}: manifest GET {gets.rps:,.0f} req/s, p50 {gets.p50_ms:.1f}"
@@ -204,14 +227,16 @@ def main():
                 spread = requests_per_replica(deployment)
             rows.append((case, gets, blobs_per_second, spread))
     finally:
+        if moto is not None:
+            moto.stop()
         postgres.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     cores = os.cpu_count()
     print(
-        f"\n## Replicas ({cores} cores; manifest GET: wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s; push: {args.small_blobs}+1 x {args.small_size} B blobs + "
-        f"manifest, {args.clients} threads)\n"
+        f"\n## Replicas, storage {args.storage} ({cores} cores; manifest GET: wrk -t2 "
+        f"-c{args.connections} -d{args.duration}s; push: {args.small_blobs}+1 x "
+        f"{args.small_size} B blobs + manifest, {args.clients} threads)\n"
     )
     print(
         "| deployment | manifest GET req/s | p50 ms | p99 ms | non-2xx | small push blobs/s "
