@@ -110,13 +110,13 @@ def log_in(name: str, secret: str, surface: str) -> Identity:
         login_throttle.check(None, address)
         identity = identity_of_token_secret(name, secret)
         if identity is None:
-            _failed(name, address, surface, "unknown, revoked or expired access token")
+            _failed(name, address, surface, "unknown, revoked or expired access token", False)
         record_use(identity, address)
     elif SEPARATOR in name or looks_like(secret, ROBOT_SECRET_PREFIX):
         login_throttle.check(None, address)
         identity = identity_of_robot_secret(name, secret)
         if identity is None:
-            _failed(name, address, surface, "unknown, disabled or expired robot account")
+            _failed(name, address, surface, "unknown, disabled or expired robot account", False)
         record_use(identity, address)
     else:
         passwords.refuse_when_busy(name, secret)  # a flood costs no database work
@@ -130,12 +130,14 @@ def log_in(name: str, secret: str, surface: str) -> Identity:
     return _for_surface(identity, surface)
 
 
-def _failed(name, address, surface, reason):
-    """Count and audit a failed login, then refuse it."""
+def _failed(name, address, surface, reason, against_name=True):
+    """Count and audit a failed login, then refuse it. A token's or a robot's failure counts
+    against the address only: the name's lock does not hold those secrets (they cannot be
+    guessed), so a stale token retried by a job must not lock its owner's password out."""
     log.warning("login failed for %r (%s): %s", name[:100], surface, reason)
     audit.set_client_address(address)
     login_throttle.record_failure(
-        name,
+        name if against_name else None,
         address,
         also=lambda: audit.record(
             name[:255] or None, "login.failed", name[:255], {"via": surface, "reason": reason}

@@ -87,11 +87,12 @@ def check(name, address):
 
 
 def record_failure(name, address, also=None):
-    """Count a failed login of `name` from `address`; `also()` runs in the same
-    transaction (the audit record)."""
+    """Count a failed login of `name` (None: of no name) from `address`; `also()` runs in
+    the same transaction (the audit record)."""
     now = utcnow()
     with write_transaction():
-        _count(_name_key(name), now, policy.name_window, _name_lock)
+        if name is not None:
+            _count(_name_key(name), now, policy.name_window, _name_lock)
         _count(_address_key(address), now, policy.address_window, _address_lock)
         if also is not None:
             also()

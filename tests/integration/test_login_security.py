@@ -289,6 +289,28 @@ def test_an_access_token_works_while_its_owners_name_is_locked(throttled):
     assert token(throttled, user, made.json()["token"]).status_code == 200
 
 
+def test_a_revoked_token_retried_does_not_lock_its_owners_password(throttled):
+    """Defect: a CI job retrying a revoked access token counted failures against its
+    owner's name, and the owner's right password then got 429."""
+    user = "person2"
+    time.sleep(3.2)  # whatever an earlier test left
+    password = PEOPLE[user][0]
+    made = requests.post(
+        f"{throttled.url}/api/v0/accounts/{user}/tokens",
+        json={"name": "stale", "scopes": ["registry:pull"]},
+        auth=(user, password),
+    )
+    assert made.status_code == 201, made.text
+    revoked = requests.delete(
+        f"{throttled.url}/api/v0/accounts/{user}/tokens/{made.json()['id']}",
+        auth=(user, password),
+    )
+    assert revoked.status_code == 204, revoked.text
+    for _ in range(6):
+        assert token(throttled, user, made.json()["token"]).status_code == 401
+    assert token(throttled, user, password).status_code == 200
+
+
 def test_an_address_backs_off_more_and_more(tmp_path, servers):
     """Many names from one address: after 20 failures, each failure locks the address twice
     as long as the one before (everyone behind it waits, right passwords too)."""
