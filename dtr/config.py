@@ -46,6 +46,9 @@ DEFAULTS = {
     # Server processes (`serve --workers`), each with THREADS threads. One is the embedded
     # default; more share the work of one machine's cores (SQLite or PostgreSQL).
     "WORKERS": 1,
+    # Seconds between two ticks of the scheduler thread (dtr/scheduler.py): a scheduled job
+    # starts at most this long after its due time.
+    "SCHEDULER_TICK_SECONDS": 30,
     # Seconds a repository, manifest or blob-link lookup is remembered. A write invalidates at
     # once, in this process and (services/change_signals.py) every other sharing the database.
     "LOOKUP_CACHE_SECONDS": 2,

@@ -1,10 +1,11 @@
 """The in-process scheduler thread, one in each server process.
 
-Every `TICK_SECONDS`: the LDAP sync, every `sync_interval_minutes` while the auth mode is
-LDAP; garbage collection, when its cron schedule (UTC) says so; every hour, forgetting
-failed logins that no longer count. Each runs once per due time across every process and
-replica sharing the database (leases: `services/periodic_jobs.py`, and GC's own run rows).
-The clock and the sleep are parameters, so a test can make a job fire without waiting.
+Every tick (SCHEDULER_TICK_SECONDS of the configuration, `TICK_SECONDS` by default): the
+LDAP sync, every `sync_interval_minutes` while the auth mode is LDAP; garbage collection,
+when its cron schedule (UTC) says so; every hour, forgetting failed logins that no longer
+count. Each runs once per due time across every process and replica sharing the database
+(leases: `services/periodic_jobs.py`, and GC's own run rows). The clock and the sleep are
+parameters, so a test can make a job fire without waiting.
 """
 
 import logging
@@ -33,9 +34,10 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
     from .services.gc_jobs import ScheduleState
 
     gc_state = ScheduleState()
+    tick = app.config.get("SCHEDULER_TICK_SECONDS", TICK_SECONDS)
     done = 0
     while ticks is None or done < ticks:
-        sleep(TICK_SECONDS)
+        sleep(tick)
         done += 1
         with app.app_context():
             try:

@@ -87,17 +87,27 @@ def run_scheduled_gc_if_due(state: ScheduleState, now) -> GcRun | None:
     `now`."""
     schedule = gc_settings().schedule
     if schedule != state.schedule:
+        if schedule:
+            state.next_due = next_runs(schedule, now, 1)[0]
+            log.info(
+                "garbage collection schedule %s: next at %sZ", schedule, state.next_due.isoformat()
+            )
+        elif state.schedule:
+            state.next_due = None
+            log.info("garbage collection schedule %s removed", state.schedule)
         state.schedule = schedule
-        state.next_due = next_runs(schedule, now, 1)[0] if schedule else None
         return None
     if state.next_due is None or now < state.next_due:
         return None
     due, state.next_due = state.next_due, next_runs(schedule, now, 1)[0]
     try:
-        return run_garbage_collection(triggered_by=scheduled_trigger(due), once=True)
+        run = run_garbage_collection(triggered_by=scheduled_trigger(due), once=True)
     except JobRunning:
-        log.info("scheduled garbage collection skipped: one is running")
+        log.info("scheduled garbage collection of %sZ skipped: one is running", due.isoformat())
         return None
+    if run is None:
+        log.info("scheduled garbage collection of %sZ: another process ran it", due.isoformat())
+    return run
 
 
 def scheduled_trigger(due) -> str:

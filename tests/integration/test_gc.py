@@ -55,9 +55,14 @@ def settings(api, **changes):
 def collect(api, dry_run=False):
     started = ok(api.post("/admin/jobs", json={"job": "registryGC", "dryRun": dry_run}), 202)
     assert started["state"] == "running" and started["dryRun"] is dry_run
+    return finished_job(api, started["id"])
+
+
+def finished_job(api, job_id):
+    """The job, once it is no longer running; it must have ended done, without errors."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        job = ok(api.get(f"/admin/jobs/{started['id']}"))
+        job = ok(api.get(f"/admin/jobs/{job_id}"))
         if job["state"] != "running":
             assert job["state"] == "done", job
             assert job["errors"] == []

@@ -45,10 +45,14 @@ class CleanFailure(Exception):
 
 
 class Pusher:
-    def __init__(self, server, number, repos):
+    """Pushes `images` images (every sixth an index) to `repos` on `server` (anything with a
+    `url`: a DTR, or a load balancer in front of several), a push that failed cleanly again."""
+
+    def __init__(self, server, number, repos, images=IMAGES_PER_PUSHER):
         self.client = RegistryClient(server.url, "admin", USERS["admin"][0])
         self.number = number
         self.repos = repos
+        self.images = images
         self.random = random.Random(number)
         self.clean_failures = []
         self.hard_failures = []
@@ -69,7 +73,7 @@ class Pusher:
         return [config, *layers], json.dumps(manifest).encode()
 
     def run(self):
-        for index in range(IMAGES_PER_PUSHER):
+        for index in range(self.images):
             repo = self.repos[index % len(self.repos)]
             tag = f"p{self.number}-{index % TAGS_PER_PUSHER}"
             try:
@@ -199,15 +203,21 @@ def test_pushes_racing_garbage_collection_lose_nothing(server):
     )
     assert runs >= 5 and deleted["blobs"] > 0 and deleted["manifests"] > 0
 
-    reader = RegistryClient(server.url, "admin", USERS["admin"][0])
+    verify_last_pushed(RegistryClient(server.url, "admin", USERS["admin"][0]), pushers, repos)
+    verify_database(server)
+
+
+def verify_last_pushed(reader, pushers, repos):
+    """Every tag of every repository points at the image its pusher pushed last, whole;
+    {(repository, tag): manifest digest}."""
     expected = {key: digest for p in pushers for key, digest in p.last_pushed.items()}
-    assert len(expected) == PUSHERS * TAGS_PER_PUSHER * len(repos)
+    assert len(expected) == len(pushers) * TAGS_PER_PUSHER * len(repos)
     for (repo, tag), digest in expected.items():
         response = reader.get_manifest(repo, tag)
         assert response.status_code == 200, (repo, tag)
         assert response.headers["Docker-Content-Digest"] == digest
         verify_manifest(reader, repo, response.content)
-    verify_database(server)
+    return expected
 
 
 def verify_manifest(reader, repo, payload):
@@ -226,8 +236,11 @@ def verify_manifest(reader, repo, payload):
         assert "sha256:" + hashlib.sha256(blob.content).hexdigest() == descriptor["digest"]
 
 
-def verify_database(server):
-    """No manifest left (tagged or not) names a blob without its row, link and bytes."""
+def verify_database(server, stored_size=None):
+    """No manifest left (tagged or not) names a blob without its row, link and bytes;
+    `stored_size(digest)`: the size of its bytes on the storage, None when missing (default:
+    the file in the server's storage folder)."""
+    stored_size = stored_size or partial(stored_file_size, server)
     rows = server.sql(
         "SELECT m.repository_id, r.digest, b.size, rb.digest FROM manifest_references r "
         "JOIN manifests m ON m.id = r.manifest_id "
@@ -243,7 +256,11 @@ def verify_database(server):
     for _, digest, size, linked in rows:
         assert size is not None, f"{digest}: a manifest names a blob with no row"
         assert linked is not None, f"{digest}: not linked to the manifest's repository"
-        hexdigest = digest.split(":")[1]
-        path = server.instance / "storage" / "blobs" / "sha256" / hexdigest[:2] / hexdigest
-        assert path.is_file() and path.stat().st_size == size, f"{digest}: bytes missing"
+        assert stored_size(digest) == size, f"{digest}: bytes missing"
     assert orphans == 0  # the last collection (grace 0) left no unreferenced blob
+
+
+def stored_file_size(server, digest):
+    hexdigest = digest.split(":")[1]
+    path = server.instance / "storage" / "blobs" / "sha256" / hexdigest[:2] / hexdigest
+    return path.stat().st_size if path.is_file() else None

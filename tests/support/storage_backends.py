@@ -7,6 +7,7 @@ returns the body of the PUT. The servers come from the fixtures of tests/support
 azurite.py and swift_aio.py, started on first use.
 """
 
+import contextlib
 import itertools
 
 import requests
@@ -47,17 +48,24 @@ def driver_of(config):
     return create_driver(config["backend"], config["options"])
 
 
-def stored_blob_digests(config) -> set:
-    """Digests of the blobs stored under blobs/ on the storage of `config`."""
+@contextlib.contextmanager
+def open_driver(config):
+    """`driver_of(config)`, closed at the end (the drivers that keep connections)."""
     driver = driver_of(config)
     try:
+        yield driver
+    finally:
+        getattr(driver, "close", lambda: None)()
+
+
+def stored_blob_digests(config) -> set:
+    """Digests of the blobs stored under blobs/ on the storage of `config`."""
+    with open_driver(config) as driver:
         return {
             f"{path.split('/')[1]}:{path.split('/')[3]}"
             for path in driver.list("blobs")
             if path.count("/") == 3
         }
-    finally:
-        getattr(driver, "close", lambda: None)()
 
 
 def storage_api(server, method, path="", user="admin", **kwargs):
