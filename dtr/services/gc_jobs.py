@@ -78,13 +78,16 @@ class ScheduleState:
 
     schedule: str | None = None  # None: not looked at yet
     next_due: object = None  # naive UTC datetime, or None without a schedule
+    postponed: object = None  # the due time waiting for a running collection to end
 
 
 def run_scheduled_gc_if_due(state: ScheduleState, now) -> GcRun | None:
     """One scheduler tick at `now` (naive UTC): when the schedule's next time has come, run
     a collection in this thread, triggered by "schedule:<that time>" (once: another process
-    sharing the database may have run it already). A new or changed schedule counts from
-    `now`."""
+    sharing the database may have run it already). While another collection runs (started
+    by hand, or this time's by another process), the time waits for the next tick, so a
+    collection that ran over the time does not make it skipped. A new or changed schedule
+    counts from `now`."""
     schedule = gc_settings().schedule
     if schedule != state.schedule:
         if schedule:
@@ -103,8 +106,11 @@ def run_scheduled_gc_if_due(state: ScheduleState, now) -> GcRun | None:
     try:
         run = run_garbage_collection(triggered_by=scheduled_trigger(due), once=True)
     except JobRunning:
-        log.info("scheduled garbage collection of %sZ skipped: one is running", due.isoformat())
+        if state.postponed != due:
+            log.info("scheduled garbage collection of %sZ waits: one is running", due.isoformat())
+        state.next_due = state.postponed = due  # tried again at the next tick
         return None
+    state.postponed = None
     if run is None:
         log.info("scheduled garbage collection of %sZ: another process ran it", due.isoformat())
     return run

@@ -9,9 +9,11 @@ from flask_migrate import upgrade
 
 from dtr import create_app, scheduler
 from dtr.database import db
+from dtr.gc import LEASE
 from dtr.models import Blob, GcRun, utcnow
 from dtr.services import gc_jobs
 from dtr.services.gc_settings import GRACE_KEY, SCHEDULE_KEY, UNTAGGED_KEY, set_schedule
+from dtr.services.job_leases import release_lease, take_lease
 from dtr.services.settings import forget_cached_setting
 from dtr.storage import current_storage
 from dtr.storage.layout import blob_path
@@ -132,5 +134,24 @@ def test_another_process_already_ran_this_scheduled_time(app):
         )
         db.session.commit()
         assert gc_jobs.run_scheduled_gc_if_due(state, datetime(2026, 11, 27, 13, 0, 10)) is None
+        assert len(scheduled_runs()) == 1
+        assert state.next_due == datetime(2026, 11, 27, 14)
+
+
+def test_a_scheduled_time_waits_for_a_running_collection_instead_of_being_skipped(app):
+    with app.app_context():
+        set_schedule("admin", "@hourly")
+        state = gc_jobs.ScheduleState()
+        gc_jobs.run_scheduled_gc_if_due(state, datetime(2026, 11, 27, 12, 30))
+        assert take_lease(LEASE, "a collection started by hand", 3600)
+        db.session.commit()
+        for minute in (0, 1, 2):  # ticks while it runs
+            tick = datetime(2026, 11, 27, 13, minute, 5)
+            assert gc_jobs.run_scheduled_gc_if_due(state, tick) is None
+        assert scheduled_runs() == []
+        release_lease(LEASE, "a collection started by hand")
+        db.session.commit()
+        run = gc_jobs.run_scheduled_gc_if_due(state, datetime(2026, 11, 27, 13, 3, 5))
+        assert run is not None and run.triggered_by == "schedule:2026-11-27T13:00:00Z"
         assert len(scheduled_runs()) == 1
         assert state.next_due == datetime(2026, 11, 27, 14)
