@@ -22,6 +22,7 @@ billed: give the bucket a lifecycle rule that aborts incomplete multipart upload
 day or more (longer than an upload may stay idle before garbage collection drops it).
 """
 
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -369,6 +370,49 @@ class S3Driver(StorageDriver):
                 f"S3 delete: {len(response['Errors'])} keys not deleted, "
                 f"{first.get('Key')}: {first.get('Code')} {first.get('Message', '')}"
             )
+
+    def delete_files(self, paths):
+        """1,000 keys per request (a collection deletes thousands, inside its write
+        transaction), then the multipart uploads of those keys (parked ones) aborted after
+        one listing, instead of three requests per file."""
+        failed, keys = {}, {}
+        for path in paths:
+            try:
+                keys[self._key(path)] = path
+            except StorageError as error:
+                failed[path] = str(error)
+        names = list(keys)
+        for start in range(0, len(names), 1000):
+            batch = names[start : start + 1000]
+            try:
+                with self.errors("delete"):
+                    response = self.client.delete_objects(
+                        Bucket=self.bucket,
+                        Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                    )
+            except StorageError as error:
+                failed.update((keys[key], str(error)) for key in batch)
+                continue
+            for error in response.get("Errors", ()):
+                reason = f"S3 delete: {error.get('Code')} {error.get('Message', '')}"
+                failed[keys[error["Key"]]] = reason.strip()
+        self._abort_uploads_of({key for key, path in keys.items() if path not in failed})
+        return failed
+
+    def _abort_uploads_of(self, keys):
+        """Best effort (what is left is the lifecycle rule's)."""
+        if not keys:
+            return
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=os.path.commonprefix(sorted(keys))
+        )
+        try:
+            for page in pages:
+                for upload in page.get("Uploads", ()):
+                    if upload["Key"] in keys:
+                        self.abort(upload["Key"], upload["UploadId"])
+        except (ClientError, BotoCoreError):
+            pass
 
     def download_url(self, path, expires_in):
         if not self._redirect:

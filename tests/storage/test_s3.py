@@ -385,3 +385,21 @@ def test_a_parked_upload_missing_parts_is_an_error_not_wrong_content(s3_driver, 
     abort_every_upload(moto_server)  # a lifecycle rule took it
     with pytest.raises(StorageError, match="S3"):
         read(driver, "uploads/lost")
+
+
+def test_delete_files_batches_and_aborts_parked_uploads(s3_driver, moto_server):
+    """What a collection deletes: many files in one request, the parked ones' uploads
+    aborted, missing ones no error."""
+    paths = [f"blobs/sha256/{n:02x}/data" for n in range(30)]
+    for path in paths:
+        write(s3_driver, path, path.encode())
+    write(s3_driver, "uploads/parked", b"")
+    append_chunks(s3_driver, "uploads/parked", [b"1" * (6 * MIB)])
+    assert len(open_uploads(moto_server)) == 1
+    calls = calls_of(s3_driver)
+    doomed = [*paths, "uploads/parked", "uploads/never-there"]
+    assert s3_driver.delete_files(doomed) == {}
+    assert calls.count("DeleteObjects") == 1 and "HeadObject" not in calls
+    assert all(s3_driver.stat(path) is None for path in doomed)
+    assert open_uploads(moto_server) == []
+    assert s3_driver.delete_files(["a/../b"]) == {"a/../b": "invalid storage path 'a/../b'"}
