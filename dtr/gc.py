@@ -30,14 +30,17 @@ named below with SELECT .. FOR UPDATE / FOR SHARE (no-ops on SQLite).
 
 1. An upload commits a blob (`services/blobs.store_blob`) in two steps: (a) the bytes move
    to `blobs/...` (or, when the same content is there already, the upload's copy stays
-   aside as a spare); (b) one write transaction checks that the bytes are at their path (if
-   not, it puts the spare there, or fails cleanly with BLOB_UNKNOWN: the client pushes
+   aside as a spare); (b) one write transaction makes sure that the bytes are at their path
+   (if not, it puts the spare there, or fails cleanly with BLOB_UNKNOWN: the client pushes
    again), creates or touches the blob's row and links it to the repository. The sweep (2)
-   deletes bytes only of blobs that have a row, in its write transaction, so (b), under the
-   same write lock, never links a blob whose bytes are missing; a sweep between (a) and (b)
-   can only hit moved bytes through a row of the same digest whose bytes were missing, and
-   then (b) fails cleanly. A quarantined blob's row is touched (committed) before (a): a
-   sweep keeps blobs touched within the grace window, so the healing copy is not swept.
+   deletes bytes only of blobs that have a row, in its write transaction, and there moves a
+   number (`services/blob_sweeps.py`) that the push read before (a). So (b), under the same
+   write lock, never links a blob whose bytes are missing, and looks at the storage again
+   only when that number moved (no storage round trip under the lock otherwise). A sweep
+   between (a) and (b) can only hit moved bytes through a row of the same digest whose bytes
+   were missing, and then (b) fails cleanly. A quarantined blob's row is touched (committed)
+   before (a): a sweep keeps blobs touched within the grace window, so the healing copy is
+   not swept.
 2. The blob sweep, per batch, in one write transaction: lock the candidates' rows (PostgreSQL:
    FOR UPDATE), keep only those still untouched within the grace window and referenced by
    no manifest at all (the garbage manifests are deleted before, so any manifest still
@@ -91,7 +94,7 @@ from .models import (
     Upload,
     utcnow,
 )
-from .services import lookup_caches
+from .services import blob_sweeps, lookup_caches
 from .services.gc_settings import gc_settings
 from .services.job_leases import renew_lease
 from .services.job_runs import JobWork, claim_job, finish_job
@@ -478,6 +481,8 @@ class Collection(JobWork):
                     for digest, size in batch
                     if digest not in spared
                 }
+                if doomed:
+                    blob_sweeps.moved()  # pushes linking meanwhile look at the storage again
                 failed = self.storage.delete_files(list(doomed))
                 gone = []
                 for path, (digest, size) in doomed.items():

@@ -15,7 +15,7 @@ from ..errors import BlobUnknown
 from ..models import Blob, RepositoryBlob, Upload, utcnow
 from ..storage import PathNotFound, current_storage
 from ..storage.layout import blob_path
-from . import lookup_caches
+from . import blob_sweeps, lookup_caches
 from .storage_full import clear_storage_full
 
 log = logging.getLogger("dtr.storage")
@@ -54,25 +54,28 @@ def store_blob(repository, source_path, digest, size, ending_upload=None):
 
     The order is what keeps a garbage collection running meanwhile from losing the blob
     (see `dtr/gc.py`): the bytes move (or, when the same content is there already, ours stay
-    aside as a spare), then one write transaction links the blob after checking that the
-    bytes are in place, under the write lock that a collection holds while it deletes bytes.
-    One write transaction per blob: a collection only deletes the bytes of blobs that have a
-    row, and one between the move and the link can only find a row of the same digest whose
-    bytes were missing (then the link fails cleanly and the client pushes again).
+    aside as a spare), then one write transaction links the blob after making sure that the
+    bytes are in place: unless no collection deleted any bytes since the push looked
+    (`blob_sweeps`), it checks the storage, under the write lock that a collection holds
+    while it deletes bytes. One write transaction per blob: a collection only deletes the
+    bytes of blobs that have a row, and one between the move and the link can only find a
+    row of the same digest whose bytes were missing (then the link fails cleanly and the
+    client pushes again).
 
     A quarantined blob heals: its row is touched first (committed, so that a collection
     keeps it meanwhile), our verified bytes replace the stored ones, and the link's
     transaction lifts the quarantine (it also moves the touch time, which tells a storage
     verification that read the old bytes not to quarantine it again).
     """
-    quarantined = _is_quarantined(digest) and touch_blob(digest, size)
+    quarantined, sweeps = _before_storing(digest)
+    quarantined = quarantined and touch_blob(digest, size)
     storage = current_storage()
     target = blob_path(digest)
     spare = source_path if not quarantined and storage.stat(target) is not None else None
     if spare is None:
         storage.move(source_path, target)
     # healed when quarantined
-    _link_present_blob(repository, digest, size, spare, quarantined, ending_upload)
+    _link_present_blob(repository, digest, size, spare, quarantined, ending_upload, sweeps)
     if spare is not None:
         storage.delete(spare)
     clear_storage_full()
@@ -85,12 +88,14 @@ def link_blob(repository, digest, size):
     _link_present_blob(repository, digest, size, None)
 
 
-def _is_quarantined(digest) -> bool:
-    """A read that never waits for the writer lock."""
+def _before_storing(digest) -> tuple[bool, int]:
+    """(whether the blob is quarantined, the blob sweeps so far): a read that never waits for
+    the writer lock, before the storage is looked at."""
     with read_only_transactions():
         quarantine = db.session.scalar(select(Blob.quarantine).where(Blob.digest == digest))
+        sweeps = blob_sweeps.current()
         db.session.commit()
-    return quarantine is not None
+    return quarantine is not None, sweeps
 
 
 def touch_blob(digest, size) -> bool:
@@ -118,23 +123,16 @@ def lock_blob_rows(digests):
     )
 
 
-def _link_present_blob(repository, digest, size, spare, healed=False, ending_upload=None):
-    """One write transaction: check that the bytes are at their path (a garbage collection
-    since the touch may have deleted them: put the spare copy there, or fail cleanly), touch
-    the row again (lifting its quarantine when `healed`), link it to the repository and
-    delete the row of the upload session it ends."""
+def _link_present_blob(
+    repository, digest, size, spare, healed=False, ending_upload=None, sweeps_seen=None
+):
+    """One write transaction: make sure the bytes are at their path (a garbage collection
+    since `sweeps_seen`, or since ever when None, may have deleted them: put the spare copy
+    there, or fail cleanly), touch the row (lifting its quarantine when `healed`), link it
+    to the repository and delete the row of the upload session it ends."""
     lock_blob_rows([digest])
-    storage = current_storage()
-    target = blob_path(digest)
-    if storage.stat(target) is None:
-        if spare is None:
-            db.session.rollback()
-            raise BlobUnknown(
-                "the blob was removed by garbage collection while it was being stored; "
-                "push it again",
-                {"digest": digest},
-            )
-        storage.move(spare, target)
+    if sweeps_seen is None or blob_sweeps.current() != sweeps_seen:
+        _ensure_bytes(digest, spare)
     _upsert_touched(digest, size)
     if healed:
         db.session.execute(update(Blob).where(Blob.digest == digest).values(quarantine=None))
@@ -147,6 +145,22 @@ def _link_present_blob(repository, digest, size, spare, healed=False, ending_upl
     if healed:
         lookup_caches.blob_links.clear()
         log.info("blob %s healed: a push wrote its bytes again", digest)
+
+
+def _ensure_bytes(digest, spare):
+    """Under the writer lock: the blob's bytes are at their path, or the spare copy goes
+    there; BlobUnknown (the transaction rolled back) when neither."""
+    storage = current_storage()
+    target = blob_path(digest)
+    if storage.stat(target) is not None:
+        return
+    if spare is None:
+        db.session.rollback()
+        raise BlobUnknown(
+            "the blob was removed by garbage collection while it was being stored; push it again",
+            {"digest": digest},
+        )
+    storage.move(spare, target)
 
 
 def check_stored_size(digest, size):

@@ -233,3 +233,21 @@ def test_dry_run_reports_and_keeps(repository):
     assert json.loads(run.report)["blobs"] == [digest]
     assert run.blobs_deleted == 1 and run.bytes_reclaimed == len(b"garbage to list")
     assert bytes_present(digest) and db.session.get(Blob, digest) is not None
+
+
+def test_a_push_with_no_collection_meanwhile_looks_at_the_storage_once(monkeypatch, repository):
+    """No storage round trip under the writer lock unless a collection deleted bytes since
+    the push looked (services/blob_sweeps.py): the link's transaction trusts that look."""
+    storage = current_storage()
+    looks = []
+    original = type(storage).stat
+    monkeypatch.setattr(
+        type(storage), "stat", lambda self, path: looks.append(path) or original(self, path)
+    )
+    digest = upload(repository, b"a layer nobody collects")
+    assert looks.count(blob_path(digest)) == 1
+    assert bytes_present(digest) and linked(repository, digest)
+    assert collect(grace_minutes=0).blobs_deleted == 1  # it, referenced by no manifest
+    looks.clear()
+    again = upload(repository, b"another layer")  # looked after that sweep: once again
+    assert looks.count(blob_path(again)) == 1

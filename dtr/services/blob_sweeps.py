@@ -1,0 +1,30 @@
+"""How many times garbage collection deleted blob bytes: a number (a row of
+`cache_generations`) that the sweep moves in the write transaction that deletes them.
+
+A push reads it before it looks at the storage, and again under the writer lock when it links
+the blob (`blobs.store_blob`): unchanged, the bytes it saw or moved are still in place, so the
+link needs no storage round trip while every other writer waits for the lock (an S3 HEAD
+costs milliseconds to tens of them, and replicas share the one lock)."""
+
+from sqlalchemy import select
+
+from ..database import db, dialect_insert
+from ..models import CacheGeneration
+
+NAME = "blob-sweeps"
+
+
+def current() -> int:
+    row = select(CacheGeneration.generation).where(CacheGeneration.name == NAME)
+    return db.session.scalar(row) or 0
+
+
+def moved():
+    """In the sweep's write transaction, before it deletes bytes."""
+    statement = dialect_insert(CacheGeneration).values(name=NAME, generation=1)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[CacheGeneration.name],
+            set_={"generation": CacheGeneration.generation + 1},
+        )
+    )
