@@ -41,12 +41,13 @@ class GroupedCache:
                 self._groups.clear()
             self._groups.setdefault(group, {})[key] = (time.monotonic() + self.seconds, value)
 
-    def invalidate(self, group):
-        """After a commit that changed `group`: drop it here, and tell `on_write`."""
+    def invalidate(self, group, announced=False):
+        """After a commit that changed `group`: drop it here, and tell `on_write` (unless
+        `announced`: the transaction that changed it told the other processes already)."""
         with self._lock:
             self._groups.pop(group, None)
             self._generations[group] = self._generations.get(group, 0) + 1
-        if self.on_write is not None:
+        if self.on_write is not None and not announced:
             self.on_write()
 
     def clear(self):

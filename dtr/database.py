@@ -160,13 +160,33 @@ def _note_flush_writes(session, _flush_context):
     session.info["dtr_wrote_in"] = session.get_transaction()
 
 
-def dialect_insert(model):
-    """The database's own INSERT construct, which has ON CONFLICT (SQLite and PostgreSQL)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+def _insert_construct(dialect_name):
+    if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
+    return insert
+
+
+def dialect_insert(model):
+    """The database's own INSERT construct, which has ON CONFLICT (SQLite and PostgreSQL)."""
+    return _insert_construct(db.session.get_bind().dialect.name)(model)
+
+
+def prepared(build):
+    """A statement of a hot path, built once per database by `build(insert)` (`insert`: the
+    database's own INSERT construct, as `dialect_insert`) and executed with bound parameters:
+    `statement()` returns it. Building a statement and keying it for SQLAlchemy's statement
+    cache at every call costs more than SQLite takes to run it."""
+    built = {}
+
+    def statement():
+        dialect_name = db.session.get_bind().dialect.name
+        if dialect_name not in built:
+            built[dialect_name] = build(_insert_construct(dialect_name))
+        return built[dialect_name]
+
+    return statement
 
 
 def insert_ignoring_duplicates(model, **values):

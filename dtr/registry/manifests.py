@@ -3,6 +3,7 @@
 from flask import Response, current_app, request
 
 from .. import access
+from ..database import read_only_transactions
 from ..errors import InvalidInput
 from ..names import check_digest
 from ..services import manifests, signatures
@@ -32,17 +33,21 @@ def get_manifest(name, reference):
 
 
 def put_manifest(name, reference):
-    repository, caller = authorized_repository(name, access.PUSH)
-    payload = manifests.read_manifest_body(body_stream(), current_app.config["MAX_MANIFEST_BYTES"])
-    found = signatures.read_signatures(payload)
-    digest, parsed = manifests.push_manifest(
-        repository,
-        reference,
-        payload,
-        request.headers.get("Content-Type"),
-        caller.name,
-        on_stored=lambda stored: signatures.record_signatures(repository, stored, found),
-    )
+    # Every look and check reads without the writer lock (the body streams in meanwhile);
+    # the push writes in one short transaction of its own.
+    with read_only_transactions():
+        repository, caller = authorized_repository(name, access.PUSH)
+        limit = current_app.config["MAX_MANIFEST_BYTES"]
+        payload = manifests.read_manifest_body(body_stream(), limit)
+        found = signatures.read_signatures(payload)
+        digest, parsed = manifests.push_manifest(
+            repository,
+            reference,
+            payload,
+            request.headers.get("Content-Type"),
+            caller.name,
+            on_stored=lambda stored: signatures.record_signatures(repository, stored, found),
+        )
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if parsed.subject:
         headers["OCI-Subject"] = parsed.subject

@@ -1,7 +1,7 @@
 """Resolve the repository of a registry request, after checking the caller may act on it."""
 
 from .. import access
-from ..errors import NameUnknown
+from ..errors import NameTaken, NameUnknown
 from ..names import split_repository_name
 from ..services.repositories import create_repository, lookup_repository
 from ..services.settings import get_setting
@@ -18,7 +18,10 @@ def authorized_repository(name, action, also_scope=None):
     repository = lookup_repository(name)
     if repository is None:
         if action == access.PUSH and get_setting("create_on_push") and namespace == caller.name:
-            repository = create_repository(caller.identity, name)
+            try:
+                repository = create_repository(caller.identity, name)
+            except NameTaken:  # created by another push since the look (which had no lock)
+                repository = lookup_repository(name)
         else:
             raise NameUnknown(
                 f"repository {name} does not exist: create it first (web UI, API or "

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from ..database import db
+from ..database import db, write_transaction
 from ..models import AuditEvent
 
 _client_address = contextvars.ContextVar("dtr_client_address", default=None)
@@ -31,9 +31,10 @@ def record(actor, action, target, detail=None):
 
 
 def record_refused_push(actor, repository_name):
-    """A push refused by the access function: audited at once (its request fails)."""
-    record(actor, "push.refused", repository_name)
-    db.session.commit()
+    """A push refused by the access function: audited at once (its request fails), in a
+    write transaction of its own (the push's reads are read-only)."""
+    with write_transaction():
+        record(actor, "push.refused", repository_name)
 
 
 def list_events(start=0, limit=100, actor=None, action=None):

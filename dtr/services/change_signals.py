@@ -20,16 +20,11 @@ import logging
 import threading
 
 from flask import has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from ..database import (
-    db,
-    dialect_insert,
-    has_written,
-    own_connection,
-    write_transaction,
-)
+from ..database import db, has_written, own_connection, prepared, write_transaction
 from ..models import CacheGeneration
 
 CONTENT = "content"
@@ -55,27 +50,59 @@ def announce(family):
     process's caches)."""
     if not has_app_context():
         return
-    if has_written(db.session()):
+    session = db.session()
+    if has_written(session):
+        # This process agrees with the number once it is committed: a look before then
+        # reads the number before it, which must not be taken for another process's change.
+        announced = session.info.setdefault(_ANNOUNCED, {})
         generation = _move(family)
-    else:
-        with write_transaction():
-            generation = _move(family)
+        announced[family] = (announced.get(family, (generation,))[0], generation)
+        return
+    with write_transaction():
+        generation = _move(family)
+    _agree(family, generation, generation)
+
+
+_ANNOUNCED = "dtr_announced_generations"  # session.info: family -> (first, last) until commit
+
+
+def _agree(family, first, last):
+    """This process's own announcements (generations first..last) committed: its caches
+    agree with `last`, unless another process moved the number before them."""
     with _lock:
-        if _seen.get(family) == generation - 1:
-            _seen[family] = generation
+        if _seen.get(family) == first - 1:
+            _seen[family] = last
+
+
+@event.listens_for(Session, "after_commit")
+def _announced_committed(session):
+    for family, (first, last) in session.info.pop(_ANNOUNCED, {}).items():
+        _agree(family, first, last)
+
+
+@event.listens_for(Session, "after_rollback")
+def _announced_rolled_back(session):
+    session.info.pop(_ANNOUNCED, None)
+
+
+@prepared
+def _move_statement(insert):
+    table = CacheGeneration.__table__
+    return (
+        insert(table)
+        .values(name=bindparam("family"), generation=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.name], set_={"generation": table.c.generation + 1}
+        )
+        .returning(table.c.generation)
+    )
 
 
 def _move(family):
-    statement = (
-        dialect_insert(CacheGeneration)
-        .values(name=family, generation=1)
-        .on_conflict_do_update(
-            index_elements=[CacheGeneration.name],
-            set_={"generation": CacheGeneration.generation + 1},
-        )
-        .returning(CacheGeneration.generation)
-    )
-    return db.session.execute(statement).scalar_one()
+    return db.session.execute(_move_statement(), {"family": family}).scalar_one()
+
+
+_GENERATIONS = select(CacheGeneration.__table__.c.name, CacheGeneration.__table__.c.generation)
 
 
 def catch_up():
@@ -84,7 +111,7 @@ def catch_up():
     begin before the body has streamed)."""
     try:
         with own_connection() as connection:
-            rows = connection.execute(select(CacheGeneration.name, CacheGeneration.generation))
+            rows = connection.execute(_GENERATIONS)
             current = dict(rows.all())
     except DBAPIError as error:  # the request's own queries will say what is wrong
         log.debug("cache generations not read: %s", error)

@@ -5,9 +5,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from ..database import db
+from ..database import db, has_written, prepared, write_transaction
 from ..errors import (
     DigestInvalid,
     ManifestBlobUnknown,
@@ -17,7 +17,7 @@ from ..errors import (
 )
 from ..models import Manifest, ManifestReference, RepositoryBlob, Tag, utcnow
 from ..names import check_digest, check_tag, is_digest
-from . import lookup_caches
+from . import change_signals, lookup_caches
 from .manifest_parsing import parse_manifest
 
 
@@ -40,7 +40,38 @@ def read_manifest_body(stream, limit):
 
 def push_manifest(repository, reference, payload, content_type, pushed_by, on_stored=None):
     """Store a manifest (under a tag or its digest); returns (digest, parsed manifest).
-    `on_stored(manifest)` adds rows about it in the same transaction (signatures)."""
+    `on_stored(manifest_id)` adds rows about it in the same transaction (signatures).
+
+    Parsing, validation and the checks of what it names come first, in the caller's
+    transaction (a read-only one for a registry PUT: no writer lock); then one short write
+    transaction. A manifest the repository has already (the same bytes pushed again, under
+    another tag) is not stored again, nor its references checked again in that transaction:
+    garbage collection keeps what a stored manifest names (see `dtr/gc.py`).
+    """
+    digest = _digest_of(reference, payload)
+    parsed = parse_manifest(payload, content_type)
+    _check_references(repository, parsed)  # fails early, without the writer lock
+    stored = _manifest_id(repository, digest) is not None
+    with write_transaction():
+        manifest_id = _manifest_id(repository, digest, lock=True) if stored else None
+        if manifest_id is None:  # new, or collected since the look above
+            _check_references(repository, parsed, lock=True)
+            manifest_id = _store_manifest(repository, digest, parsed, payload, pushed_by)
+        if on_stored is not None:
+            on_stored(manifest_id)
+        if not is_digest(reference):
+            _set_tag(repository, reference, manifest_id, pushed_by)
+        changed = has_written(db.session())
+        if changed:  # other processes drop their lookups at their next request
+            change_signals.announce(change_signals.CONTENT)
+    if changed:
+        lookup_caches.manifests.invalidate(repository.id, announced=True)
+    return digest, parsed
+
+
+def _digest_of(reference, payload):
+    """The digest of `payload` (with the algorithm a digest reference names); the reference
+    must be a valid tag or this digest."""
     if is_digest(reference):
         check_digest(reference)
         algorithm = reference.split(":", 1)[0]
@@ -52,88 +83,107 @@ def push_manifest(repository, reference, payload, content_type, pushed_by, on_st
         raise DigestInvalid(
             "manifest digest does not match its content", {"expected": reference, "actual": digest}
         )
-    parsed = parse_manifest(payload, content_type)
-    _check_references(repository, parsed)
-    manifest = _find_by_digest(repository, digest, lock=True)
-    if manifest is None:
-        manifest = Manifest(
-            repository_id=repository.id,
-            digest=digest,
-            media_type=parsed.media_type,
-            artifact_type=parsed.artifact_type,
-            subject_digest=parsed.subject,
-            annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
-            size=len(payload),
-            payload=payload,
-            pushed_by=pushed_by,
-        )
-        db.session.add(manifest)
-        db.session.flush()
-        for target in dict.fromkeys(parsed.blobs):
-            db.session.add(ManifestReference(manifest_id=manifest.id, digest=target, kind="blob"))
-        for target in dict.fromkeys(parsed.manifests):
-            db.session.add(
-                ManifestReference(manifest_id=manifest.id, digest=target, kind="manifest")
-            )
-    if on_stored is not None:
-        on_stored(manifest)
-    if not is_digest(reference):
-        _set_tag(repository, reference, manifest, pushed_by)
-    db.session.commit()
-    lookup_caches.manifests.invalidate(repository.id)
-    return digest, parsed
+    return digest
 
 
-def _check_references(repository, parsed):
+def _store_manifest(repository, digest, parsed, payload, pushed_by):
+    """Insert the manifest and what it references; returns its id."""
+    manifest = Manifest(
+        repository_id=repository.id,
+        digest=digest,
+        media_type=parsed.media_type,
+        artifact_type=parsed.artifact_type,
+        subject_digest=parsed.subject,
+        annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
+        size=len(payload),
+        payload=payload,
+        pushed_by=pushed_by,
+    )
+    db.session.add(manifest)
+    db.session.flush()
+    for kind, targets in (("blob", parsed.blobs), ("manifest", parsed.manifests)):
+        for target in dict.fromkeys(targets):
+            db.session.add(ManifestReference(manifest_id=manifest.id, digest=target, kind=kind))
+    return manifest.id
+
+
+def _check_references(repository, parsed, lock=False):
     """Every blob and manifest the manifest names must be in the repository.
 
-    This runs in the push's write transaction, which is what makes a push racing garbage
+    With `lock`, in the push's write transaction, which is what makes a push racing garbage
     collection safe (see `dtr/gc.py`): the collector deletes in write transactions too, so
     the push either sees the rows (and the collector, coming after, sees its references) or
     does not (MANIFEST_BLOB_UNKNOWN). On PostgreSQL the rows are locked FOR SHARE, which
-    waits for a collector's FOR UPDATE.
+    waits for a collector's FOR UPDATE. Without, before that transaction: a push naming
+    something missing fails without waiting for the writer lock.
     """
     checks = (
-        (RepositoryBlob, parsed.blobs, "blob unknown to registry"),
-        (Manifest, parsed.manifests, "manifest unknown to repository"),
+        (_PRESENT_BLOBS, parsed.blobs, "blob unknown to registry"),
+        (_PRESENT_MANIFESTS, parsed.manifests, "manifest unknown to repository"),
     )
-    for model, digests, message in checks:
+    for (query, locked_query), digests, message in checks:
         if not digests:
             continue
-        present = set(
-            db.session.scalars(
-                select(model.digest)
-                .where(model.repository_id == repository.id, model.digest.in_(set(digests)))
-                .with_for_update(read=True)
-            )
-        )
+        values = {"repository_id": repository.id, "digests": list(set(digests))}
+        present = set(db.session.scalars(locked_query if lock else query, values))
         for digest in digests:
             if digest not in present:
                 raise ManifestBlobUnknown(message, {"digest": digest})
 
 
-def _set_tag(repository, name, manifest, pushed_by):
-    tag = db.session.execute(
-        select(Tag).where(Tag.repository_id == repository.id, Tag.name == name)
-    ).scalar_one_or_none()
-    if tag is None:
-        db.session.add(
-            Tag(
-                repository_id=repository.id, name=name, manifest_id=manifest.id, pushed_by=pushed_by
-            )
-        )
-    else:
-        tag.manifest_id = manifest.id
-        tag.pushed_by = pushed_by
-        tag.updated_at = utcnow()
+def _present(model):
+    """(query, the same locked FOR SHARE) of the given digests a repository has."""
+    table = model.__table__
+    query = select(table.c.digest).where(
+        table.c.repository_id == bindparam("repository_id"),
+        table.c.digest.in_(bindparam("digests", expanding=True)),
+    )
+    return query, query.with_for_update(read=True)
 
 
-def _find_by_digest(repository, digest, lock=False):
+_PRESENT_BLOBS = _present(RepositoryBlob)
+_PRESENT_MANIFESTS = _present(Manifest)
+
+
+@prepared
+def _tag_statement(insert):
+    """Create a tag or move it."""
+    statement = insert(_TAGS)
+    moved = {column: statement.excluded[column] for column in _TAG_MOVES}
+    return statement.on_conflict_do_update(
+        index_elements=[_TAGS.c.repository_id, _TAGS.c.name], set_=moved
+    )
+
+
+_TAGS = Tag.__table__
+_TAG_MOVES = ("manifest_id", "pushed_by", "updated_at")
+
+
+def _set_tag(repository, name, manifest_id, pushed_by):
+    values = {"repository_id": repository.id, "name": name, "manifest_id": manifest_id}
+    values.update(pushed_by=pushed_by, updated_at=utcnow())
+    db.session.execute(_tag_statement(), values)
+
+
+_MANIFESTS = Manifest.__table__
+_MANIFEST_ID = select(_MANIFESTS.c.id).where(
+    _MANIFESTS.c.repository_id == bindparam("repository_id"),
+    _MANIFESTS.c.digest == bindparam("digest"),
+)
+# PostgreSQL: a collector deleting it waits, or we wait for it
+_MANIFEST_ID_LOCKED = _MANIFEST_ID.with_for_update(read=True)
+
+
+def _manifest_id(repository, digest, lock=False):
+    """The id of the repository's manifest of that digest, or None."""
+    query = _MANIFEST_ID_LOCKED if lock else _MANIFEST_ID
+    return db.session.scalar(query, {"repository_id": repository.id, "digest": digest})
+
+
+def _find_by_digest(repository, digest):
     query = select(Manifest).where(
         Manifest.repository_id == repository.id, Manifest.digest == digest
     )
-    if lock:  # PostgreSQL: a collector deleting it waits, or we wait for it
-        query = query.with_for_update(read=True)
     return db.session.execute(query).scalar_one_or_none()
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 
 from .. import access
-from ..database import db
+from ..database import db, write_transaction
 from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown
 from ..models import Account, Repository
 from ..names import split_repository_name
@@ -73,27 +73,29 @@ VISIBILITIES = ("public", "private")
 def create_repository(
     identity, full_name, public=False, short_description="", long_description=""
 ) -> Repository:
-    """Create a repository; `identity` None is the command line (no permission check)."""
+    """Create a repository, in a write transaction of its own (also from a request whose
+    transactions are read-only: a push creating it); `identity` None is the command line
+    (no permission check)."""
     namespace_name, name = split_repository_name(full_name)
-    namespace = find_account(namespace_name)
-    if namespace is None:
-        raise NameUnknown(f"there is no user or organization named {namespace_name!r}")
-    if identity is not None and identity.anonymous:
-        raise InvalidCredentials("authentication required")
-    if identity is not None and not access.may_create_repository(identity, namespace.id):
-        raise Denied(f"you may not create repositories in {namespace_name!r}")
-    if find_repository(full_name) is not None:
-        raise NameTaken(f"repository {full_name} already exists", {"name": full_name})
-    repository = Repository(
-        namespace_id=namespace.id,
-        name=name,
-        visibility="public" if public else "private",
-        short_description=_text(short_description, "shortDescription", 140),
-        long_description=_text(long_description, "longDescription", 100_000),
-    )
-    db.session.add(repository)
-    audit.record(identity.name if identity else None, "repository.create", full_name)
-    db.session.commit()
+    with write_transaction():
+        namespace = find_account(namespace_name)
+        if namespace is None:
+            raise NameUnknown(f"there is no user or organization named {namespace_name!r}")
+        if identity is not None and identity.anonymous:
+            raise InvalidCredentials("authentication required")
+        if identity is not None and not access.may_create_repository(identity, namespace.id):
+            raise Denied(f"you may not create repositories in {namespace_name!r}")
+        if find_repository(full_name) is not None:
+            raise NameTaken(f"repository {full_name} already exists", {"name": full_name})
+        repository = Repository(
+            namespace_id=namespace.id,
+            name=name,
+            visibility="public" if public else "private",
+            short_description=_text(short_description, "shortDescription", 140),
+            long_description=_text(long_description, "longDescription", 100_000),
+        )
+        db.session.add(repository)
+        audit.record(identity.name if identity else None, "repository.create", full_name)
     lookup_caches.repositories.invalidate(full_name)
     return repository
 

@@ -178,19 +178,19 @@ def _read_payload(digest) -> tuple[bytes | None, str | None]:
     return data, None
 
 
-def record_signatures(repository, manifest: Manifest, pending: list[PendingSignature]):
+def record_signatures(repository, manifest_id: int, pending: list[PendingSignature]):
     """Store the signatures of a pushed artifact, verified with the trusted keys now; in the
     push's transaction (a push of the same artifact again replaces them)."""
     if not pending:
         return
     keys = _trusted_keys(repository.namespace_id)(repository.id)
     db.session.execute(
-        delete(ManifestSignature).where(ManifestSignature.manifest_id == manifest.id)
+        delete(ManifestSignature).where(ManifestSignature.manifest_id == manifest_id)
     )
     for item in pending:
         insert_ignoring_duplicates(
             ManifestSignature,
-            manifest_id=manifest.id,
+            manifest_id=manifest_id,
             position=item.position,
             kind=item.kind,
             signed_digest=item.signed_digest,
