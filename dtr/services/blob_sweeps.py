@@ -12,11 +12,12 @@ from ..database import db, dialect_insert
 from ..models import CacheGeneration
 
 NAME = "blob-sweeps"
+_TABLE = CacheGeneration.__table__
+GENERATION = select(_TABLE.c.generation).where(_TABLE.c.name == NAME)  # None before any
 
 
 def current() -> int:
-    row = select(CacheGeneration.generation).where(CacheGeneration.name == NAME)
-    return db.session.scalar(row) or 0
+    return db.session.scalar(GENERATION) or 0
 
 
 def moved():

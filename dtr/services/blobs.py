@@ -8,9 +8,9 @@ the next push of its content writes the bytes again and lifts the quarantine.
 
 import logging
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
-from ..database import db, dialect_insert, insert_ignoring_duplicates, read_only_transactions
+from ..database import db, prepared, read_only_transactions
 from ..errors import BlobUnknown
 from ..models import Blob, RepositoryBlob, Upload, utcnow
 from ..storage import PathNotFound, current_storage
@@ -88,14 +88,21 @@ def link_blob(repository, digest, size):
     _link_present_blob(repository, digest, size, None)
 
 
+_BLOBS = Blob.__table__
+# (the blob's quarantine, or None also when it has no row; the blob sweeps so far)
+_BEFORE_STORING = select(
+    select(_BLOBS.c.quarantine).where(_BLOBS.c.digest == bindparam("digest")).scalar_subquery(),
+    blob_sweeps.GENERATION.scalar_subquery(),
+)
+
+
 def _before_storing(digest) -> tuple[bool, int]:
-    """(whether the blob is quarantined, the blob sweeps so far): a read that never waits for
-    the writer lock, before the storage is looked at."""
+    """(whether the blob is quarantined, the blob sweeps so far): one read that never waits
+    for the writer lock, before the storage is looked at."""
     with read_only_transactions():
-        quarantine = db.session.scalar(select(Blob.quarantine).where(Blob.digest == digest))
-        sweeps = blob_sweeps.current()
+        quarantine, sweeps = db.session.execute(_BEFORE_STORING, {"digest": digest}).one()
         db.session.commit()
-    return quarantine is not None, sweeps
+    return quarantine is not None, sweeps or 0
 
 
 def touch_blob(digest, size) -> bool:
@@ -107,12 +114,23 @@ def touch_blob(digest, size) -> bool:
     return quarantined is not None
 
 
+@prepared
+def _touch_statement(insert):
+    statement = insert(_BLOBS)
+    return statement.on_conflict_do_update(
+        index_elements=[_BLOBS.c.digest], set_={"touched_at": statement.excluded.touched_at}
+    )
+
+
+@prepared
+def _link_statement(insert):
+    return insert(RepositoryBlob.__table__).on_conflict_do_nothing()
+
+
 def _upsert_touched(digest, size):
     now = utcnow()
-    upsert = dialect_insert(Blob).values(digest=digest, size=size, created_at=now, touched_at=now)
-    db.session.execute(
-        upsert.on_conflict_do_update(index_elements=[Blob.digest], set_={"touched_at": now})
-    )
+    values = {"digest": digest, "size": size, "created_at": now, "touched_at": now}
+    db.session.execute(_touch_statement(), values)
 
 
 def lock_blob_rows(digests):
@@ -130,15 +148,15 @@ def _link_present_blob(
     since `sweeps_seen`, or since ever when None, may have deleted them: put the spare copy
     there, or fail cleanly), touch the row (lifting its quarantine when `healed`), link it
     to the repository and delete the row of the upload session it ends."""
-    lock_blob_rows([digest])
+    if db.engine.dialect.name == "postgresql":  # SQLite: the one writer needs no row lock
+        lock_blob_rows([digest])
     if sweeps_seen is None or blob_sweeps.current() != sweeps_seen:
         _ensure_bytes(digest, spare)
     _upsert_touched(digest, size)
     if healed:
         db.session.execute(update(Blob).where(Blob.digest == digest).values(quarantine=None))
-    insert_ignoring_duplicates(
-        RepositoryBlob, repository_id=repository.id, digest=digest, created_at=utcnow()
-    )
+    link = {"repository_id": repository.id, "digest": digest, "created_at": utcnow()}
+    db.session.execute(_link_statement(), link)
     if ending_upload is not None:
         db.session.execute(delete(Upload).where(Upload.id == ending_upload))
     db.session.commit()
