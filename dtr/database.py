@@ -19,7 +19,7 @@ import threading
 import time
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -187,6 +187,14 @@ def prepared(build):
         return built[dialect_name]
 
     return statement
+
+
+def lock_rows_for_update(column, values):
+    """In a write transaction, PostgreSQL: lock the rows whose `column` is in `values` for the
+    rest of it (SELECT .. FOR UPDATE). SQLite needs nothing: the write transaction already
+    excludes every other writer."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(column).where(column.in_(values)).with_for_update())
 
 
 def insert_ignoring_duplicates(model, **values):

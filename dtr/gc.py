@@ -82,7 +82,7 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, select, update
 
-from .database import db, read_only_transactions
+from .database import db, lock_rows_for_update, read_only_transactions
 from .models import (
     Blob,
     GcRun,
@@ -422,7 +422,7 @@ class Collection(JobWork):
         for done, batch in _batches(garbage):
             with self.write_batch(f"deleting manifests: {done} of {len(garbage)} checked"):
                 ids = [row.id for row in batch]
-                _lock_for_update(Manifest.id, ids)
+                lock_rows_for_update(Manifest.id, ids)
                 spared = recently_reachable(since, marked.seen)
                 attached = {}  # manifest id -> subjects of its cosign-scheme tags
                 for manifest_id, repository_id, name in db.session.execute(
@@ -460,7 +460,7 @@ class Collection(JobWork):
         for done, batch in _batches(candidates):
             with self.write_batch(f"deleting blobs: {done} of {len(candidates)} checked"):
                 digests = [digest for digest, _ in batch]
-                _lock_for_update(Blob.digest, digests)
+                lock_rows_for_update(Blob.digest, digests)
                 spared = set(
                     db.session.scalars(
                         select(Blob.digest).where(
@@ -592,13 +592,6 @@ class Collection(JobWork):
             self.renewed = time.monotonic()
         if commit:
             db.session.commit()
-
-
-def _lock_for_update(column, values):
-    """PostgreSQL: lock these rows for the rest of the transaction (SELECT .. FOR UPDATE).
-    SQLite needs nothing: the write transaction already excludes every other writer."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(column).where(column.in_(values)).with_for_update())
 
 
 def _delete(statement):

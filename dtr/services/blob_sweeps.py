@@ -8,8 +8,9 @@ costs milliseconds to tens of them, and replicas share the one lock)."""
 
 from sqlalchemy import select
 
-from ..database import db, dialect_insert
+from ..database import db
 from ..models import CacheGeneration
+from . import change_signals
 
 NAME = "blob-sweeps"
 _TABLE = CacheGeneration.__table__
@@ -22,10 +23,4 @@ def current() -> int:
 
 def moved():
     """In the sweep's write transaction, before it deletes bytes."""
-    statement = dialect_insert(CacheGeneration).values(name=NAME, generation=1)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CacheGeneration.name],
-            set_={"generation": CacheGeneration.generation + 1},
-        )
-    )
+    change_signals.move_generation(NAME)

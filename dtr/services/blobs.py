@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy import bindparam, delete, select, update
 
-from ..database import db, prepared, read_only_transactions
+from ..database import db, lock_rows_for_update, prepared, read_only_transactions
 from ..errors import BlobUnknown
 from ..models import Blob, RepositoryBlob, Upload, utcnow
 from ..storage import PathNotFound, current_storage
@@ -133,14 +133,6 @@ def _upsert_touched(digest, size):
     db.session.execute(_touch_statement(), values)
 
 
-def lock_blob_rows(digests):
-    """In a write transaction: lock the rows of these blobs (PostgreSQL: FOR UPDATE; SQLite's
-    one writer at a time needs nothing more). Returns the digests that have a row."""
-    return set(
-        db.session.scalars(select(Blob.digest).where(Blob.digest.in_(digests)).with_for_update())
-    )
-
-
 def _link_present_blob(
     repository, digest, size, spare, healed=False, ending_upload=None, sweeps_seen=None
 ):
@@ -148,8 +140,7 @@ def _link_present_blob(
     since `sweeps_seen`, or since ever when None, may have deleted them: put the spare copy
     there, or fail cleanly), touch the row (lifting its quarantine when `healed`), link it
     to the repository and delete the row of the upload session it ends."""
-    if db.engine.dialect.name == "postgresql":  # SQLite: the one writer needs no row lock
-        lock_blob_rows([digest])
+    lock_rows_for_update(Blob.digest, [digest])
     if sweeps_seen is None or blob_sweeps.current() != sweeps_seen:
         _ensure_bytes(digest, spare)
     _upsert_touched(digest, size)

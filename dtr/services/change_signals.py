@@ -55,11 +55,11 @@ def announce(family):
         # This process agrees with the number once it is committed: a look before then
         # reads the number before it, which must not be taken for another process's change.
         announced = session.info.setdefault(_ANNOUNCED, {})
-        generation = _move(family)
+        generation = move_generation(family)
         announced[family] = (announced.get(family, (generation,))[0], generation)
         return
     with write_transaction():
-        generation = _move(family)
+        generation = move_generation(family)
     _agree(family, generation, generation)
 
 
@@ -98,8 +98,10 @@ def _move_statement(insert):
     )
 
 
-def _move(family):
-    return db.session.execute(_move_statement(), {"family": family}).scalar_one()
+def move_generation(name):
+    """In the current write transaction: move the number `name` on (created at 1); returns
+    it. The families' numbers, and others kept in the same table (`blob_sweeps`)."""
+    return db.session.execute(_move_statement(), {"family": name}).scalar_one()
 
 
 _GENERATIONS = select(CacheGeneration.__table__.c.name, CacheGeneration.__table__.c.generation)
