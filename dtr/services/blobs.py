@@ -48,7 +48,7 @@ def find_linked_blob(repository, digest) -> Blob:
     return blob
 
 
-def store_blob(repository, source_path, digest, size, ending_upload=None):
+def store_blob(repository, source_path, digest, size, ending_upload=None, looked=None):
     """Put verified bytes at the blob's content-addressed path and let `repository` use it
     (and end the upload session `ending_upload`, its row deleted in the link's transaction).
 
@@ -66,8 +66,11 @@ def store_blob(repository, source_path, digest, size, ending_upload=None):
     keeps it meanwhile), our verified bytes replace the stored ones, and the link's
     transaction lifts the quarantine (it also moves the touch time, which tells a storage
     verification that read the old bytes not to quarantine it again).
+
+    `looked`: (quarantined, blob sweeps) as the caller read them before anything it did on
+    the storage (`before_storing`), so that this read is not made twice.
     """
-    quarantined, sweeps = _before_storing(digest)
+    quarantined, sweeps = looked or _before_storing(digest)
     quarantined = quarantined and touch_blob(digest, size)
     storage = current_storage()
     target = blob_path(digest)
@@ -89,20 +92,31 @@ def link_blob(repository, digest, size):
 
 
 _BLOBS = Blob.__table__
-# (the blob's quarantine, or None also when it has no row; the blob sweeps so far)
-_BEFORE_STORING = select(
-    select(_BLOBS.c.quarantine).where(_BLOBS.c.digest == bindparam("digest")).scalar_subquery(),
-    blob_sweeps.GENERATION.scalar_subquery(),
+# The columns (quarantine: the blob's, or None also when it has no row; sweeps: the blob
+# sweeps so far) that `store_blob` reads before it looks at the storage; a caller with a read
+# of its own to make then (an upload's row) selects them with it.
+BEFORE_STORING_COLUMNS = (
+    select(_BLOBS.c.quarantine)
+    .where(_BLOBS.c.digest == bindparam("digest"))
+    .scalar_subquery()
+    .label("quarantine"),
+    blob_sweeps.GENERATION.scalar_subquery().label("sweeps"),
 )
+_BEFORE_STORING = select(*BEFORE_STORING_COLUMNS)
+
+
+def before_storing(row) -> tuple[bool, int]:
+    """`store_blob`'s `looked` from a row with BEFORE_STORING_COLUMNS."""
+    return row.quarantine is not None, row.sweeps or 0
 
 
 def _before_storing(digest) -> tuple[bool, int]:
     """(whether the blob is quarantined, the blob sweeps so far): one read that never waits
     for the writer lock, before the storage is looked at."""
     with read_only_transactions():
-        quarantine, sweeps = db.session.execute(_BEFORE_STORING, {"digest": digest}).one()
+        row = db.session.execute(_BEFORE_STORING, {"digest": digest}).one()
         db.session.commit()
-    return quarantine is not None, sweeps or 0
+    return before_storing(row)
 
 
 def touch_blob(digest, size) -> bool:
@@ -133,6 +147,9 @@ def _upsert_touched(digest, size):
     db.session.execute(_touch_statement(), values)
 
 
+_END_UPLOAD = delete(Upload).where(Upload.id == bindparam("upload_id"))
+
+
 def _link_present_blob(
     repository, digest, size, spare, healed=False, ending_upload=None, sweeps_seen=None
 ):
@@ -149,7 +166,7 @@ def _link_present_blob(
     link = {"repository_id": repository.id, "digest": digest, "created_at": utcnow()}
     db.session.execute(_link_statement(), link)
     if ending_upload is not None:
-        db.session.execute(delete(Upload).where(Upload.id == ending_upload))
+        db.session.execute(_END_UPLOAD, {"upload_id": ending_upload})
     db.session.commit()
     if healed:
         lookup_caches.blob_links.clear()

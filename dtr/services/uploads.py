@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from ..database import db, read_only_transactions
 from ..errors import (
@@ -33,7 +33,7 @@ from ..names import check_digest
 from ..resumable_sha256 import ResumableSha256, new_sha256, saved_state
 from ..storage import StorageError, current_storage
 from ..storage.layout import upload_path
-from .blobs import store_blob
+from .blobs import BEFORE_STORING_COLUMNS, before_storing, store_blob
 from .storage_full import noting_storage_full
 from .upload_locks import upload_lock
 
@@ -41,10 +41,15 @@ log = logging.getLogger("dtr.storage")
 _writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dtr-blob-writer")
 
 
+_UPLOADS = Upload.__table__
+_NEW_UPLOAD = insert(_UPLOADS)
+
+
 def start_upload(repository, started_by) -> str:
     """A new upload session; returns its id."""
     upload_id = str(uuid.uuid4())  # not read back from the committed row: no new transaction
-    db.session.add(Upload(id=upload_id, repository_id=repository.id, started_by=started_by))
+    row = {"id": upload_id, "repository_id": repository.id, "started_by": started_by}
+    db.session.execute(_NEW_UPLOAD, row)
     db.session.commit()
     try:
         with noting_storage_full(f"starting upload {upload_id}"):
@@ -66,7 +71,7 @@ def append_chunk(repository, upload_id, stream, content_length, content_range=No
     """Append a body to an upload; returns the new size. `content_range` is (start, end)."""
     db.session.commit()  # no transaction stays open while the body streams
     with upload_lock(upload_id), noting_storage_full(f"a chunk of upload {upload_id}"):
-        size, state = _append(repository, upload_id, stream, content_length, content_range)
+        size, state, _ = _append(repository, upload_id, stream, content_length, content_range)
         _record(upload_id, size, state)
     return size
 
@@ -77,19 +82,24 @@ def finish_upload(repository, upload_id, digest, stream, content_length):
     db.session.commit()
     with upload_lock(upload_id), noting_storage_full(f"finishing upload {upload_id} ({digest})"):
         try:
+            # a short last body: what storing reads is read with the upload's row (a long one
+            # would make it old by the time the blob is stored)
+            small = (content_length or 0) <= current_app.config["STREAM_CHUNK_BYTES"]
+            looking = digest if small else None
             if content_length:
-                size, state = _append(
-                    repository, upload_id, stream, content_length, None, finish=True
+                size, state, looked = _append(
+                    repository, upload_id, stream, content_length, None, True, looking
                 )
             else:
-                size, state = _hash_state(repository, upload_id)
+                size, state, looked = _hash_state(repository, upload_id, looking)
                 current_storage().writer(upload_path(upload_id), append=True).commit()
             _verify(upload_path(upload_id), digest, size, state)
         except DigestInvalid:
             _discard(upload_id)
             raise
         try:
-            store_blob(repository, upload_path(upload_id), digest, size, ending_upload=upload_id)
+            path = upload_path(upload_id)
+            store_blob(repository, path, digest, size, ending_upload=upload_id, looked=looked)
         except BlobUnknown:  # garbage collection took the bytes: the session is over too
             _end_session(upload_id)
             raise
@@ -159,11 +169,13 @@ def upload_size(repository, upload_id) -> int:
     return size
 
 
-def _append(repository, upload_id, stream, content_length, content_range, finish=False):
-    """Receive a chunk at the end of the upload; (new size, hash state). A chunk that fails
-    is cut off again: the upload stays as it was. The last one (`finish`) is committed (made
-    durable and whole); the others are only closed."""
-    size, state = _hash_state(repository, upload_id)
+def _append(
+    repository, upload_id, stream, content_length, content_range, finish=False, looking=None
+):
+    """Receive a chunk at the end of the upload; (new size, hash state, as `_hash_state` with
+    `looking`). A chunk that fails is cut off again: the upload stays as it was. The last one
+    (`finish`) is committed (made durable and whole); the others are only closed."""
+    size, state, looked = _hash_state(repository, upload_id, looking)
     if content_range is not None:
         start, end = content_range
         if start != size:
@@ -183,22 +195,30 @@ def _append(repository, upload_id, stream, content_length, content_range, finish
         writer.commit()
     else:
         writer.close()  # made durable once, when the upload finishes
-    return writer.size, state
+    return writer.size, state, looked
 
 
-def _hash_state(repository, upload_id):
-    """(size, sha256 state) of an upload of `repository` (BlobUploadUnknown for another's),
-    under its lock: the one its row recorded when it is for the size stored; else rebuilt by
-    reading the stored bytes. Its one read of the row never waits for the writer lock."""
+_RECORDED = select(_UPLOADS.c.repository_id, _UPLOADS.c.size, _UPLOADS.c.hash_state).where(
+    _UPLOADS.c.id == bindparam("upload_id")
+)
+# with what storing the blob reads before it looks at the storage (blobs.store_blob)
+_RECORDED_BEFORE_STORING = _RECORDED.add_columns(*BEFORE_STORING_COLUMNS)
+
+
+def _hash_state(repository, upload_id, looking=None):
+    """(size, sha256 state, None) of an upload of `repository` (BlobUploadUnknown for
+    another's), under its lock: the one its row recorded when it is for the size stored;
+    else rebuilt by reading the stored bytes. Its one read of the row never waits for the
+    writer lock. `looking`: a digest about to be stored, for which the same read also takes
+    what `store_blob` reads before it looks at the storage (third in the tuple)."""
+    parameters = {"upload_id": upload_id, "digest": looking}
     with read_only_transactions():
-        recorded = db.session.execute(
-            select(Upload.repository_id, Upload.size, Upload.hash_state).where(
-                Upload.id == upload_id
-            )
-        ).first()
+        statement = _RECORDED_BEFORE_STORING if looking else _RECORDED
+        recorded = db.session.execute(statement, parameters).first()
         db.session.commit()
     if recorded is None or recorded.repository_id != repository.id:
         raise BlobUploadUnknown("upload unknown", {"uuid": upload_id})
+    looked = before_storing(recorded) if looking else None
     storage = current_storage()
     path = upload_path(upload_id)
     stored = storage.stat(path)
@@ -207,15 +227,16 @@ def _hash_state(repository, upload_id):
     if recorded.size == stored:
         state = ResumableSha256.from_state(recorded.hash_state)
         if state is not None:
-            return stored, state
-    if stored:
-        log.info("upload %s: hashing its %d stored bytes again", upload_id, stored)
+            return stored, state, looked
     state = new_sha256()
+    if not stored:  # nothing received yet
+        return stored, state, looked
+    log.info("upload %s: hashing its %d stored bytes again", upload_id, stored)
     chunk = current_app.config["STREAM_CHUNK_BYTES"]
     with storage.reader(path) as source:
         while data := source.read(chunk):
             state.update(data)
-    return stored, state
+    return stored, state, looked
 
 
 def _receive(writer, state, stream, content_length):
