@@ -7,7 +7,7 @@ from flask import Flask, has_request_context, request, send_file
 from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.tokens import TokenKey
@@ -155,10 +155,16 @@ def build_app(instance_dir="instance", overrides=None):
     @app.after_request
     def _drain_unread_body(response):
         """Read what the view left of the request body (an error answered before reading it),
-        so the client's next request can reuse the connection; gunicorn would close it."""
+        so the client's next request can reuse the connection; gunicorn would close it. A
+        body over the view's limit (`max_content_length`) is read from the server's own input
+        stream, which `request.stream` refuses."""
         if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", ""):
             left = UNREAD_BODY_DRAIN_BYTES
-            while left > 0 and (data := request.stream.read(min(65536, left))):
+            try:
+                stream = request.stream
+            except RequestEntityTooLarge:
+                stream = request.environ["wsgi.input"]  # bounded by the server
+            while left > 0 and (data := stream.read(min(65536, left))):
                 left -= len(data)
         return response
 

@@ -369,6 +369,33 @@ class TrustedKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class ImmutableTagRule(db.Model):
+    """Tags matching `pattern` (a glob: * ? [...]) in a repository, or in every repository of
+    a namespace (`repository_id` None), are immutable: never moved to another manifest nor
+    deleted, by anyone (`services/immutable_tags.py`)."""
+
+    __tablename__ = "immutable_tag_rules"
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "repository_id", "pattern"),
+        Index(
+            "ix_immutable_tag_rules_namespace_pattern",
+            "namespace_id",
+            "pattern",
+            unique=True,
+            sqlite_where=text("repository_id IS NULL"),
+            postgresql_where=text("repository_id IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    pattern: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ManifestSignature(db.Model):
     """A signature found in a signature artifact (a manifest): one per cosign layer, one per
     notation manifest. Recorded when the artifact is pushed; `key_id` is the trusted key it

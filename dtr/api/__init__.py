@@ -10,6 +10,7 @@ from . import (
     accounts,
     admin,
     gc,
+    immutable_tags,
     license,
     logs,
     repositories,
@@ -28,6 +29,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v0")
 A = "/accounts/<name>"
 T = "/accounts/<org>/teams/<team>"
 R = "/repositories/<namespace>/<repo>"
+N = "/repositoryNamespaces/<namespace>"
 GC = "/admin/settings/registry/garbageCollection"
 ROBOT = "/organizations/<org>/robots/<robot>"
 ROUTES = [
@@ -78,6 +80,12 @@ ROUTES = [
     (R + "/trustedKeys", trusted_keys.list_repository_keys, "GET"),
     (R + "/trustedKeys", trusted_keys.add_repository_key, "POST"),
     (R + "/trustedKeys/<key>", trusted_keys.delete_repository_key, "DELETE"),
+    (R + "/immutableTagRules", immutable_tags.list_repository_rules, "GET"),
+    (R + "/immutableTagRules", immutable_tags.add_repository_rule, "POST"),
+    (R + "/immutableTagRules/<rule>", immutable_tags.delete_repository_rule, "DELETE"),
+    (N + "/immutableTagRules", immutable_tags.list_namespace_rules, "GET"),
+    (N + "/immutableTagRules", immutable_tags.add_namespace_rule, "POST"),
+    (N + "/immutableTagRules/<rule>", immutable_tags.delete_namespace_rule, "DELETE"),
     ("/repositoryNamespaces/<namespace>/trustedKeys", trusted_keys.list_namespace_keys, "GET"),
     ("/repositoryNamespaces/<namespace>/trustedKeys", trusted_keys.add_namespace_key, "POST"),
     (

@@ -29,6 +29,8 @@ from ..services.credential_rules import (
     PASSWORD_MIN_LENGTH_RANGE,
     TOKEN_MAX_DAYS_RANGE,
 )
+from ..services.immutable_tags import PATTERN as IMMUTABLE_PATTERN
+from ..services.immutable_tags import PATTERN_RULE
 from ..services.repositories import VISIBILITIES
 from ..services.robots import (
     MAX_ACCESS_ENTRIES,
@@ -473,6 +475,27 @@ SCHEMAS = {
     ),
     "TrustedKeyList": wrapper(
         "trustedKeys", ref("TrustedKey"), "Trusted keys: the repository's, then its namespace's"
+    ),
+    "ImmutableTagRule": obj(
+        {
+            "id": {"type": "integer"},
+            "pattern": string("a glob matched against whole tags: * any run, ? one, [...] a set"),
+            "scope": enum(
+                ("repository", "namespace"), "namespace rules apply to all its repositories"
+            ),
+            "createdBy": NULLABLE_STRING,
+            "createdAt": TIMESTAMP,
+        },
+        description="Tags matching the pattern are immutable once they exist: never moved to "
+        "another manifest nor deleted, by anyone (administrators included)",
+    ),
+    "ImmutableTagRuleList": wrapper(
+        "immutableTagRules",
+        ref("ImmutableTagRule"),
+        "Immutable tag rules: the repository's, then its namespace's",
+    ),
+    "NewImmutableTagRule": obj(
+        {"pattern": string(PATTERN_RULE, pattern=json_schema_pattern(IMMUTABLE_PATTERN))},
     ),
     "NewTrustedKey": obj(
         {
@@ -1071,6 +1094,7 @@ PATH_PARAMETERS = {
     "reference": "a tag, or a manifest's digest (sha256:...)",
     "id": "a job's id",
     "key": "a trusted key's name",
+    "rule": "an immutable tag rule's id",
     "token_id": "an access token's id (as its listing shows it)",
     "robot": f"a robot account's name in the organization, or its full name <org>{SEPARATOR}<name>",
 }
@@ -1912,6 +1936,94 @@ OPERATIONS = [
             401: "no or wrong credentials",
             403: "the caller may not administer the namespace",
             404: "no such user or organization",
+        },
+    ),
+    # immutable tags
+    Op(
+        "GET",
+        R + "/immutableTagRules",
+        "listRepositoryImmutableTagRules",
+        "repositories",
+        "List the immutable tag rules of a repository",
+        "The repository's own rules, then its namespace's (which apply to it too). For "
+        "whoever may see the repository.",
+        {200: ("the rules", "ImmutableTagRuleList")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "POST",
+        R + "/immutableTagRules",
+        "addRepositoryImmutableTagRule",
+        "repositories",
+        "Make tags of a repository immutable",
+        "Tags matching the pattern, once they exist, can no longer be pushed with another "
+        "manifest (DENIED naming the rule) nor deleted, by anyone; the same manifest again is "
+        "fine. Needs admin level on the repository. Audited.",
+        {201: ("the rule", "ImmutableTagRule")},
+        body="NewImmutableTagRule",
+        errors={
+            400: "not a JSON object, pattern missing or invalid; INVALID_NAME",
+            401: "no or wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+            409: "ALREADY_EXISTS: the repository has this rule",
+        },
+    ),
+    Op(
+        "DELETE",
+        R + "/immutableTagRules/{rule}",
+        "deleteRepositoryImmutableTagRule",
+        "repositories",
+        "Delete an immutable tag rule of a repository",
+        "Needs admin level on the repository. Audited.",
+        {204: ("deleted", None)},
+        errors={
+            401: "no or wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN + ", or the repository has no rule of this id",
+        },
+    ),
+    Op(
+        "GET",
+        "/repositoryNamespaces/{namespace}/immutableTagRules",
+        "listNamespaceImmutableTagRules",
+        "repositories",
+        "List the immutable tag rules of a namespace",
+        "Rules for every repository of a user or organization. For logged-in callers.",
+        {200: ("the rules", "ImmutableTagRuleList")},
+        errors={401: "no or wrong credentials", 404: "no such user or organization"},
+    ),
+    Op(
+        "POST",
+        "/repositoryNamespaces/{namespace}/immutableTagRules",
+        "addNamespaceImmutableTagRule",
+        "repositories",
+        "Make tags of every repository of a namespace immutable",
+        "As for a repository, in all of the namespace's repositories. For administrators, the "
+        "user whose namespace it is, owners of the organization and teams with an admin-level "
+        "grant on its namespace. Audited.",
+        {201: ("the rule", "ImmutableTagRule")},
+        body="NewImmutableTagRule",
+        errors={
+            400: "not a JSON object, pattern missing or invalid",
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization",
+            409: "ALREADY_EXISTS: the namespace has this rule",
+        },
+    ),
+    Op(
+        "DELETE",
+        "/repositoryNamespaces/{namespace}/immutableTagRules/{rule}",
+        "deleteNamespaceImmutableTagRule",
+        "repositories",
+        "Delete an immutable tag rule of a namespace",
+        "Same callers as adding. Audited.",
+        {204: ("deleted", None)},
+        errors={
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization, or it has no rule of this id",
         },
     ),
     # grants

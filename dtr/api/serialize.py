@@ -71,6 +71,16 @@ def trusted_key(k):
     }
 
 
+def immutable_tag_rule(r):
+    return {
+        "id": r.id,
+        "pattern": r.pattern,
+        "scope": "namespace" if r.repository_id is None else "repository",
+        "createdBy": r.created_by,
+        "createdAt": iso(r.created_at),
+    }
+
+
 def provenance(p):
     """A tag's signatures and referrers (services/signatures.Provenance)."""
     return {

@@ -6,7 +6,7 @@ from .. import access
 from ..database import read_only_transactions
 from ..errors import InvalidInput
 from ..names import check_digest
-from ..services import manifests, signatures
+from ..services import manifest_pushes, manifests, signatures
 from ..services.catalog import list_repository_names
 from ..services.deletion import delete_reference
 from .authorization import CATALOG_SCOPE, current_caller, require_catalog
@@ -37,16 +37,9 @@ def put_manifest(name, reference):
     # the push writes in one short transaction of its own.
     with read_only_transactions():
         repository, caller = authorized_repository(name, access.PUSH)
-        limit = current_app.config["MAX_MANIFEST_BYTES"]
-        payload = manifests.read_manifest_body(body_stream(), limit)
-        found = signatures.read_signatures(payload)
-        digest, parsed = manifests.push_manifest(
-            repository,
-            reference,
-            payload,
-            request.headers.get("Content-Type"),
-            caller.name,
-            on_stored=lambda stored: signatures.record_signatures(repository, stored, found),
+        content_type = request.headers.get("Content-Type")
+        digest, parsed = manifest_pushes.push(
+            repository, name, reference, body_stream(), content_type, caller.name
         )
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if parsed.subject:

@@ -13,7 +13,8 @@ from ..database import db
 from ..errors import BlobUnknown
 from ..models import ManifestReference, RepositoryBlob, Tag
 from ..names import check_tag, is_digest
-from . import audit, lookup_caches
+from . import audit, events, immutable_tags, lookup_caches
+from .events import Event
 from .manifests import find_manifest
 from .repositories import visible_repository
 
@@ -36,7 +37,8 @@ def soft_delete_manifest(identity, full_name, reference) -> list[str]:
 def delete_reference(repository, full_name, reference, actor) -> list[str]:
     """Delete by digest (the manifest and its tags) or by tag (only the tag), for a caller
     already allowed to; `repository` is a Repository or a RepositoryRef. Returns the tags
-    removed; ManifestUnknown when nothing has that reference."""
+    removed; ManifestUnknown when nothing has that reference, ImmutableTag when an
+    immutability rule covers a tag that would go."""
     manifest = find_manifest(repository, reference)
     if is_digest(reference):
         tags = list(
@@ -44,18 +46,23 @@ def delete_reference(repository, full_name, reference, actor) -> list[str]:
                 select(Tag.name).where(Tag.manifest_id == manifest.id).order_by(Tag.name)
             )
         )
+        immutable_tags.check_deletable(repository, full_name, tags)
         db.session.execute(delete(Tag).where(Tag.manifest_id == manifest.id))
         db.session.execute(
             delete(ManifestReference).where(ManifestReference.manifest_id == manifest.id)
         )
         db.session.delete(manifest)
-        audit.record(actor, "manifest.delete", f"{full_name}@{reference}", {"tags": tags})
+        detail = {"tags": tags}
+        events.publish(
+            Event(events.MANIFEST_DELETE, actor, full_name, None, reference, detail=detail)
+        )
     else:
         tags = [reference]
+        immutable_tags.check_deletable(repository, full_name, tags)
         db.session.execute(
             delete(Tag).where(Tag.repository_id == repository.id, Tag.name == reference)
         )
-        audit.record(actor, "tag.delete", f"{full_name}:{reference}", {"digest": manifest.digest})
+        events.publish(Event(events.TAG_DELETE, actor, full_name, reference, manifest.digest))
     db.session.commit()
     lookup_caches.manifests.invalidate(repository.id)
     return tags

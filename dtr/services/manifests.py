@@ -17,7 +17,8 @@ from ..errors import (
 )
 from ..models import Manifest, ManifestReference, RepositoryBlob, Tag, utcnow
 from ..names import check_digest, check_tag, is_digest
-from . import change_signals, lookup_caches
+from . import change_signals, events, immutable_tags, lookup_caches
+from .events import Event
 from .manifest_parsing import parse_manifest
 
 
@@ -38,29 +39,39 @@ def read_manifest_body(stream, limit):
     return payload
 
 
-def push_manifest(repository, reference, payload, content_type, pushed_by, on_stored=None):
+def push_manifest(
+    repository, full_name, reference, payload, content_type, pushed_by, on_stored=None
+):
     """Store a manifest (under a tag or its digest); returns (digest, parsed manifest).
     `on_stored(manifest_id)` adds rows about it in the same transaction (signatures).
 
     Parsing, validation and the checks of what it names come first, in the caller's
     transaction (a read-only one for a registry PUT: no writer lock); then one short write
-    transaction. A manifest the repository has already (the same bytes pushed again, under
-    another tag) is not stored again, nor its references checked again in that transaction:
-    garbage collection keeps what a stored manifest names (see `dtr/gc.py`).
+    transaction, which publishes what happened (a manifest new to the repository, a tag
+    created or moved: `events.py`). A manifest the repository has already (the same bytes
+    pushed again, under another tag) is not stored again, nor its references checked again
+    in that transaction: garbage collection keeps what a stored manifest names (see
+    `dtr/gc.py`). A tag that an immutability rule covers is never moved.
     """
     digest = _digest_of(reference, payload)
     parsed = parse_manifest(payload, content_type)
     _check_references(repository, parsed)  # fails early, without the writer lock
     stored = _manifest_id(repository, digest) is not None
+    tag = None if is_digest(reference) else reference
+    rule = immutable_tags.matching_rule(immutable_tags.rules_for(repository), tag) if tag else None
+    pushed = Event(
+        events.MANIFEST_PUSH, pushed_by, full_name, None, digest, parsed.media_type, len(payload)
+    )
     with write_transaction():
         manifest_id = _manifest_id(repository, digest, lock=True) if stored else None
         if manifest_id is None:  # new, or collected since the look above
             _check_references(repository, parsed, lock=True)
             manifest_id = _store_manifest(repository, digest, parsed, payload, pushed_by)
+            events.publish(pushed)
         if on_stored is not None:
             on_stored(manifest_id)
-        if not is_digest(reference):
-            _set_tag(repository, reference, manifest_id, pushed_by)
+        if tag is not None:
+            _set_tag(repository, full_name, tag, manifest_id, pushed, rule)
         changed = has_written(db.session())
         if changed:  # other processes drop their lookups at their next request
             change_signals.announce(change_signals.CONTENT)
@@ -156,16 +167,34 @@ def _tag_statement(insert):
 
 
 _TAGS = Tag.__table__
+_MANIFESTS = Manifest.__table__
 _TAG_MOVES = ("manifest_id", "pushed_by", "updated_at")
 
 
-def _set_tag(repository, name, manifest_id, pushed_by):
-    values = {"repository_id": repository.id, "name": name, "manifest_id": manifest_id}
-    values.update(pushed_by=pushed_by, updated_at=utcnow())
+_TAG_TARGET = select(_TAGS.c.manifest_id, _MANIFESTS.c.digest).where(
+    _TAGS.c.repository_id == bindparam("repository_id"),
+    _TAGS.c.name == bindparam("name"),
+    _MANIFESTS.c.id == _TAGS.c.manifest_id,
+)
+
+
+def _set_tag(repository, full_name, name, manifest_id, pushed, rule):
+    """Create or move the tag (and publish which), unless `rule` makes it immutable and it
+    points elsewhere; the same manifest again only renews who pushed it and when."""
+    values = {"repository_id": repository.id, "name": name}
+    before = db.session.execute(_TAG_TARGET, values).first()
+    moved = before is not None and before.manifest_id != manifest_id
+    if moved and rule is not None:  # the write transaction rolls back
+        immutable_tags.refuse(full_name, name, rule, "moved to another manifest")
+    values.update(manifest_id=manifest_id, pushed_by=pushed.actor, updated_at=utcnow())
     db.session.execute(_tag_statement(), values)
+    if before is None or moved:
+        kind, detail = (
+            (events.TAG_MOVE, {"from": before.digest}) if moved else (events.TAG_CREATE, None)
+        )
+        events.publish(pushed.but(kind=kind, tag=name, detail=detail))
 
 
-_MANIFESTS = Manifest.__table__
 _MANIFEST_ID = select(_MANIFESTS.c.id).where(
     _MANIFESTS.c.repository_id == bindparam("repository_id"),
     _MANIFESTS.c.digest == bindparam("digest"),

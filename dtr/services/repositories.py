@@ -9,9 +9,11 @@ from ..database import db, write_transaction
 from ..errors import Denied, InvalidCredentials, InvalidInput, NameTaken, NameUnknown
 from ..models import Account, Repository
 from ..names import split_repository_name
-from . import audit, lookup_caches
+from . import audit, events, lookup_caches
 from .accounts import find_account
+from .callers import require_logged_in
 from .content_trust import delete_trust_data
+from .events import Event
 from .search import contains_pattern
 
 
@@ -95,7 +97,9 @@ def create_repository(
             long_description=_text(long_description, "longDescription", 100_000),
         )
         db.session.add(repository)
-        audit.record(identity.name if identity else None, "repository.create", full_name)
+        events.publish(
+            Event(events.REPOSITORY_CREATE, identity.name if identity else None, full_name)
+        )
     lookup_caches.repositories.invalidate(full_name)
     return repository
 
@@ -179,7 +183,7 @@ def delete_repository(identity, full_name):
     repository_id = repository.id
     delete_trust_data(repository_id)
     db.session.delete(repository)
-    audit.record(identity.name, "repository.delete", full_name)
+    events.publish(Event(events.REPOSITORY_DELETE, identity.name, full_name))
     db.session.commit()
     lookup_caches.repositories.invalidate(full_name)
     lookup_caches.manifests.invalidate(repository_id)
@@ -200,6 +204,17 @@ def namespace_or_404(namespace) -> Account:
     account = find_account(namespace)
     if account is None:
         raise NameUnknown(f"no user or organization named {namespace!r}", {"name": namespace})
+    return account
+
+
+def administered_namespace(identity, namespace, managing) -> Account:
+    """The namespace's account when the caller may manage `managing` (what a refusal names)
+    in all of it: administrators, the user whose namespace it is, owners of the organization
+    and teams with an admin-level namespace grant (`access.may_create_repository`)."""
+    require_logged_in(identity)
+    account = namespace_or_404(namespace)
+    if not access.may_create_repository(identity, account.id):
+        raise Denied(f"you may not manage {managing} of {namespace!r}")
     return account
 
 

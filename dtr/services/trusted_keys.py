@@ -13,11 +13,11 @@ from sqlalchemy import delete, select
 
 from .. import access
 from ..database import db
-from ..errors import Denied, InvalidInput, NameTaken
+from ..errors import InvalidInput, NameTaken
 from ..models import TrustedKey
 from . import audit
 from .callers import require_logged_in
-from .repositories import namespace_or_404, visible_repository
+from .repositories import administered_namespace, namespace_or_404, visible_repository
 from .signature_formats import KeyInvalid, load_public_key
 from .signatures import recheck_signatures
 
@@ -63,21 +63,13 @@ def list_namespace_keys(identity, namespace) -> list[TrustedKey]:
 
 
 def add_namespace_key(identity, namespace, name, pem) -> TrustedKey:
-    account = _administered_namespace(identity, namespace)
+    account = administered_namespace(identity, namespace, "the trusted keys")
     return _add(identity, namespace, account.id, None, name, pem)
 
 
 def delete_namespace_key(identity, namespace, name):
-    account = _administered_namespace(identity, namespace)
+    account = administered_namespace(identity, namespace, "the trusted keys")
     _delete(identity, namespace, account.id, None, name)
-
-
-def _administered_namespace(identity, namespace):
-    require_logged_in(identity)
-    account = namespace_or_404(namespace)
-    if not access.may_create_repository(identity, account.id):
-        raise Denied(f"you may not manage the trusted keys of {namespace!r}")
-    return account
 
 
 def _scope(namespace_id, repository_id):

@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+import requests
 
 from tests.support.images import DOCKER_LIST, Image, index_of, sha256, simple_image
 
@@ -88,6 +89,28 @@ def test_read_only_user_push_is_refused(docker, dtr, make_repo, tmp_path):
     assert config.status_code == 404
     # docker gives up at once (a bare DENIED without detail made it retry 5 times, ~50 s)
     assert "Retrying in" not in failed.stdout, failed.stdout
+
+
+def test_an_immutable_tag_refuses_another_image_and_says_which_rule(
+    docker, dtr, make_repo, tmp_path
+):
+    repo = make_repo()
+    admin = registry_client(dtr)
+    rules = f"{dtr.url}/api/v0/repositories/{repo}/immutableTagRules"
+    added = requests.post(rules, json={"pattern": "v*"}, auth=("admin", "admin-password-1"))
+    assert added.status_code == 201, added.text
+    first, second = (simple_image(f"docker-immutable-{n}", docker=True) for n in (1, 2))
+    reference = f"{dtr.host}/{repo}:v1"
+    docker.login(dtr, "admin")  # administrators too
+    docker.load(first, reference, tmp_path)
+    digest = pushed_digest(docker("push", reference).stdout, "v1")
+    assert pushed_digest(docker("push", reference).stdout, "v1") == digest  # the same: fine
+    docker.load(second, reference, tmp_path)
+    failed = docker("push", reference, ok=False)
+    assert "is immutable (rule 'v*' of the repository)" in failed.stderr, failed.stderr
+    assert "Retrying in" not in failed.stdout, failed.stdout
+    response = admin.get_manifest(repo, "v1")
+    assert response.headers["Docker-Content-Digest"] == digest
 
 
 def test_anonymous_pull_of_public_repository(docker, dtr, make_repo):

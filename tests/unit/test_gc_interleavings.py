@@ -152,11 +152,11 @@ def test_manifest_pushed_after_a_sweep_fails_cleanly_and_before_keeps_its_blobs(
     run = collect()  # nothing names them yet: garbage
     assert run.blobs_deleted == 2
     with pytest.raises(ManifestBlobUnknown):
-        manifests.push_manifest(repository, "v1", manifest, OCI_MANIFEST, "admin")
+        manifests.push_manifest(repository, "admin/races", "v1", manifest, OCI_MANIFEST, "admin")
     db.session.rollback()
     upload(repository, config)
     upload(repository, layer)
-    manifests.push_manifest(repository, "v1", manifest, OCI_MANIFEST, "admin")
+    manifests.push_manifest(repository, "admin/races", "v1", manifest, OCI_MANIFEST, "admin")
     assert collect().blobs_deleted == 0
     assert bytes_present(digest_of(layer)) and bytes_present(digest_of(config))
 
@@ -177,8 +177,15 @@ def test_a_manifest_tagged_after_the_mark_is_spared(monkeypatch, repository):
     config, manifest = image_manifest([layer])
     upload(repository, config)
     upload(repository, layer)
-    manifests.push_manifest(repository, digest_of(manifest), manifest, OCI_MANIFEST, "admin")
-    tag = lambda: manifests.push_manifest(repository, "late", manifest, OCI_MANIFEST, "admin")  # noqa: E731
+    manifests.push_manifest(
+        repository, "admin/races", digest_of(manifest), manifest, OCI_MANIFEST, "admin"
+    )
+
+    def tag():
+        return manifests.push_manifest(
+            repository, "admin/races", "late", manifest, OCI_MANIFEST, "admin"
+        )
+
     sweep_after(monkeypatch, "sweep_manifests", tag)
     run = collect()
     assert run.manifests_deleted == 0 and run.blobs_deleted == 0
@@ -191,7 +198,9 @@ def test_a_child_listed_by_an_index_pushed_after_the_mark_is_spared(monkeypatch,
     config, child = image_manifest([layer])
     upload(repository, config)
     upload(repository, layer)
-    manifests.push_manifest(repository, digest_of(child), child, OCI_MANIFEST, "admin")
+    manifests.push_manifest(
+        repository, "admin/races", digest_of(child), child, OCI_MANIFEST, "admin"
+    )
     db.session.execute(  # pushed long ago: old, untagged
         db.update(Manifest).values(created_at=utcnow() - timedelta(days=1))
     )
@@ -205,7 +214,12 @@ def test_a_child_listed_by_an_index_pushed_after_the_mark_is_spared(monkeypatch,
             ],
         }
     ).encode()
-    push_index = lambda: manifests.push_manifest(repository, "multi", index, OCI_INDEX, "admin")  # noqa: E731
+
+    def push_index():
+        return manifests.push_manifest(
+            repository, "admin/races", "multi", index, OCI_INDEX, "admin"
+        )
+
     sweep_after(monkeypatch, "sweep_manifests", push_index)
     run = collect()
     assert run.manifests_deleted == 0 and run.blobs_deleted == 0
@@ -218,7 +232,12 @@ def test_a_blob_referenced_after_the_mark_is_spared(monkeypatch, repository):
     config, manifest = image_manifest([layer])
     upload(repository, config)
     upload(repository, layer)
-    push = lambda: manifests.push_manifest(repository, "v1", manifest, OCI_MANIFEST, "admin")  # noqa: E731
+
+    def push():
+        return manifests.push_manifest(
+            repository, "admin/races", "v1", manifest, OCI_MANIFEST, "admin"
+        )
+
     sweep_after(monkeypatch, "sweep_blobs", push)
     run = collect()
     assert run.blobs_deleted == 0

@@ -97,11 +97,27 @@ def test_a_new_tag_for_a_stored_manifest_writes_the_tag_and_the_signal(client):
     assert writes.transactions == 1
     assert writes.statements == [
         "SELECT manifests.id FROM",  # still there (garbage collection)
+        "SELECT tags.manifest_id, manifests.digest",  # created or moved (events, immutability)
         "INSERT INTO tags",
+        "INSERT INTO audit_events",  # the tag.create event's recorder
         "INSERT INTO cache_generations",
     ]
     tags = client.get("/v2/pusher/pushes/tags/list", headers={"Authorization": BASIC})
     assert {"v1", "v2"} <= set(tags.json["tags"])
+
+
+def test_the_same_tag_and_manifest_again_only_renews_the_tag(client):
+    body = manifest(push_blob(client, b'{"os":"linux","v":3}'), push_blob(client, b"same"))
+    assert put(client, "manifests/same", body, **{"Content-Type": OCI_MANIFEST}).status_code == 201
+    with writes_of(client) as writes:
+        response = put(client, "manifests/same", body, **{"Content-Type": OCI_MANIFEST})
+    assert response.status_code == 201, response.data
+    assert writes.statements == [
+        "SELECT manifests.id FROM",
+        "SELECT tags.manifest_id, manifests.digest",
+        "INSERT INTO tags",  # who pushed it and when
+        "INSERT INTO cache_generations",
+    ]
 
 
 def test_a_new_manifest_is_checked_before_and_in_its_one_write_transaction(client):
