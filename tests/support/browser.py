@@ -52,6 +52,11 @@ def page(browser, request, tmp_path):
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # assertions wait as long as actions (5 s by default): a password change hashes with
+    # argon2, which a loaded 2-core machine has taken over 5 s to answer
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
