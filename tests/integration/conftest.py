@@ -2,7 +2,22 @@
 
 import pytest
 
+from tests.integration.test_api import Api
+from tests.support.client import RegistryClient
 from tests.support.postgres import Postgres
+from tests.support.server import USERS
+
+
+@pytest.fixture
+def api(dtr):
+    """An /api/v0 client per test user (tests/support/server.py USERS)."""
+    return {name: Api(dtr.url, name, password) for name, (password, _) in USERS.items()}
+
+
+@pytest.fixture
+def registry(dtr):
+    """A /v2 registry client per test user."""
+    return {name: RegistryClient(dtr.url, name, password) for name, (password, _) in USERS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,9 @@ import pytest
 from tests.integration.test_api import Api, expect_error, ok
 from tests.support.client import RegistryClient
 from tests.support.images import sha256, simple_image
-from tests.support.server import USERS
 
 RUN = uuid.uuid4().hex[:6]
 _names = itertools.count()
-
-
-@pytest.fixture
-def api(dtr):
-    return {name: Api(dtr.url, name, password) for name, (password, _) in USERS.items()}
-
-
-@pytest.fixture
-def registry(dtr):
-    return {name: RegistryClient(dtr.url, name, password) for name, (password, _) in USERS.items()}
 
 
 @pytest.fixture
