@@ -2,6 +2,7 @@
 `make run` creates: .venv/bin/python app.py ...).
 
 python app.py serve [--bind HOST:PORT] [--instance DIR] [--http] [--workers N]
+                   [--metrics-bind HOST:PORT]
 python app.py create-user NAME --role ROLE [--instance DIR] --password-stdin
 python app.py create-repo NAMESPACE/NAME [--public] [--instance DIR]
 python app.py set-domain NAME [--instance DIR]
@@ -122,9 +123,19 @@ def command_line(*arguments) -> str:
     default=None,
     help="Server processes, each with THREADS threads [default: WORKERS of the configuration, 1].",
 )
-def serve(bind, instance_dir, http, workers):
+@click.option(
+    "--metrics-bind",
+    metavar="HOST:PORT",
+    help="Also serve the Prometheus metrics (plain HTTP, WITHOUT authentication) on this "
+    "address, such as 10.0.0.5:9100: only for a private network that the Prometheus server "
+    "alone reaches, never exposed. /metrics on --bind always asks for an admin or a token "
+    "with the metrics scope.",
+)
+def serve(bind, instance_dir, http, workers, metrics_bind):
     """Run the registry under the production server (gunicorn: one process by default, many
-    threads; --workers N for several, on SQLite or PostgreSQL).
+    threads; --workers N for several, on SQLite or PostgreSQL). /metrics answers in the
+    Prometheus text format (admins, or an access token with the metrics scope), summing
+    every worker.
 
     Until the first admin exists, it prints a one-time set-up code (also written to the
     instance's setup_code file): creating that admin from another machine needs it."""
@@ -134,6 +145,10 @@ def serve(bind, instance_dir, http, workers):
     from dtr.tls import ensure_certificate
 
     check_address_free(bind)
+    if metrics_bind:
+        if metrics_bind == bind:
+            raise click.BadParameter("must differ from --bind", param_hint="--metrics-bind")
+        check_address_free(metrics_bind, "--metrics-bind")
     app = prepared_app(instance_dir)
     with app.app_context():
         # the certificate every replica serves (made by the first), in this instance's files
@@ -158,6 +173,9 @@ def serve(bind, instance_dir, http, workers):
     command = [sys.executable, "-m", "dtr.server", "--bind", bind]
     command += ["--instance", app.instance_path, "--threads", str(app.config["THREADS"])]
     command += ["--workers", str(workers or app.config["WORKERS"])]
+    if metrics_bind:
+        command += ["--metrics-bind", metrics_bind]
+        click.echo(f"Metrics without authentication: http://{metrics_bind}/metrics (keep private)")
     if not http:
         command += ["--cert", str(cert_path), "--key", str(key_path)]
     sys.stdout.flush()
@@ -168,7 +186,7 @@ def serve(bind, instance_dir, http, workers):
     os.execve(sys.executable, command, env)  # a fresh, small process: the gunicorn master
 
 
-def check_address_free(bind):
+def check_address_free(bind, option="--bind"):
     """Refuse at once, saying so, to serve on an address in use (by another DTR, say),
     rather than failing after the server's retries."""
     import errno
@@ -177,7 +195,7 @@ def check_address_free(bind):
     host, _, port = bind.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"
     if not port.isdecimal() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{bind}: HOST:PORT, such as 0.0.0.0:8443", param_hint="--bind")
+        raise click.BadParameter(f"{bind}: HOST:PORT, such as 0.0.0.0:8443", param_hint=option)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
@@ -187,7 +205,8 @@ def check_address_free(bind):
             if error.errno == errno.EADDRINUSE:
                 raise click.ClickException(
                     f"{bind} is in use: another DTR, or another program, listens there. Stop "
-                    "it, or serve on another address: --bind HOST:PORT (make run BIND=HOST:PORT)."
+                    f"it, or serve on another address: {option} HOST:PORT"
+                    + (" (make run BIND=HOST:PORT)." if option == "--bind" else ".")
                 ) from None
             raise click.ClickException(f"cannot listen on {bind}: {error.strerror}") from None
 

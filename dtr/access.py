@@ -20,6 +20,7 @@ from sqlalchemy import false, literal, or_, select, true, union_all
 from .auth.identity import (
     API_READ,
     API_WRITE,
+    METRICS,
     REGISTRY_PULL,
     REGISTRY_PUSH,
     ROBOT,
@@ -76,6 +77,14 @@ def actions_of_token(granted) -> set:
 def is_admin(identity: Identity) -> bool:
     """A global administrator (a person or their access token; never a robot)."""
     return identity.role == "admin" and identity.kind != ROBOT and not identity.anonymous
+
+
+def may_read_metrics(identity: Identity) -> bool:
+    """/metrics: a global admin (password or session), or an admin's access token with the
+    metrics scope. A token never does more than its owner, so a non-admin's cannot."""
+    if not _active(identity) or not is_admin(identity):
+        return False
+    return identity.scopes is None or METRICS in identity.scopes
 
 
 def allowed_actions(identity: Identity, repository) -> frozenset:

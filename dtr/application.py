@@ -15,6 +15,7 @@ from .config import load_config
 from .database import db, set_read_only_transactions
 from .log_shipper import ship_logs
 from .logs import component_logger, configure_logging, log_opened
+from .metrics.http import measure_requests
 from .services import change_signals, instance_keys, lookup_caches
 from .services.storage_settings import ActiveStorage
 
@@ -115,6 +116,7 @@ def build_app(instance_dir="instance", overrides=None):
     app.json.sort_keys = False
     if app.config["TRUSTED_PROXY_NETWORKS"]:
         app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXY_NETWORKS"])
+    measure_requests(app)
     configure_logging(app)
     db.init_app(app)
     ship_logs(app)
@@ -132,12 +134,14 @@ def build_app(instance_dir="instance", overrides=None):
     from . import api, registry, web
     from .auth import views as auth_views
     from .auth.sessions import login_manager
+    from .metrics import endpoint as metrics_endpoint
 
     login_manager.init_app(app)
     app.register_blueprint(registry.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(metrics_endpoint.bp)
 
     @app.before_request
     def _transaction_style():

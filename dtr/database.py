@@ -23,6 +23,8 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from .metrics.instruments import record_writer_wait
+
 
 class Base(DeclarativeBase):
     pass
@@ -100,6 +102,7 @@ class SerializedWriteConnection(sqlite3.Connection):
         started = time.monotonic()
         _sqlite_writer.acquire()
         waited = time.monotonic() - started
+        record_writer_wait("sqlite", waited)
         if waited > SLOW_WRITER_WAIT:
             log.warning("a write waited %.1f s for the database (long write transactions?)", waited)
         self.holds_writer = True
@@ -225,7 +228,9 @@ def _on_begin(connection):
         if not _read_only.get():
             # One writer at a time, across every process and replica, as with SQLite: the
             # services' check-then-write steps rely on it. Released at commit or rollback.
+            started = time.monotonic()
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITER_LOCK})")
+            record_writer_wait("postgresql", time.monotonic() - started)
         return
     if connection.dialect.name != "sqlite":
         return

@@ -83,6 +83,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, select, update
 
 from .database import db, lock_rows_for_update, read_only_transactions
+from .metrics.instruments import record_gc_run
 from .models import (
     Blob,
     GcRun,
@@ -165,6 +166,8 @@ def execute_run(run_id, now=None) -> GcRun:
         report=json.dumps(collection.report),
         **collection.outcome(),
     )
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    record_gc_run(state, run.dry_run, seconds, run.bytes_reclaimed)
     log.info(
         "garbage collection %s %s: %s manifests, %s blobs (%s bytes), %s uploads",
         run_id,

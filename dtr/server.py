@@ -6,6 +6,11 @@ generations (services/change_signals.py), scheduled jobs take leases.
 `python app.py serve` prepares the instance (migrations, certificate), then replaces itself
 with `python -m dtr.server ...`: the gunicorn master then holds only gunicorn, and the
 application is loaded in the worker.
+
+Metrics: the master makes a fresh folder for the workers' Prometheus values before any
+starts (dtr/metrics/exposition.py), marks each worker that exits dead, and removes the
+folder when it exits; with `--metrics-bind HOST:PORT` it also answers scrapes itself there,
+in a thread, without authentication (a private network's Prometheus only).
 """
 
 import argparse
@@ -16,6 +21,7 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
+from .metrics import exposition
 from .tls_context import HandshakeFailures, ReloadingContext
 
 # Requests gunicorn refuses before the application sees them (a request line over 4094 bytes,
@@ -57,9 +63,11 @@ class DTRWorker(ThreadWorker):
 
 
 class DTRServer(BaseApplication):
-    def __init__(self, instance_dir, bind, threads, certificate=None, workers=1):
+    def __init__(self, instance_dir, bind, threads, certificate=None, workers=1, metrics_bind=None):
         self.instance_dir = instance_dir
         self.https = certificate is not None
+        self.metrics_folder = exposition.prepare_folder()
+        self.metrics_bind = metrics_bind
         self.options = {
             "bind": bind,
             "workers": workers,
@@ -76,6 +84,9 @@ class DTRServer(BaseApplication):
             # application.TrustedProxies): gunicorn believes none of them, from no address.
             "forwarded_allow_ips": "",
             "secure_scheme_headers": {},
+            "when_ready": self._when_ready,
+            "child_exit": lambda _arbiter, worker: exposition.worker_exited(worker.pid),
+            "on_exit": lambda _arbiter: exposition.remove_folder(self.metrics_folder),
         }
         if certificate is not None:
             cert_path, key_path = certificate
@@ -86,6 +97,11 @@ class DTRServer(BaseApplication):
                 ssl_context=lambda _conf, _default: reloading.current(),
             )
         super().__init__()
+
+    def _when_ready(self, arbiter):
+        if self.metrics_bind:
+            exposition.serve_without_authentication(self.metrics_bind)
+            arbiter.log.info("metrics without authentication at http://%s/", self.metrics_bind)
 
     def load_config(self):
         for key, value in self.options.items():
@@ -115,9 +131,12 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cert", help="certificate file (HTTPS); omit for plain HTTP")
     parser.add_argument("--key", help="private key file of --cert")
+    parser.add_argument("--metrics-bind", help="HOST:PORT: /metrics without authentication")
     args = parser.parse_args(argv)
     certificate = (args.cert, args.key) if args.cert else None
-    DTRServer(args.instance, args.bind, args.threads, certificate, args.workers).run()
+    DTRServer(
+        args.instance, args.bind, args.threads, certificate, args.workers, args.metrics_bind
+    ).run()
 
 
 if __name__ == "__main__":

@@ -334,7 +334,9 @@ CREDENTIAL_USE = {
 SCOPE = enum(
     SCOPES,
     "registry:pull, registry:push (push and delete): docker and the /v2 registry; api:read "
-    "(GET), api:write (every method): /api/v0. Always within what the owner may do.",
+    "(GET), api:write (every method): /api/v0; metrics: GET /metrics, the Prometheus metrics "
+    "(administrators only: refused, 400, for anyone else). Always within what the owner may "
+    "do.",
 )
 ACCESS_TOKEN_FIELDS = {
     "id": integer("what DELETE /accounts/{name}/tokens/{token_id} takes"),
@@ -1205,8 +1207,9 @@ GRANT_BODY_400 = "not a JSON object, or accessLevel missing or not an access lev
 NEW_TOKEN_REFUSALS = {
     400: "not a JSON object; name missing, not a string, blank or not printable text of at "
     f"most {MAX_CREDENTIAL_NAME} characters; scopes not a non-empty list of "
-    f"{', '.join(SCOPES)}; {EXPIRES_IN_DAYS_400}; or the user has {MAX_TOKENS_PER_USER} "
-    "tokens already",
+    f"{', '.join(SCOPES)}; the metrics scope asked for by a user who is not an "
+    f"administrator; {EXPIRES_IN_DAYS_400}; or the user has {MAX_TOKENS_PER_USER} tokens "
+    "already",
     403: "for another user (even by an administrator)",
     409: "ALREADY_EXISTS: the user has an access token of this name",
 }
@@ -1469,7 +1472,8 @@ OPERATIONS = [
         "createAccessToken",
         "Create an access token",
         "A secret to give CI instead of a password: the password of HTTP Basic (for "
-        "/api/v0, with an api scope) or of docker login (with a registry scope), with the "
+        "/api/v0, with an api scope), of docker login (with a registry scope) or of a "
+        "Prometheus scraping /metrics (metrics scope, administrators only), with the "
         "user's name. It does what the user may, within its scopes, until it is revoked or "
         f"expires {EXPIRY}. Users create their own, never someone else's, at most "
         f"{MAX_TOKENS_PER_USER}. Audited.",

@@ -8,7 +8,11 @@ Credentials, and where each is accepted:
     a personal access token as the password                       registry, API (by scope)
     a robot's secret as the password of `<org>+<name>`             registry only
     a registry token (Bearer JWT from /auth/token)                 registry only
-    the portal's session cookie                                    API (with CSRF), portal
+    the portal's session cookie                                    API (with CSRF), portal,
+                                                                   /metrics
+
+/metrics (surface METRICS) takes a password, an access token with the metrics scope or the
+session; who may read it is `access.may_read_metrics`.
 
 Every password check goes through the login throttle (per name and per address, shared by
 every process) and the bounded hashing of `passwords`; access tokens and robot secrets are
@@ -33,6 +37,7 @@ from . import login_throttle, passwords
 from .identity import (
     ANONYMOUS,
     API_SCOPES,
+    METRICS_SCOPES,
     REGISTRY_SCOPES,
     ROBOT,
     TOKEN,
@@ -42,7 +47,7 @@ from .secret_tokens import ACCESS_TOKEN_PREFIX, ROBOT_SECRET_PREFIX, looks_like
 from .sessions import session_identity
 from .tokens import TokenInvalid
 
-REGISTRY, API, WEB = "registry", "api", "web"
+REGISTRY, API, WEB, METRICS = "registry", "api", "web", "metrics"
 log = component_logger("auth")
 PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
@@ -59,7 +64,7 @@ class Caller:
 
 
 def caller_of_request(surface: str) -> Caller:
-    """The caller of the current request on `surface` (REGISTRY, API or WEB)."""
+    """The caller of the current request on `surface` (REGISTRY, API, WEB or METRICS)."""
     header = request.authorization
     if header is None or surface == WEB:
         if surface == REGISTRY:
@@ -158,6 +163,13 @@ def _for_surface(identity: Identity, surface: str) -> Identity:
         narrowed = identity.narrowed(API_SCOPES)
         if narrowed.scopes is not None and not narrowed.scopes:
             raise Denied("this access token has no API scope (api:read or api:write)")
+        return narrowed
+    if surface == METRICS:
+        if identity.kind == ROBOT:
+            raise Denied("robot accounts may only push and pull (docker login): not /metrics")
+        narrowed = identity.narrowed(METRICS_SCOPES)
+        if narrowed.scopes is not None and not narrowed.scopes:
+            raise Denied("this access token has no metrics scope")
         return narrowed
     if surface == REGISTRY:
         narrowed = identity.narrowed(REGISTRY_SCOPES)

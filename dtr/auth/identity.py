@@ -12,9 +12,11 @@ USER, TOKEN, ROBOT = "user", "token", "robot"
 
 REGISTRY_PULL, REGISTRY_PUSH = "registry:pull", "registry:push"
 API_READ, API_WRITE = "api:read", "api:write"
-SCOPES = (REGISTRY_PULL, REGISTRY_PUSH, API_READ, API_WRITE)
+METRICS = "metrics"  # read /metrics (Prometheus); its owner must be an admin
+SCOPES = (REGISTRY_PULL, REGISTRY_PUSH, API_READ, API_WRITE, METRICS)
 REGISTRY_SCOPES = frozenset({REGISTRY_PULL, REGISTRY_PUSH})
 API_SCOPES = frozenset({API_READ, API_WRITE})
+METRICS_SCOPES = frozenset({METRICS})
 
 
 @dataclass(frozen=True)

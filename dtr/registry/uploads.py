@@ -7,6 +7,7 @@ from flask import request
 
 from .. import access
 from ..errors import BlobUploadInvalid, DomainError, RangeInvalid
+from ..metrics.instruments import receiving_upload
 from ..names import check_digest, split_repository_name
 from ..services import uploads
 from ..services.blobs import find_linked_blob, link_blob
@@ -40,7 +41,10 @@ def start_upload(name):
         if _mount(repository, caller, digest, args.get("from")):
             return _blob_created(name, digest)
     if "digest" in args:
-        uploads.monolithic_upload(repository, args["digest"], body_stream(), request.content_length)
+        with receiving_upload():
+            uploads.monolithic_upload(
+                repository, args["digest"], body_stream(), request.content_length
+            )
         return _blob_created(name, args["digest"])
     upload_id = uploads.start_upload(repository, caller.name)
     return "", 202, _upload_headers(name, upload_id, 0)
@@ -90,9 +94,10 @@ def _content_range():
 def patch_upload(name, upload_id):
     repository, _ = authorized_repository(name, access.PUSH)
     try:
-        size = uploads.append_chunk(
-            repository, upload_id, body_stream(), request.content_length, _content_range()
-        )
+        with receiving_upload():
+            size = uploads.append_chunk(
+                repository, upload_id, body_stream(), request.content_length, _content_range()
+            )
     except RangeInvalid as error:
         response = domain_error_response(error)
         response.headers.update(_upload_headers(name, upload_id, error.current_size))
@@ -104,7 +109,8 @@ def patch_upload(name, upload_id):
 def finish_upload(name, upload_id):
     repository, _ = authorized_repository(name, access.PUSH)
     digest = request.args.get("digest")
-    uploads.finish_upload(repository, upload_id, digest, body_stream(), request.content_length)
+    with receiving_upload():
+        uploads.finish_upload(repository, upload_id, digest, body_stream(), request.content_length)
     return _blob_created(name, digest)
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from .. import access
-from ..auth.identity import SCOPES, TOKEN, USER, Identity
+from ..auth.identity import METRICS, SCOPES, TOKEN, USER, Identity
 from ..auth.secret_tokens import ACCESS_TOKEN_PREFIX, new_secret, secret_hash
 from ..database import db
 from ..errors import Denied, InvalidInput, NameUnknown
@@ -34,6 +34,11 @@ def create_token(actor: Identity, owner_name, name, scopes, expires_in_days=None
     require_password_credential(actor, "create access tokens")
     name = check_credential_name(name)
     scopes = _check_scopes(scopes)
+    if METRICS in scopes and not access.may_read_metrics(actor):
+        raise InvalidInput(
+            "scopes: metrics is for administrators (only they may read /metrics)",
+            {"field": "scopes"},
+        )
     expires_at = expiry_from_days(expires_in_days)
     count = db.session.scalar(
         select(func.count()).select_from(AccessToken).where(AccessToken.account_id == owner.id)

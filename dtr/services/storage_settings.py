@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ..database import db, own_connection
 from ..errors import InvalidInput
+from ..metrics.storage_errors import counting_errors, create_counted_driver
 from ..models import Setting
 from ..storage import BACKENDS, PathNotFound, StorageError, backend_fields, create_driver
 from ..storage.fields import check_options
@@ -111,6 +112,7 @@ class ActiveStorage:
             self._active = None  # check at the next call
             return
         with self._lock:
+            driver = counting_errors(driver, config.backend)
             self._active = _Active(version, driver, time.monotonic() + RECHECK_SECONDS)
         log.info("blobs are stored on %s", _where(config))
 
@@ -139,7 +141,7 @@ def _driver_for(version):
     config = _config_of(json.loads(version) if version else None)
     log.info("blobs are stored on %s", _where(config))
     try:
-        return create_driver(config.backend, config.options)
+        return create_counted_driver(config.backend, config.options)
     except ValueError as error:  # stored by hand, or by an older version of DTR
         raise StorageError(
             f"the stored {config.backend} storage settings are invalid: {error}"

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from flask import request, url_for
 
-from ..auth.identity import SCOPES
+from .. import access
+from ..auth.identity import METRICS, SCOPES
 from ..errors import DomainError
 from ..models import utcnow
 from ..services import access_tokens
@@ -21,6 +22,7 @@ SCOPE_LABELS = {
     "registry:push": "Push images (docker push)",
     "api:read": "Read the API (/api/v0)",
     "api:write": "Change things through the API",
+    "metrics": "Read the Prometheus metrics (/metrics; administrators only)",
 }
 
 
@@ -70,7 +72,11 @@ def _tokens_page(me, error=None, status=None, form=None, created=None, secret=No
         tokens=access_tokens.list_tokens(me, me.name),
         soon=now + timedelta(days=EXPIRING_DAYS),
         now=now,
-        scopes=[(scope, SCOPE_LABELS[scope]) for scope in SCOPES],
+        scopes=[
+            (scope, SCOPE_LABELS[scope])
+            for scope in SCOPES
+            if scope != METRICS or access.may_read_metrics(me)
+        ],
         chosen=form.getlist("scopes") if form else ["registry:pull"],
         form=form or {},
         maximum=maximum,

@@ -60,7 +60,9 @@ def stop_process(process, log=None, wait=15):
 class DTRProcess:
     """A DTR server process; `url` is its base URL."""
 
-    def __init__(self, instance, http=True, env=None, throttle=False, database_url=None):
+    def __init__(
+        self, instance, http=True, env=None, throttle=False, database_url=None, serve_args=()
+    ):
         from tests.support.postgres import test_database_url
 
         self.instance = Path(instance)
@@ -74,6 +76,7 @@ class DTRProcess:
         if self.database_url:
             self.env["DATABASE_URL"] = self.database_url
         self.http = http
+        self.serve_args = list(serve_args)  # more options of `serve` (--metrics-bind ...)
         self.process = None
 
     def create_users(self, users=USERS):
@@ -102,6 +105,7 @@ class DTRProcess:
         ]
         if self.http:
             args.append("--http")
+        args += self.serve_args
         self.log = open(self.instance.parent / f"dtr-{self.port}.log", "ab")
         self.process = subprocess.Popen(
             args,
