@@ -1982,6 +1982,7 @@ OPERATIONS = [
         "Needs admin level on the repository. Audited.",
         {204: ("deleted", None)},
         errors={
+            400: "INVALID_NAME: an invalid repository name",
             401: "no or wrong credentials",
             403: REPO_ADMIN,
             404: UNSEEN + ", or the repository has no rule of this id",
