@@ -21,14 +21,13 @@ from ..errors import Denied, InvalidInput, NameTaken, NameUnknown
 from ..models import ImmutableTagRule
 from . import audit
 from .callers import require_logged_in
+from .namespace_scopes import applying_to, of_scope, own_first
 from .repositories import administered_namespace, namespace_or_404, visible_repository
 
 PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,128}\Z")
 PATTERN_RULE = "1 to 128 of: letters, digits, _ . - and the glob characters * ? [ ] !"
-_RULES = ImmutableTagRule.__table__
-_RULES_OF_REPOSITORY = select(_RULES.c.pattern, _RULES.c.repository_id).where(
-    _RULES.c.namespace_id == bindparam("namespace_id"),
-    (_RULES.c.repository_id == bindparam("repository_id")) | _RULES.c.repository_id.is_(None),
+_RULES_OF_REPOSITORY = select(ImmutableTagRule.pattern, ImmutableTagRule.repository_id).where(
+    applying_to(ImmutableTagRule, bindparam("namespace_id"), bindparam("repository_id"))
 )
 
 
@@ -42,12 +41,8 @@ def list_repository_rules(identity, full_name) -> list[ImmutableTagRule]:
     return list(
         db.session.scalars(
             select(ImmutableTagRule)
-            .where(
-                ImmutableTagRule.namespace_id == repository.namespace_id,
-                (ImmutableTagRule.repository_id == repository.id)
-                | ImmutableTagRule.repository_id.is_(None),
-            )
-            .order_by(ImmutableTagRule.repository_id.is_(None), ImmutableTagRule.pattern)
+            .where(applying_to(ImmutableTagRule, repository.namespace_id, repository.id))
+            .order_by(own_first(ImmutableTagRule), ImmutableTagRule.pattern)
         )
     )
 
@@ -58,10 +53,7 @@ def list_namespace_rules(identity, namespace) -> list[ImmutableTagRule]:
     return list(
         db.session.scalars(
             select(ImmutableTagRule)
-            .where(
-                ImmutableTagRule.namespace_id == account.id,
-                ImmutableTagRule.repository_id.is_(None),
-            )
+            .where(of_scope(ImmutableTagRule, account.id, None))
             .order_by(ImmutableTagRule.pattern)
         )
     )
@@ -97,8 +89,7 @@ def _add(identity, target, namespace_id, repository_id, pattern) -> ImmutableTag
     check_pattern(pattern)
     existing = db.session.scalar(
         select(ImmutableTagRule.id).where(
-            ImmutableTagRule.namespace_id == namespace_id,
-            _same_scope(repository_id),
+            of_scope(ImmutableTagRule, namespace_id, repository_id),
             ImmutableTagRule.pattern == pattern,
         )
     )
@@ -114,12 +105,6 @@ def _add(identity, target, namespace_id, repository_id, pattern) -> ImmutableTag
     audit.record(identity.name, "immutableTagRule.add", target, {"pattern": pattern})
     db.session.commit()
     return rule
-
-
-def _same_scope(repository_id):
-    if repository_id is None:
-        return ImmutableTagRule.repository_id.is_(None)
-    return ImmutableTagRule.repository_id == repository_id
 
 
 def _rule(rule_id, namespace_id, repository_id) -> ImmutableTagRule:

@@ -17,6 +17,7 @@ from ..errors import InvalidInput, NameTaken
 from ..models import TrustedKey
 from . import audit
 from .callers import require_logged_in
+from .namespace_scopes import applying_to, of_scope, own_first
 from .repositories import administered_namespace, namespace_or_404, visible_repository
 from .signature_formats import KeyInvalid, load_public_key
 from .signatures import recheck_signatures
@@ -30,11 +31,8 @@ def list_repository_keys(identity, full_name) -> list[TrustedKey]:
     return list(
         db.session.scalars(
             select(TrustedKey)
-            .where(
-                TrustedKey.namespace_id == repository.namespace_id,
-                (TrustedKey.repository_id == repository.id) | TrustedKey.repository_id.is_(None),
-            )
-            .order_by(TrustedKey.repository_id.is_(None), TrustedKey.name)
+            .where(applying_to(TrustedKey, repository.namespace_id, repository.id))
+            .order_by(own_first(TrustedKey), TrustedKey.name)
         )
     )
 
@@ -56,7 +54,7 @@ def list_namespace_keys(identity, namespace) -> list[TrustedKey]:
     return list(
         db.session.scalars(
             select(TrustedKey)
-            .where(TrustedKey.namespace_id == account.id, TrustedKey.repository_id.is_(None))
+            .where(of_scope(TrustedKey, account.id, None))
             .order_by(TrustedKey.name)
         )
     )
@@ -72,12 +70,6 @@ def delete_namespace_key(identity, namespace, name):
     _delete(identity, namespace, account.id, None, name)
 
 
-def _scope(namespace_id, repository_id):
-    if repository_id is None:
-        return (TrustedKey.namespace_id == namespace_id) & TrustedKey.repository_id.is_(None)
-    return TrustedKey.repository_id == repository_id
-
-
 def _add(identity, target, namespace_id, repository_id, name, pem) -> TrustedKey:
     if not isinstance(name, str) or not KEY_NAME.match(name):
         raise InvalidInput(
@@ -89,7 +81,9 @@ def _add(identity, target, namespace_id, repository_id, name, pem) -> TrustedKey
     except KeyInvalid as error:
         raise InvalidInput(str(error), {"field": "pem"}) from None
     existing = db.session.execute(
-        select(TrustedKey.name, TrustedKey.fingerprint).where(_scope(namespace_id, repository_id))
+        select(TrustedKey.name, TrustedKey.fingerprint).where(
+            of_scope(TrustedKey, namespace_id, repository_id)
+        )
     ).all()
     for other, fingerprint in existing:
         if other == name:
@@ -120,7 +114,9 @@ def _add(identity, target, namespace_id, repository_id, name, pem) -> TrustedKey
 
 def _delete(identity, target, namespace_id, repository_id, name):
     deleted = db.session.execute(
-        delete(TrustedKey).where(_scope(namespace_id, repository_id), TrustedKey.name == name)
+        delete(TrustedKey).where(
+            of_scope(TrustedKey, namespace_id, repository_id), TrustedKey.name == name
+        )
     ).rowcount
     if not deleted:
         db.session.rollback()
