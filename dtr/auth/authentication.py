@@ -151,25 +151,27 @@ def _failed(name, address, surface, reason, against_name=True):
     raise InvalidCredentials("incorrect username or password")
 
 
+# surfaces robots may not use: (what a refusal names, the token scopes that open it, what a
+# token without them lacks)
+_NOT_FOR_ROBOTS = {
+    API: ("the API", API_SCOPES, "API scope (api:read or api:write)"),
+    METRICS: ("/metrics", METRICS_SCOPES, "metrics scope"),
+}
+
+
 def _for_surface(identity: Identity, surface: str) -> Identity:
     if surface == WEB and identity.kind != "user":
         raise InvalidCredentials(
             "access tokens and robot accounts are for docker and the API: log in to the "
             "portal with your password"
         )
-    if surface == API:
+    if surface in _NOT_FOR_ROBOTS:
+        what, scopes, lacking = _NOT_FOR_ROBOTS[surface]
         if identity.kind == ROBOT:
-            raise Denied("robot accounts may only push and pull (docker login): not the API")
-        narrowed = identity.narrowed(API_SCOPES)
+            raise Denied(f"robot accounts may only push and pull (docker login): not {what}")
+        narrowed = identity.narrowed(scopes)
         if narrowed.scopes is not None and not narrowed.scopes:
-            raise Denied("this access token has no API scope (api:read or api:write)")
-        return narrowed
-    if surface == METRICS:
-        if identity.kind == ROBOT:
-            raise Denied("robot accounts may only push and pull (docker login): not /metrics")
-        narrowed = identity.narrowed(METRICS_SCOPES)
-        if narrowed.scopes is not None and not narrowed.scopes:
-            raise Denied("this access token has no metrics scope")
+            raise Denied(f"this access token has no {lacking}")
         return narrowed
     if surface == REGISTRY:
         narrowed = identity.narrowed(REGISTRY_SCOPES)
