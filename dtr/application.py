@@ -16,6 +16,7 @@ from .database import db, set_read_only_transactions
 from .log_shipper import ship_logs
 from .logs import component_logger, configure_logging, log_opened
 from .metrics.http import measure_requests
+from .nul_guard import refuse_nul
 from .services import change_signals, instance_keys, lookup_caches
 from .services.storage_settings import ActiveStorage
 
@@ -148,6 +149,8 @@ def build_app(instance_dir="instance", overrides=None):
         set_read_only_transactions(request.method in ("GET", "HEAD"))
         if request.endpoint != "static":
             change_signals.catch_up()  # what another process changed is seen from now on
+
+    app.before_request(refuse_nul)
 
     @app.teardown_request
     def _default_transaction_style(_error):

@@ -35,8 +35,10 @@ def _pairs(pairs):
     return document
 
 
-def loads(data, max_bytes=None, max_depth=MAX_DEPTH):
-    """The value of a JSON text (bytes must be UTF-8); JsonRejected when it is refused."""
+def loads(data, max_bytes=None, max_depth=MAX_DEPTH, nul=True):
+    """The value of a JSON text (bytes must be UTF-8); JsonRejected when it is refused.
+    `nul=False` also refuses NUL (U+0000) in keys and strings: what is stored as database
+    text (API bodies), which PostgreSQL cannot hold."""
     if max_bytes is not None and _size(data) > max_bytes:
         raise JsonRejected(f"larger than {max_bytes} bytes")
     if isinstance(data, bytes | bytearray):
@@ -54,7 +56,7 @@ def loads(data, max_bytes=None, max_depth=MAX_DEPTH):
         raise
     except ValueError as error:
         raise JsonRejected(f"not valid JSON: {error}") from None
-    check_value(value, max_depth)
+    check_value(value, max_depth, nul)
     return value
 
 
@@ -65,9 +67,9 @@ def _size(data) -> int:
     return len(data)
 
 
-def check_value(value, max_depth=MAX_DEPTH):
-    """Refuse nesting deeper than `max_depth` and lone surrogates, walking without
-    recursion."""
+def check_value(value, max_depth=MAX_DEPTH, nul=True):
+    """Refuse nesting deeper than `max_depth`, lone surrogates and (unless `nul`) NUL,
+    walking without recursion."""
     stack = [(value, 1, "")]
     while stack:
         item, depth, path = stack.pop()
@@ -76,19 +78,24 @@ def check_value(value, max_depth=MAX_DEPTH):
                 raise JsonRejected(f"nested deeper than {max_depth} levels", path)
             for key, child in item.items():
                 where = f"{path}.{key}" if path else str(key)
-                if not _text(key):
-                    raise JsonRejected("a key holds a lone surrogate", path)
+                if not _text(key, nul):
+                    raise JsonRejected(_NOT_TEXT, path)
                 stack.append((child, depth + 1, where[:200]))
         elif isinstance(item, list):
             if depth > max_depth:
                 raise JsonRejected(f"nested deeper than {max_depth} levels", path)
             for index, child in enumerate(item):
                 stack.append((child, depth + 1, f"{path}[{index}]"[:200]))
-        elif isinstance(item, str) and not _text(item):
-            raise JsonRejected("a lone surrogate is not text", path)
+        elif isinstance(item, str) and not _text(item, nul):
+            raise JsonRejected(_NOT_TEXT, path)
 
 
-def _text(value: str) -> bool:
+_NOT_TEXT = "not text: a lone surrogate or NUL (U+0000)"
+
+
+def _text(value: str, nul=True) -> bool:
+    if not nul and "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -84,7 +84,7 @@ def json_body() -> dict:
     except RequestEntityTooLarge:
         raise errors.InvalidInput(f"body: larger than {MAX_BODY_BYTES} bytes") from None
     try:
-        body = strict_json.loads(data)
+        body = strict_json.loads(data, nul=False)
     except strict_json.JsonRejected as error:
         name = strict_json.top_field(error) or "body"
         reason = error.reason if name != "body" or not error.path else str(error)

@@ -52,7 +52,10 @@ def check_password(password, field="password") -> str:
 
 
 def is_text(value: str) -> bool:
-    """Encodable as UTF-8 (JSON can carry lone surrogates, which are not)."""
+    """Encodable as UTF-8 (JSON can carry lone surrogates, which are not) and free of NUL
+    (which PostgreSQL cannot store)."""
+    if "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -206,9 +206,14 @@ def api_user(dtr):
         ("POST", "/accounts", {"name": "\ud800", "password": "long-enough-pw"}, "name"),
         ("PUT", "/admin/settings/auth", {"mode": "\ud800"}, "mode"),
         ("POST", "/accounts/{user}/tokens", {"name": "t", "scopes": ["\ud800"]}, "scopes"),
+        # NUL: PostgreSQL text cannot hold it (the insert failed: a 500)
+        ("PATCH", "/repositories/{repo}", {"shortDescription": "a\x00b"}, "shortDescription"),
+        ("POST", "/accounts", {"name": "nul\x00", "password": "long-enough-pw"}, "name"),
+        ("POST", "/accounts/{user}/changePassword", {"newPassword": "long-\x00-pw"}, "newPassword"),
+        ("POST", "/accounts/{user}/tokens", {"name": "t\x00", "scopes": ["api:read"]}, "name"),
     ],
 )
-def test_lone_surrogates_in_api_strings_name_their_field(
+def test_text_that_cannot_be_stored_in_api_strings_names_its_field(
     dtr, repo, api_user, method, path, body, field
 ):
     org = f"surrogates{id(dtr) % 1000}"
@@ -239,6 +244,34 @@ def test_a_hostile_license_file_is_refused_with_a_reason(dtr, body):
     response = requests.put(f"{dtr.url}/api/v0/admin/settings/license", data=body, auth=ADMIN)
     assert response.status_code == 400, response.text[:300]
     check_against_document("PUT", "/admin/settings/license", response)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/_catalog?last=%00",
+        "/v2/{repo}/tags/list?last=a%00b",
+        "/api/v0/repositories?q=%00",
+        "/api/v0/index/search?q=%00",
+        "/api/v0/repositories/{repo}/tags?q=%00",
+        "/api/v0/accounts/admin%00x",
+        "/api/v0/repositories?x%00=1",
+        "/repositories?q=%00",
+    ],
+)
+def test_nul_in_a_path_or_query_is_a_clear_400(dtr, repo, path):
+    response = requests.get(dtr.url + path.format(repo=repo), auth=ADMIN)
+    assert response.status_code == 400, response.text[:300]
+    assert "NUL (U+0000) is not allowed" in response.text
+
+
+def test_nul_in_credentials_is_refused_not_a_server_error(dtr, repo):
+    for user, password in (("\x00", "\x00"), ("admin", "pass\x00word"), ("ad\x00min", "x")):
+        response = requests.get(f"{dtr.url}/api/v0/accounts", auth=(user, password))
+        assert response.status_code == 401, response.text[:300]
+        token = requests.get(f"{dtr.url}/auth/token", auth=(user, password))
+        assert token.status_code == 401, token.text[:300]
+    assert requests.get(f"{dtr.url}/api/v0/accounts", auth=ADMIN).status_code == 200
 
 
 def test_api_bodies_that_are_not_safe_json_are_refused(dtr):

@@ -4,16 +4,20 @@ with its tags, the settings page (the "pull only signed images" switch, the trus
 and Docker Content Trust signatures through the trust service's hook."""
 
 import base64
-import threading
 
 import pytest
-from sqlalchemy import event
 
 from dtr.database import db
 from dtr.models import TrustMetadata
 from dtr.services import accounts, repositories, signatures, trusted_keys
 from dtr.services.repositories import find_repository
-from tests.integration.web_support import Browser, build_app, identity, reset_process_state
+from tests.integration.web_support import (
+    Browser,
+    build_app,
+    identity,
+    reset_process_state,
+    statements_of,
+)
 from tests.support.images import OCI_MANIFEST, sha256, simple_image
 from tests.support.signing import CosignSignature, artifact, ec_key, public_pem
 
@@ -65,24 +69,6 @@ def browser(app):
     browser = Browser(app)
     assert browser.login("admin", PASSWORD).status_code == 303
     return browser
-
-
-def statements_of(app, call):
-    """(call's result, the SQL statements it ran on this thread: the log shipper's and other
-    background threads' writes are not the page's)."""
-    seen, thread = [], threading.get_ident()
-
-    def count(*_):
-        if threading.get_ident() == thread:
-            seen.append(1)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        return call(), len(seen)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_the_repository_page_shows_who_signed_and_what_is_attached(app, browser):

@@ -35,7 +35,7 @@ from tests.integration.web_support import (
     insert_repositories,
     insert_tags,
     reset_process_state,
-    timed,
+    statements_of,
     token_in,
 )
 from tests.support.server import USERS
@@ -1197,7 +1197,7 @@ def big_app(tmp_path_factory):
     return app
 
 
-PAGE_TIMES = [
+BIG_PAGES = [
     ("admin", "/repositories", "Page 1 of 20 · 1000 repositories"),
     ("admin", "/repositories?page=20", "big/r0999"),
     ("viewer", "/repositories", "Page 1 of 20 · 1000 repositories"),
@@ -1209,14 +1209,17 @@ PAGE_TIMES = [
 ]
 
 
-@pytest.mark.parametrize(("user", "path", "shown"), PAGE_TIMES)
-def test_pages_render_in_under_100_ms_with_1000_repositories_and_5000_tags(
+@pytest.mark.parametrize(("user", "path", "shown"), BIG_PAGES)
+def test_pages_with_1000_repositories_and_5000_tags_cost_a_few_queries_not_one_per_row(
     big_app, user, path, shown
 ):
+    """A page of 50 rows runs a bounded number of statements, whatever the totals (a query per
+    row would run over 50). Its time is measured by bench/bench_pages.py (`make bench-pages`),
+    not asserted here: a timed test fails on a slower machine, not on slower code."""
     browser = Browser(big_app)
     assert browser.login(user, f"{user}-password-1").status_code == 303
-    response, seconds = timed(lambda: browser.get(path))
-    print(f"\nPAGE TIME {user} {path}: {seconds * 1000:.1f} ms (median of 5)")
+    browser.get(path)  # warm: lookup caches filled
+    response, statements = statements_of(big_app, lambda: browser.get(path))
     assert response.status_code == 200
     assert shown in response.text
-    assert seconds < 0.1
+    assert statements <= 20, statements

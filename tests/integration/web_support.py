@@ -6,10 +6,11 @@ anything a browser would run."""
 import hashlib
 import json
 import re
-import time
+import threading
 from html.parser import HTMLParser
 
 from flask_migrate import upgrade
+from sqlalchemy import event
 
 import dtr
 from dtr.auth import passwords
@@ -110,15 +111,22 @@ class Browser:
         return cookie.value if cookie else None
 
 
-def timed(call, runs=5):
-    """(the last response, the median seconds of `runs` calls after one warm-up call)."""
-    response = call()
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        response = call()
-        seconds.append(time.perf_counter() - start)
-    return response, sorted(seconds)[len(seconds) // 2]
+def statements_of(app, call):
+    """(call's result, the SQL statements it ran on this thread: the log shipper's and other
+    background threads' writes are not the page's)."""
+    seen, thread = [], threading.get_ident()
+
+    def count(*_):
+        if threading.get_ident() == thread:
+            seen.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        return call(), len(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 # --- bulk content ---------------------------------------------------------------------------
