@@ -49,6 +49,14 @@ DEFAULTS = {
     # Seconds between two ticks of the scheduler thread (dtr/scheduler.py): a scheduled job
     # starts at most this long after its due time.
     "SCHEDULER_TICK_SECONDS": 30,
+    # Webhook deliveries (services/webhook_delivery.py): seconds before the first retry
+    # (doubled for each next one, at most an hour), attempts before one is given up, seconds
+    # the worker waits for an answer, and between two looks for due deliveries (a new one
+    # wakes it at once in the process that queued it).
+    "WEBHOOK_RETRY_SECONDS": 10,
+    "WEBHOOK_ATTEMPTS": 8,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_POLL_SECONDS": 5,
     # Seconds a repository, manifest or blob-link lookup is remembered. A write invalidates at
     # once, in this process and (services/change_signals.py) every other sharing the database.
     "LOOKUP_CACHE_SECONDS": 2,

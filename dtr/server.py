@@ -111,6 +111,7 @@ class DTRServer(BaseApplication):
     def load(self):
         from . import create_app
         from .scheduler import start_scheduler
+        from .services.webhook_delivery import start_delivery_worker
         from .tls import follow_shared_certificate
 
         app = create_app(self.instance_dir)
@@ -119,6 +120,7 @@ class DTRServer(BaseApplication):
             # trusted proxy, cookies are Secure when it says the browser uses HTTPS.
             app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
+        start_delivery_worker(app)
         follow_shared_certificate(app)  # another replica's new certificate, served here
         return app
 

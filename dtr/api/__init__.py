@@ -20,6 +20,7 @@ from . import (
     storage_verification,
     teams,
     trusted_keys,
+    webhooks,
 )
 from .common import error_response
 from .openapi import openapi_document
@@ -141,6 +142,8 @@ for rule, view, method in ROUTES:
     bp.add_url_rule(
         rule, f"{view.__module__.rsplit('.', 1)[1]}_{view.__name__}", view, methods=[method]
     )
+for rule, endpoint, view, method in webhooks.routes(R, N):
+    bp.add_url_rule(rule, endpoint, view, methods=[method])
 
 
 @bp.before_request

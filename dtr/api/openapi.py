@@ -40,6 +40,10 @@ from ..services.robots import (
 )
 from ..services.settings import DEFAULTS as SETTING_DEFAULTS
 from ..services.trusted_keys import KEY_NAME
+from ..services.webhooks import EVENTS as WEBHOOK_EVENTS
+from ..services.webhooks import MAX_URL as WEBHOOK_MAX_URL
+from ..services.webhooks import SECRET_LENGTHS as WEBHOOK_SECRET_LENGTHS
+from ..services.webhooks import TEST_EVENT as WEBHOOK_TEST_EVENT
 from ..storage import BACKENDS
 from .common import API_ERRORS
 
@@ -498,6 +502,113 @@ SCHEMAS = {
     ),
     "NewImmutableTagRule": obj(
         {"pattern": string(PATTERN_RULE, pattern=json_schema_pattern(IMMUTABLE_PATTERN))},
+    ),
+    "Webhook": obj(
+        {
+            "id": integer(),
+            "url": string("where deliveries are POSTed"),
+            "events": array(enum(WEBHOOK_EVENTS)),
+            "enabled": boolean("false: nothing is queued for it (the Test button still sends)"),
+            "scope": enum(("repository", "namespace"), "a namespace's: all its repositories"),
+            "createdBy": NULLABLE_STRING,
+            "createdAt": TIMESTAMP,
+        },
+        description="Where the events of a repository or a namespace are POSTed as JSON "
+        "(WebhookPayload), signed: X-DTR-Signature: sha256=<hex HMAC-SHA256 of the body with "
+        "the secret>; also X-DTR-Event (the event) and X-DTR-Delivery (the delivery's id, the "
+        "same on every retry: drop a repeat). Retried with exponential backoff until answered "
+        "2xx or out of attempts. The secret is never shown after creation.",
+    ),
+    "CreatedWebhook": obj(
+        {
+            "id": integer(),
+            "url": string(),
+            "events": array(enum(WEBHOOK_EVENTS)),
+            "enabled": boolean(),
+            "scope": enum(("repository", "namespace")),
+            "createdBy": NULLABLE_STRING,
+            "createdAt": TIMESTAMP,
+            "secret": string("the signing secret: shown this once"),
+        },
+        description="A new webhook with its secret (given, or generated when not)",
+    ),
+    "WebhookList": wrapper("webhooks", ref("Webhook"), "The webhooks of this scope"),
+    "NewWebhook": obj(
+        {
+            "url": string(
+                "an http:// or https:// URL (redirects are not followed)",
+                maxLength=WEBHOOK_MAX_URL,
+            ),
+            "events": {**array(enum(WEBHOOK_EVENTS)), "minItems": 1},
+            "secret": string(
+                "signs each delivery; generated (and returned once) when omitted",
+                minLength=WEBHOOK_SECRET_LENGTHS[0],
+                maxLength=WEBHOOK_SECRET_LENGTHS[1],
+            ),
+            "enabled": boolean("default true"),
+        },
+        required=("url", "events"),
+        additionalProperties=False,
+    ),
+    "WebhookChange": obj(
+        {
+            "url": string(maxLength=WEBHOOK_MAX_URL),
+            "events": {**array(enum(WEBHOOK_EVENTS)), "minItems": 1},
+            "secret": string(
+                minLength=WEBHOOK_SECRET_LENGTHS[0], maxLength=WEBHOOK_SECRET_LENGTHS[1]
+            ),
+            "enabled": boolean(),
+        },
+        required=(),
+        additionalProperties=False,
+        description="The fields to change; the others keep their values",
+    ),
+    "WebhookPayload": obj(
+        {
+            "id": string("the event's id: the same in a redelivery"),
+            "event": enum((*WEBHOOK_EVENTS, WEBHOOK_TEST_EVENT)),
+            "time": TIMESTAMP,
+            "actor": string("who did it (absent: anonymous or the command line)"),
+            "repository": string("<namespace>/<name>"),
+            "tag": string(),
+            "digest": string("the manifest's digest"),
+            "mediaType": string("the manifest's media type"),
+            "size": integer("the manifest's size in bytes"),
+        },
+        required=("id", "event", "time"),
+        description="The JSON body of a webhook delivery; fields that do not apply to the "
+        "event are absent. Keys are sorted.",
+    ),
+    "WebhookAttempt": obj(
+        {
+            "at": TIMESTAMP,
+            "statusCode": {**integer("the receiver's answer"), "nullable": True},
+            "error": {
+                **string("why no answer came (connection refused, timeout...)"),
+                "nullable": True,
+            },
+            "milliseconds": integer(),
+        }
+    ),
+    "WebhookDelivery": obj(
+        {
+            "id": integer("sent as X-DTR-Delivery"),
+            "event": string(),
+            "eventId": string(),
+            "state": enum(("pending", "delivered", "failed")),
+            "attempts": integer(),
+            "nextAttemptAt": {**TIMESTAMP, "nullable": True},
+            "redeliveryOf": {**integer("the delivery this one repeats"), "nullable": True},
+            "createdAt": TIMESTAMP,
+            "finishedAt": {**TIMESTAMP, "nullable": True},
+            "payload": string("the body, as sent (WebhookPayload)"),
+            "lastAttempts": array(ref("WebhookAttempt")),
+        },
+        description="One event queued for one webhook, with its latest attempts (newest "
+        "first, at most 10)",
+    ),
+    "WebhookDeliveryList": listing(
+        "deliveries", "WebhookDelivery", "Deliveries of a webhook, newest first"
     ),
     "NewTrustedKey": obj(
         {
@@ -1097,6 +1208,8 @@ PATH_PARAMETERS = {
     "id": "a job's id",
     "key": "a trusted key's name",
     "rule": "an immutable tag rule's id",
+    "webhook": "a webhook's id",
+    "delivery": "a webhook delivery's id",
     "token_id": "an access token's id (as its listing shows it)",
     "robot": f"a robot account's name in the organization, or its full name <org>{SEPARATOR}<name>",
 }
@@ -1295,6 +1408,105 @@ def run_history_ops(path, ids, tag, runs, a_run, short, schema, listed, detailed
             detailed,
             {200: (f"the {short}", f"{schema}Detail")},
             errors={**refused, 404: f"no such {short}"},
+        ),
+    ]
+
+
+def webhook_operations(prefix, scope, operation_scope, who, errors_of_scope):
+    """The eight operations on the webhooks of a repository or of a namespace."""
+    path = prefix + "/webhooks"
+    one = path + "/{webhook}"
+    missing = errors_of_scope[404]
+    unknown = {**errors_of_scope, 404: missing + ", or it has no webhook of this id"}
+    return [
+        Op(
+            "GET",
+            path,
+            f"list{operation_scope}Webhooks",
+            "webhooks",
+            f"List the webhooks of a {scope}",
+            f"{who} Secrets are never shown.",
+            {200: ("the webhooks", "WebhookList")},
+            errors=errors_of_scope,
+        ),
+        Op(
+            "POST",
+            path,
+            f"add{operation_scope}Webhook",
+            "webhooks",
+            f"Send the events of a {scope} to a URL",
+            f"Deliveries of the chosen events are queued with each change and POSTed by a "
+            f"background worker (a slow receiver never slows a push). {who} Audited.",
+            {201: ("the webhook, with its secret (shown this once)", "CreatedWebhook")},
+            body="NewWebhook",
+            errors={
+                **errors_of_scope,
+                400: "not a JSON object; url, events, secret or "
+                "enabled missing or invalid (the message names the field)",
+            },
+        ),
+        Op(
+            "GET",
+            one,
+            f"get{operation_scope}Webhook",
+            "webhooks",
+            f"Show a webhook of a {scope}",
+            who,
+            {200: ("the webhook", "Webhook")},
+            errors=unknown,
+        ),
+        Op(
+            "PATCH",
+            one,
+            f"update{operation_scope}Webhook",
+            "webhooks",
+            f"Change a webhook of a {scope}",
+            f"Only the fields given change. {who} Audited.",
+            {200: ("the webhook", "Webhook")},
+            body="WebhookChange",
+            errors={**unknown, 400: "not a JSON object, or a field invalid or unknown"},
+        ),
+        Op(
+            "DELETE",
+            one,
+            f"delete{operation_scope}Webhook",
+            "webhooks",
+            f"Delete a webhook of a {scope}",
+            f"Its queued deliveries and their history go with it. {who} Audited.",
+            {204: ("deleted", None)},
+            errors=unknown,
+        ),
+        Op(
+            "GET",
+            one + "/deliveries",
+            f"list{operation_scope}WebhookDeliveries",
+            "webhooks",
+            "List a webhook's deliveries",
+            f"Newest first, each with its latest attempts. {who}",
+            {200: ("a page of deliveries", "WebhookDeliveryList")},
+            query=("start", "limit"),
+            errors={**unknown, 400: "start or limit invalid"},
+        ),
+        Op(
+            "POST",
+            one + "/deliveries/{delivery}/redeliver",
+            f"redeliver{operation_scope}WebhookDelivery",
+            "webhooks",
+            "Send a delivery again",
+            f"Queues the same payload as a new delivery (a new X-DTR-Delivery id). {who} Audited.",
+            {202: ("the new delivery, queued", "WebhookDelivery")},
+            errors={**unknown, 404: unknown[404] + ", or no such delivery of it"},
+        ),
+        Op(
+            "POST",
+            one + "/test",
+            f"test{operation_scope}Webhook",
+            "webhooks",
+            "Send a test event",
+            f"Queues a {WEBHOOK_TEST_EVENT} delivery (even when the webhook is disabled); its "
+            f"outcome shows in the deliveries. {who}",
+            {202: ("the delivery, queued", "WebhookDelivery")},
+            errors=unknown,
         ),
     ]
 
@@ -2544,6 +2756,30 @@ OPERATIONS = [
         {200: ("the OpenAPI document", None)},
         authenticated=False,
     ),
+    *webhook_operations(
+        R,
+        "repository",
+        "Repository",
+        "Needs admin level on the repository.",
+        {
+            400: "INVALID_NAME: an invalid repository name",
+            401: "no or wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+        },
+    ),
+    *webhook_operations(
+        "/repositoryNamespaces/{namespace}",
+        "namespace",
+        "Namespace",
+        "For administrators, the user whose namespace it is, owners of the organization and "
+        "teams with an admin-level grant on its namespace.",
+        {
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization",
+        },
+    ),
 ]
 
 TAGS = [
@@ -2554,6 +2790,7 @@ TAGS = [
     {"name": "repositories", "description": "Repositories and their tags"},
     {"name": "access", "description": "Grants to teams and users on repositories and namespaces"},
     {"name": "signatures", "description": "Keys trusted to sign images (cosign signatures)"},
+    {"name": "webhooks", "description": "Signed HTTP POSTs of pushes, tags and deletions"},
     {
         "name": "admin",
         "description": "Auth settings, LDAP, the license, the audit log and the logs",

@@ -81,6 +81,43 @@ def immutable_tag_rule(r):
     }
 
 
+def webhook(w):
+    """A webhook, without its secret (shown once, when created)."""
+    return {
+        "id": w.id,
+        "url": w.url,
+        "events": w.events.split(","),
+        "enabled": w.enabled,
+        "scope": "namespace" if w.repository_id is None else "repository",
+        "createdBy": w.created_by,
+        "createdAt": iso(w.created_at),
+    }
+
+
+def webhook_delivery(d, attempts):
+    return {
+        "id": d.id,
+        "event": d.event,
+        "eventId": d.event_id,
+        "state": d.state,
+        "attempts": d.attempts,
+        "nextAttemptAt": iso(d.next_attempt_at) if d.state == "pending" else None,
+        "redeliveryOf": d.redelivery_of,
+        "createdAt": iso(d.created_at),
+        "finishedAt": iso(d.finished_at),
+        "payload": d.payload,
+        "lastAttempts": [
+            {
+                "at": iso(a.at),
+                "statusCode": a.status_code,
+                "error": a.error,
+                "milliseconds": a.milliseconds,
+            }
+            for a in attempts
+        ],
+    }
+
+
 def provenance(p):
     """A tag's signatures and referrers (services/signatures.Provenance)."""
     return {

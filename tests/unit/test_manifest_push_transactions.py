@@ -99,7 +99,8 @@ def test_a_new_tag_for_a_stored_manifest_writes_the_tag_and_the_signal(client):
         "SELECT manifests.id FROM",  # still there (garbage collection)
         "SELECT tags.manifest_id, manifests.digest",  # created or moved (events, immutability)
         "INSERT INTO tags",
-        "INSERT INTO audit_events",  # the tag.create event's recorder
+        "INSERT INTO audit_events",  # the tag.create event's recorders: the audit log's
+        "SELECT webhooks.id, webhooks.events",  # and the webhooks' (none here)
         "INSERT INTO cache_generations",
     ]
     tags = client.get("/v2/pusher/pushes/tags/list", headers={"Authorization": BASIC})

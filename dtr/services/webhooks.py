@@ -1,0 +1,351 @@
+"""Webhooks: a URL that receives the events (`services/events.py`) of a repository, or of
+every repository of a namespace, as signed JSON POSTs.
+
+Managed by the admins of the repository, or of the namespace (as its trusted keys and
+immutable tag rules are: `repositories.administered_namespace`); to everyone else a webhook
+does not exist (its URL may carry a token). Every change is audited.
+
+A delivery is queued by a recorder in the transaction of the change it reports, so it exists
+exactly when the change does; the worker (`services/webhook_delivery.py`) sends it after the
+commit, never in the request: a dead endpoint never slows a push. The payload (documented in
+the OpenAPI document as WebhookPayload) is fixed when queued; a redelivery sends the same
+bytes again under a new delivery id.
+"""
+
+import json
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, or_, select
+
+from .. import access
+from ..database import db
+from ..errors import InvalidInput, NameUnknown
+from ..models import Account, Repository, Webhook, WebhookAttempt, WebhookDelivery, utcnow
+from . import audit, events
+from .credential_rules import is_text
+from .namespace_scopes import of_scope
+from .repositories import administered_namespace, split_repository_name, visible_repository
+
+EVENTS = tuple(kind for kind in events.KINDS if kind != events.PULL)  # pulls: not yet
+TEST_EVENT = "webhook.test"
+MAX_URL = 2048
+SECRET_LENGTHS = (16, 255)
+ATTEMPTS_SHOWN = 10
+_SUBSCRIBED = "dtr_webhook_subscriptions"  # session.info: (transaction, {repository: rows})
+
+
+class Scope:
+    """A repository's webhooks or a namespace's, for a caller who administers it."""
+
+    def __init__(self, namespace_id, repository_id, target):
+        self.namespace_id, self.repository_id, self.target = namespace_id, repository_id, target
+
+    @classmethod
+    def of_repository(cls, identity, full_name):
+        repository = visible_repository(identity, full_name, access.ADMIN)
+        return cls(repository.namespace_id, repository.id, full_name)
+
+    @classmethod
+    def of_namespace(cls, identity, namespace):
+        account = administered_namespace(identity, namespace, "the webhooks")
+        return cls(account.id, None, namespace)
+
+    def webhooks(self) -> list[Webhook]:
+        return list(
+            db.session.scalars(
+                select(Webhook)
+                .where(of_scope(Webhook, self.namespace_id, self.repository_id))
+                .order_by(Webhook.id)
+            )
+        )
+
+    def webhook(self, webhook_id) -> Webhook:
+        webhook = _by_id(Webhook, webhook_id)
+        if webhook is None or (webhook.namespace_id, webhook.repository_id) != (
+            self.namespace_id,
+            self.repository_id,
+        ):
+            raise NameUnknown("no such webhook here", {"webhook": str(webhook_id)[:20]})
+        return webhook
+
+    def delivery(self, webhook_id, delivery_id) -> WebhookDelivery:
+        webhook = self.webhook(webhook_id)
+        delivery = _by_id(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.webhook_id != webhook.id:
+            raise NameUnknown("no such delivery here", {"delivery": str(delivery_id)[:20]})
+        return delivery
+
+
+def _by_id(model, value):
+    if isinstance(value, str) and value.isdecimal() and len(value) < 10:
+        return db.session.get(model, int(value))
+    return None
+
+
+# --- managing ---------------------------------------------------------------------------------
+
+
+def create(identity, scope: Scope, body: dict) -> tuple[Webhook, str]:
+    """(the webhook, its secret: shown this once)."""
+    _refuse_unknown(body)
+    secret = body.get("secret")
+    secret = _checked_secret(secret) if secret is not None else secrets.token_urlsafe(32)
+    webhook = Webhook(
+        namespace_id=scope.namespace_id,
+        repository_id=scope.repository_id,
+        url=_checked_url(body.get("url")),
+        events=",".join(_checked_events(body.get("events"))),
+        secret=secret,
+        enabled=_checked_bool(body.get("enabled", True), "enabled"),
+        created_by=identity.name,
+    )
+    db.session.add(webhook)
+    db.session.flush()
+    audit.record(identity.name, "webhook.create", scope.target, _described(webhook))
+    db.session.commit()
+    return webhook, secret
+
+
+def update(identity, scope: Scope, webhook_id, body: dict) -> Webhook:
+    webhook = scope.webhook(webhook_id)
+    _refuse_unknown(body)
+    if "url" in body:
+        webhook.url = _checked_url(body["url"])
+    if "events" in body:
+        webhook.events = ",".join(_checked_events(body["events"]))
+    if "secret" in body:
+        webhook.secret = _checked_secret(body["secret"])
+    if "enabled" in body:
+        webhook.enabled = _checked_bool(body["enabled"], "enabled")
+    detail = _described(webhook) | {"secretChanged": "secret" in body}
+    audit.record(identity.name, "webhook.update", scope.target, detail)
+    db.session.commit()
+    return webhook
+
+
+def remove(identity, scope: Scope, webhook_id):
+    webhook = scope.webhook(webhook_id)
+    audit.record(identity.name, "webhook.delete", scope.target, _described(webhook))
+    db.session.execute(
+        delete(WebhookAttempt).where(
+            WebhookAttempt.delivery_id.in_(
+                select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == webhook.id)
+            )
+        )
+    )
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id))
+    db.session.delete(webhook)
+    db.session.commit()
+
+
+def deliveries(scope: Scope, webhook_id, start, limit) -> tuple[list, int]:
+    """(newest first: (delivery, its last attempts newest first), how many there are)."""
+    webhook = scope.webhook(webhook_id)
+    mine = WebhookDelivery.webhook_id == webhook.id
+    total = db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(mine))
+    page = list(
+        db.session.scalars(
+            select(WebhookDelivery)
+            .where(mine)
+            .order_by(WebhookDelivery.id.desc())
+            .offset(start)
+            .limit(limit)
+        )
+    )
+    attempts = {delivery.id: [] for delivery in page}
+    if page:
+        rows = db.session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(attempts))
+            .order_by(WebhookAttempt.id.desc())
+        )
+        for attempt in rows:
+            if len(attempts[attempt.delivery_id]) < ATTEMPTS_SHOWN:
+                attempts[attempt.delivery_id].append(attempt)
+    return [(delivery, attempts[delivery.id]) for delivery in page], total
+
+
+def redeliver(identity, scope: Scope, webhook_id, delivery_id) -> WebhookDelivery:
+    """Queue the same payload again, as a new delivery (the receiver tells them apart by
+    X-DTR-Delivery; the event's id in the payload stays the same)."""
+    original = scope.delivery(webhook_id, delivery_id)
+    again = WebhookDelivery(
+        webhook_id=original.webhook_id,
+        event_id=original.event_id,
+        event=original.event,
+        payload=original.payload,
+        redelivery_of=original.id,
+    )
+    db.session.add(again)
+    db.session.flush()
+    audit.record(
+        identity.name,
+        "webhook.redeliver",
+        scope.target,
+        {"webhook": original.webhook_id, "delivery": original.id},
+    )
+    db.session.commit()
+    _wake_worker()
+    return again
+
+
+def queue_test(identity, scope: Scope, webhook_id) -> WebhookDelivery:
+    """A `webhook.test` delivery, queued for the worker like any other."""
+    webhook = scope.webhook(webhook_id)
+    test = events.Event(TEST_EVENT, identity.name, repository=_repository_named(scope))
+    delivery = _queued(webhook.id, test)
+    db.session.flush()
+    db.session.commit()
+    _wake_worker()
+    return delivery
+
+
+def _repository_named(scope):
+    return scope.target if scope.repository_id is not None else None
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def _refuse_unknown(body):
+    unknown = set(body) - {"url", "events", "secret", "enabled"}
+    if unknown:
+        raise _invalid(sorted(unknown)[0][:100], "not a field of a webhook")
+
+
+def _checked_url(url) -> str:
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        raise _invalid("url", f"an http:// or https:// URL of at most {MAX_URL} characters")
+    if not is_text(url) or not url.isprintable() or any(c.isspace() for c in url):
+        raise _invalid("url", "spaces and control characters are not allowed")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError as error:
+        raise _invalid("url", str(error)) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _invalid("url", "an http:// or https:// URL with a host is required")
+    return url
+
+
+def _checked_events(kinds) -> list[str]:
+    if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+        raise _invalid("events", f"a non-empty list of: {', '.join(EVENTS)}")
+    unknown = [kind for kind in kinds if kind not in EVENTS]
+    if unknown:
+        raise _invalid("events", f"{unknown[0][:64]!r} is not one of: {', '.join(EVENTS)}")
+    return [kind for kind in EVENTS if kind in kinds]  # in the documented order, once each
+
+
+def _checked_secret(secret) -> str:
+    low, high = SECRET_LENGTHS
+    if (
+        not isinstance(secret, str)
+        or not low <= len(secret) <= high
+        or not is_text(secret)
+        or not secret.isprintable()
+    ):
+        raise _invalid("secret", f"{low} to {high} printable characters")
+    return secret
+
+
+def _checked_bool(value, name) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(name, "true or false")
+    return value
+
+
+def _invalid(name, message) -> InvalidInput:
+    return InvalidInput(f"{name}: {message}", {"field": name})
+
+
+def _described(webhook) -> dict:
+    return {"webhook": webhook.id, "url": webhook.url, "events": webhook.events}
+
+
+# --- queuing ----------------------------------------------------------------------------------
+
+
+def payload_of(event: events.Event) -> str:
+    """The JSON body of a delivery (OpenAPI: WebhookPayload)."""
+    fields = {
+        "id": event.id,
+        "event": event.kind,
+        "time": event.time.isoformat(timespec="seconds") + "Z",
+        "actor": event.actor,
+        "repository": event.repository,
+        "tag": event.tag,
+        "digest": event.digest,
+        "mediaType": event.media_type,
+        "size": event.size,
+    }
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
+
+
+def _queued(webhook_id, event) -> WebhookDelivery:
+    delivery = WebhookDelivery(
+        webhook_id=webhook_id,
+        event_id=event.id,
+        event=event.kind,
+        payload=payload_of(event),
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(delivery)
+    return delivery
+
+
+def _subscribed(full_name):
+    """(id, events) of the enabled webhooks of a repository and of its namespace: one
+    statement per repository and transaction (a push publishes two or three events)."""
+    session = db.session()
+    transaction = session.get_transaction()
+    known = session.info.get(_SUBSCRIBED)
+    if known is None or known[0] is not transaction:
+        known = session.info[_SUBSCRIBED] = (transaction, {})
+    if full_name not in known[1]:
+        known[1][full_name] = _subscribed_now(full_name)
+    return known[1][full_name]
+
+
+def _subscribed_now(full_name):
+    """(the repository may be gone already: a repository.delete event)"""
+    namespace, name = split_repository_name(full_name)
+    namespace_id = select(Account.id).where(Account.name == namespace).scalar_subquery()
+    repository_id = (
+        select(Repository.id)
+        .where(Repository.namespace_id == namespace_id, Repository.name == name)
+        .scalar_subquery()
+    )
+    return db.session.execute(
+        select(Webhook.id, Webhook.events).where(
+            Webhook.enabled,
+            Webhook.namespace_id == namespace_id,
+            or_(Webhook.repository_id.is_(None), Webhook.repository_id == repository_id),
+        )
+    ).all()
+
+
+@events.records(*EVENTS)
+def _queue_deliveries(event: events.Event):
+    if not event.repository:
+        return
+    queued = False
+    for webhook_id, kinds in _subscribed(event.repository):
+        if event.kind in kinds.split(","):
+            _queued(webhook_id, event)
+            queued = True
+    if queued:
+        db.session.info["dtr_webhooks_queued"] = True
+
+
+@events.listens(*EVENTS)
+def _wake_after_commit(event: events.Event):
+    if db.session.info.pop("dtr_webhooks_queued", False):
+        _wake_worker()
+
+
+def _wake_worker():
+    from .webhook_delivery import wake
+
+    wake()
