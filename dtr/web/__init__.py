@@ -10,12 +10,14 @@ from . import (
     artifact_pages,
     auth_pages,
     gc_page,
+    immutable_tag_pages,
     logs_page,
     organization_pages,
     repository_pages,
     robot_pages,
     settings_pages,
     storage_page,
+    webhook_pages,
 )
 from .api_console import api_console
 from .rendering import LoginRequired, common_context, error_page, favicon, login_redirect
@@ -24,6 +26,7 @@ bp = Blueprint("web", __name__)
 
 GET, POST, BOTH = ("GET",), ("POST",), ("GET", "POST")
 R = "/repositories/<namespace>/<name>"
+HOOK = R + "/webhooks/<webhook>"
 ORG = "/organizations/<org>"
 TEAM = ORG + "/teams/<team>"
 ROBOT = ORG + "/robots/<robot>"
@@ -41,6 +44,14 @@ ROUTES = [
     (R + "/settings", repository_pages.repository_settings, BOTH, "repository_settings"),
     (R + "/access", repository_pages.change_access, POST, "repository_access"),
     (R + "/delete", repository_pages.delete_repository, POST, "delete_repository"),
+    (R + "/immutable-tags", immutable_tag_pages.add_rule, POST, "add_immutable_rule"),
+    (R + "/immutable-tags/<rule>/delete", immutable_tag_pages.delete_rule, POST, "delete_rule"),
+    (R + "/webhooks", webhook_pages.create_webhook, POST, "create_webhook"),
+    (HOOK, webhook_pages.webhook_page, GET, "webhook"),
+    (HOOK + "/test", webhook_pages.test_webhook, POST, "test_webhook"),
+    (HOOK + "/state", webhook_pages.change_state, POST, "webhook_state"),
+    (HOOK + "/delete", webhook_pages.delete_webhook, POST, "delete_webhook"),
+    (HOOK + "/deliveries/<delivery>/redeliver", webhook_pages.redeliver, POST, "redeliver"),
     ("/organizations", organization_pages.organization_list, GET, "organizations"),
     ("/organizations/new", organization_pages.new_organization, BOTH, "new_organization"),
     (ORG, organization_pages.organization, GET, "organization"),

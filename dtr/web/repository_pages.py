@@ -9,7 +9,7 @@ from .. import access
 from ..errors import DomainError, ManifestUnknown, NameInvalid
 from ..markdown_rendering import render_markdown
 from ..models import ACCESS_LEVELS
-from ..services import deletion, grants, repositories
+from ..services import deletion, grants, immutable_tags, repositories
 from ..services.tag_details import (
     DEFAULT_SORT,
     MAX_QUERY,
@@ -19,6 +19,7 @@ from ..services.tag_details import (
     tag_page,
 )
 from ..services.trusted_keys import list_repository_keys
+from ..services.webhooks import EVENTS, Scope
 from .addresses import registry_address
 from .rendering import FormError, LoginRequired, current_identity, form_error, go, htmx_target, page
 
@@ -242,11 +243,13 @@ def repository_settings(namespace, name):
             return go("web.repository_settings", "Settings saved.", namespace=namespace, name=name)
         except DomainError as failure:
             error = form_error(failure, "repository-settings", SETTINGS_FIELDS)
-    return _settings_page(me, found, full_name, error)
+    return settings_page(me, found, full_name, error)
 
 
-def _settings_page(me, found, full_name, error=None, status=None, typed=None):
-    """The repository's settings; `typed`: what a refused grant sent, to show again."""
+def settings_page(me, found, full_name, error=None, status=None, typed=None, **extra):
+    """The repository's settings; `typed`: what a refused form sent, to show again; `extra`:
+    more for the template (a new webhook's secret)."""
+
     namespace = full_name.split("/")[0]
     from ..services.teams import list_teams
 
@@ -269,8 +272,12 @@ def _settings_page(me, found, full_name, error=None, status=None, typed=None):
         levels=ACCESS_LEVELS,
         is_org_repository=is_org_repository,
         trusted_keys=list_repository_keys(me, full_name),
+        immutable_rules=immutable_tags.list_repository_rules(me, full_name),
+        webhooks=Scope(found.namespace_id, found.id, full_name).webhooks(),
+        webhook_events=EVENTS,
         error=error,
         typed=typed or {},
+        **extra,
     )
 
 
@@ -308,7 +315,7 @@ def change_access(namespace, name):
             error = form_error(failure, f"grant-{kind}", ("grantee", "level"), default="grantee")
         else:
             error = form_error(failure)
-        return _settings_page(me, found, full_name, error, typed=form)
+        return settings_page(me, found, full_name, error, typed=form)
     done = "granted to" if action == "grant" else "revoked from"
     return go(
         "web.repository_settings",
@@ -326,6 +333,6 @@ def delete_repository(namespace, name):
         error = FormError(
             f"Type {full_name} to confirm the deletion.", "delete-repository", "confirm"
         )
-        return _settings_page(me, found, full_name, error, status=400)
+        return settings_page(me, found, full_name, error, status=400)
     repositories.delete_repository(me, full_name)
     return go("web.repositories", f"Repository {full_name} deleted.")

@@ -1,0 +1,142 @@
+"""Repository settings > Immutable tags and Webhooks in a real browser (Chromium, htmx):
+rules added, refused beside their field and deleted; a webhook added with its secret shown
+once, refused values shown beside their field, its test event delivered to a real receiver
+and shown in its deliveries, redelivered, disabled and deleted."""
+
+import json
+import re
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.integration.test_webhooks import Receiver
+from tests.support.server import USERS, DTRProcess
+from tests.ui.conftest import log_in
+
+pytestmark = pytest.mark.ui
+ADMIN = ("admin", USERS["admin"][0])
+SETTINGS = "/repositories/admin/auto/settings"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = DTRProcess(
+        tmp_path_factory.mktemp("automation-ui") / "instance",
+        http=False,
+        env={"DTR_WEBHOOK_RETRY_SECONDS": "1", "DTR_WEBHOOK_POLL_SECONDS": "1"},
+    )
+    process.create_users()
+    process.start()
+    response = requests.post(
+        f"{process.url}/api/v0/repositories/admin", json={"name": "auto"}, auth=ADMIN, verify=False
+    )
+    assert response.status_code == 201, response.text
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def admin_page(server, page):
+    log_in(page, server.url)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(server.url + SETTINGS)
+    return page
+
+
+def beside(page, form, field, text):
+    message = page.locator(f"#{form}-{field}-error")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text(text)
+    expect(message).to_be_in_viewport()
+    return message
+
+
+def test_immutable_rules_are_added_refused_and_deleted(server, admin_page):
+    page = admin_page
+    form = page.locator("#immutable-rule")
+    form.get_by_label("Tag pattern").fill("release-*")
+    form.get_by_role("button", name="Make immutable").click()
+    expect(page.get_by_text("Tags matching release-* are immutable.")).to_be_visible()
+    rules = page.locator("#immutable-tags table")
+    expect(rules).to_contain_text("release-*")
+    # the same again, and a pattern with a space: the server says why, beside the field
+    for typed, said in (("release-*", "exists already"), ("v 1", "1 to 128 of")):
+        page.locator("#immutable-rule").get_by_label("Tag pattern").fill(typed)
+        page.locator("#immutable-rule").get_by_role("button", name="Make immutable").click()
+        beside(page, "immutable-rule", "pattern", said)
+        expect(page.locator("#immutable-rule [name=pattern]")).to_have_value(typed)
+    page.get_by_role("button", name="Delete the rule release-*").click()
+    expect(page.get_by_text("Rule deleted.")).to_be_visible()
+    expect(page.locator("#immutable-tags table")).not_to_contain_text("release-*")
+    listed = requests.get(
+        f"{server.url}/api/v0/repositories/admin/auto/immutableTagRules", auth=ADMIN, verify=False
+    )
+    assert listed.json()["immutableTagRules"] == []
+
+
+@pytest.mark.parametrize(
+    "url, events, secret, field, said",
+    [
+        ("ftp://example.com/hook", None, "", "url", "http:// or https:// URL with a host"),
+        ("http://127.0.0.1:1/hook", [], "", "events", "non-empty list"),
+        ("http://127.0.0.1:1/hook", None, "short", "secret", "16 to 255"),
+    ],
+    ids=["scheme", "no-events", "short-secret"],
+)
+def test_a_refused_webhook_says_why_beside_the_field(
+    server, admin_page, url, events, secret, field, said
+):
+    page = admin_page
+    form = page.locator("#new-webhook")
+    form.get_by_label("URL").fill(url)
+    if events is not None:
+        for box in form.locator("[name=events]").all():
+            box.uncheck()
+    form.get_by_label("Secret (optional").fill(secret)
+    form.get_by_role("button", name="Add webhook").click()
+    beside(page, "new-webhook", field, said)
+    expect(page.locator("#new-webhook [name=url]")).to_have_value(url)
+    listed = requests.get(
+        f"{server.url}/api/v0/repositories/admin/auto/webhooks", auth=ADMIN, verify=False
+    )
+    assert listed.json()["webhooks"] == []
+
+
+def test_a_webhook_from_creation_to_deletion(server, admin_page):
+    page = admin_page
+    receiver = Receiver().start()
+    try:
+        form = page.locator("#new-webhook")
+        form.get_by_label("URL").fill(receiver.url)
+        form.get_by_role("button", name="Add webhook").click()
+        secret = page.locator("#new-secret")
+        expect(secret).to_be_visible()
+        shown = secret.inner_text()
+        assert len(shown) >= 32
+        page.get_by_role("link", name="Deliveries").click()
+        page.get_by_role("button", name="Send a test event").click()
+        expect(page.get_by_text("Test event queued")).to_be_visible()
+        (headers, body), *_ = receiver.wait_for(1)
+        assert headers["X-DTR-Event"] == "webhook.test"
+        assert json.loads(body)["repository"] == "admin/auto"
+        rows = page.locator("#deliveries tbody tr")
+        for _ in range(50):  # the worker records the answer just after sending
+            page.reload()
+            if "delivered" in rows.first.inner_text():
+                break
+        expect(rows.first.locator(".delivery-state")).to_have_text("delivered")
+        expect(rows.first.locator(".last-answer")).to_contain_text("200")
+        first_id = rows.first.locator("td").first.inner_text()
+        page.get_by_role("button", name=f"Redeliver {first_id}").click()
+        expect(page.get_by_text(f"Delivery {first_id} queued again")).to_be_visible()
+        receiver.wait_for(2)
+        assert receiver.received[1][1] == body
+        page.get_by_role("button", name="Disable").click()
+        expect(page.locator("#webhook-state")).to_have_text("disabled")
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("Webhook deleted.")).to_be_visible()
+        expect(page).to_have_url(re.compile(re.escape(SETTINGS)))
+        expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+    finally:
+        receiver.stop()
