@@ -17,10 +17,17 @@ from .log_shipper import ship_logs
 from .logs import component_logger, configure_logging, log_opened
 from .metrics.http import measure_requests
 from .nul_guard import refuse_nul
-from .services import audit, change_signals, instance_keys, lookup_caches, webhooks
+from .services import (
+    audit,
+    change_signals,
+    instance_keys,
+    lookup_caches,
+    pull_statistics,
+    webhooks,
+)
 from .services.storage_settings import ActiveStorage
 
-EVENT_SUBSCRIBERS = (audit, webhooks)  # imported for what they record of each event
+EVENT_SUBSCRIBERS = (audit, webhooks, pull_statistics)  # imported for what they do of events
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 UNREAD_BODY_DRAIN_BYTES = 16 * 1024 * 1024

@@ -57,6 +57,9 @@ DEFAULTS = {
     "WEBHOOK_ATTEMPTS": 8,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "WEBHOOK_POLL_SECONDS": 5,
+    # Seconds between two writes of the pull counts (services/pull_statistics.py): a tag's
+    # "last pulled" is at most this late.
+    "PULL_FLUSH_SECONDS": 10,
     # Seconds a repository, manifest or blob-link lookup is remembered. A write invalidates at
     # once, in this process and (services/change_signals.py) every other sharing the database.
     "LOOKUP_CACHE_SECONDS": 2,

@@ -188,6 +188,9 @@ class Manifest(db.Model):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     pushed_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # pulls of it (a GET of it by tag or digest), batched in (services/pull_statistics.py)
+    pull_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_pulled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ManifestReference(db.Model):
@@ -216,6 +219,9 @@ class Tag(db.Model):
     )
     pushed_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # pulls by this tag (a manifest GET naming it), batched in (services/pull_statistics.py)
+    pull_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_pulled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Upload(db.Model):

@@ -111,6 +111,7 @@ class DTRServer(BaseApplication):
     def load(self):
         from . import create_app
         from .scheduler import start_scheduler
+        from .services.pull_statistics import start_pull_recorder
         from .services.webhook_delivery import start_delivery_worker
         from .tls import follow_shared_certificate
 
@@ -121,6 +122,7 @@ class DTRServer(BaseApplication):
             app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
         start_delivery_worker(app)
+        start_pull_recorder(app)
         follow_shared_certificate(app)  # another replica's new certificate, served here
         return app
 

@@ -428,6 +428,10 @@ SCHEMAS = {
             "manifestSize": integer("bytes"),
             "pushedBy": {**NULLABLE_STRING, "description": "who pushed it last"},
             "updatedAt": TIMESTAMP,
+            "pullCount": integer(
+                "manifest GETs naming this tag (counted in batches: up to 10 s late)"
+            ),
+            "lastPulledAt": {**TIMESTAMP, "nullable": True, "description": "null: never pulled"},
             "signed": boolean(
                 "a verified signature: Docker Content Trust, cosign by a trusted key, or notation "
                 "chaining to a trusted certificate"

@@ -5,8 +5,8 @@ from flask import Response, current_app, request
 from .. import access
 from ..database import read_only_transactions
 from ..errors import InvalidInput
-from ..names import check_digest
-from ..services import manifest_pushes, manifests, signatures
+from ..names import check_digest, is_digest
+from ..services import events, manifest_pushes, manifests, signatures
 from ..services.catalog import list_repository_names
 from ..services.deletion import delete_reference
 from .authorization import CATALOG_SCOPE, current_caller, require_catalog
@@ -29,7 +29,24 @@ def get_manifest(name, reference):
     response = Response(manifest.payload, content_type=manifest.media_type)
     response.headers["Docker-Content-Digest"] = manifest.digest
     response.headers["ETag"] = f'"{manifest.digest}"'
+    if request.method == "GET":  # a pull; a HEAD only asks whether it changed
+        _pulled(repository, name, reference, manifest, caller)
     return response
+
+
+def _pulled(repository, name, reference, manifest, caller):
+    events.publish(
+        events.Event(
+            events.PULL,
+            caller.name,
+            repository=name,
+            tag=None if is_digest(reference) else reference,
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            size=len(manifest.payload),
+            detail={"repositoryId": repository.id},
+        )
+    )
 
 
 def put_manifest(name, reference):

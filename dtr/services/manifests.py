@@ -300,6 +300,8 @@ def list_tag_details(repository):
             "manifestSize": manifest.size,
             "pushedBy": tag.pushed_by,
             "updatedAt": tag.updated_at.isoformat() + "Z",
+            "pullCount": tag.pull_count,
+            "lastPulledAt": tag.last_pulled_at.isoformat() + "Z" if tag.last_pulled_at else None,
         }
         for tag, manifest in rows
     ]

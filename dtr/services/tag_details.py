@@ -10,7 +10,7 @@ the page, the blob sizes, the index children, the signatures (three, and one or 
 Docker Content Trust). An image's platform is read from its config blob once and remembered
 by digest (content never changes).
 
-Not shown yet: when a tag was last pulled (no pull is recorded; the events issue will).
+How often and when last a tag was pulled: services/pull_statistics.py (batched writes).
 """
 
 from dataclasses import dataclass
@@ -53,6 +53,8 @@ class TagDetail:
     platforms: tuple[str, ...]
     pushed_by: str | None
     pushed_at: datetime
+    pull_count: int = 0
+    last_pulled_at: datetime | None = None
     provenance: Provenance = UNSIGNED  # signatures and referrers
 
 
@@ -107,6 +109,8 @@ def _details(repository, rows) -> list[TagDetail]:
                 platforms=_platforms(manifest),
                 pushed_by=tag.pushed_by,
                 pushed_at=tag.updated_at,
+                pull_count=tag.pull_count,
+                last_pulled_at=tag.last_pulled_at,
                 provenance=signed[tag.name],
             )
         )
