@@ -44,6 +44,10 @@ class Account(db.Model):
     # Moves on when the password, role or state changes: registry and refresh tokens carry it
     # and stop working when it moved (dtr/auth/credentials.py).
     credential_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The namespace's storage quota (services/storage_usage.py): None, no limit; a push that
+    # would go over it is refused, one that crosses `quota_warning_percent` of it is an event.
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    quota_warning_percent: Mapped[int] = mapped_column(Integer, default=80, server_default="80")
 
 
 class Team(db.Model):

@@ -578,6 +578,8 @@ SCHEMAS = {
             "digest": string("the manifest's digest"),
             "mediaType": string("the manifest's media type"),
             "size": integer("the manifest's size in bytes"),
+            "usedBytes": integer("quota events: what the namespace holds (or would)"),
+            "quotaBytes": integer("quota events: the namespace's quota"),
         },
         required=("id", "event", "time"),
         description="The JSON body of a webhook delivery; fields that do not apply to the "
@@ -613,6 +615,33 @@ SCHEMAS = {
     ),
     "WebhookDeliveryList": listing(
         "deliveries", "WebhookDelivery", "Deliveries of a webhook, newest first"
+    ),
+    "RepositoryUsage": obj(
+        {"repository": string(), "usedBytes": integer()},
+        description="Bytes the repository's manifests hold: their own and each blob they "
+        "reference, counted once",
+    ),
+    "NamespaceUsage": obj(
+        {
+            "namespace": string(),
+            "usedBytes": integer("each blob counted once in the namespace"),
+            "quotaBytes": {**integer("null: no limit"), "nullable": True},
+            "warningPercent": integer("a push crossing this share of the quota: quota.warning"),
+        }
+    ),
+    "QuotaChange": obj(
+        {
+            "quotaBytes": {
+                **integer("null: no limit", minimum=0, maximum=2**62),
+                "nullable": True,
+            },
+            "warningPercent": integer("default 80", minimum=1, maximum=100),
+        },
+        required=("quotaBytes",),
+        additionalProperties=False,
+    ),
+    "RegistryUsage": obj(
+        {"usedBytes": integer("each blob counted once in the whole registry")},
     ),
     "NewTrustedKey": obj(
         {
@@ -2760,6 +2789,62 @@ OPERATIONS = [
         {200: ("the OpenAPI document", None)},
         authenticated=False,
     ),
+    Op(
+        "GET",
+        R + "/usage",
+        "getRepositoryUsage",
+        "usage",
+        "Storage used by a repository",
+        "Its manifests' bytes and each blob they reference, counted once; content deleted "
+        "but not yet garbage collected still counts. For whoever may see the repository.",
+        {200: ("the usage", "RepositoryUsage")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "GET",
+        "/repositoryNamespaces/{namespace}/usage",
+        "getNamespaceUsage",
+        "usage",
+        "Storage used by a namespace, and its quota",
+        "A blob shared by several of its repositories counts once. For administrators, the "
+        "user whose namespace it is, owners of the organization and teams with an "
+        "admin-level grant on its namespace.",
+        {200: ("the usage", "NamespaceUsage")},
+        errors={
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization",
+        },
+    ),
+    Op(
+        "PUT",
+        "/repositoryNamespaces/{namespace}/quota",
+        "setNamespaceQuota",
+        "usage",
+        "Set a namespace's storage quota",
+        "A push of a manifest that would take the namespace over it is refused (DENIED "
+        "quota exceeded: used X of Y; a quota.exceeded event); one that crosses "
+        "warningPercent of it publishes quota.warning. Administrators only. Audited.",
+        {200: ("the usage and the new quota", "NamespaceUsage")},
+        body="QuotaChange",
+        errors={
+            400: "not a JSON object; quotaBytes missing or invalid, warningPercent invalid, "
+            "or an unknown field",
+            401: "no or wrong credentials",
+            403: "not an administrator",
+            404: "no such user or organization",
+        },
+    ),
+    Op(
+        "GET",
+        "/admin/usage",
+        "getRegistryUsage",
+        "usage",
+        "Storage used by the whole registry",
+        "Each blob counted once. Administrators only.",
+        {200: ("the usage", "RegistryUsage")},
+        errors={401: "no or wrong credentials", 403: "not an administrator"},
+    ),
     *webhook_operations(
         R,
         "repository",
@@ -2795,6 +2880,7 @@ TAGS = [
     {"name": "access", "description": "Grants to teams and users on repositories and namespaces"},
     {"name": "signatures", "description": "Keys trusted to sign images (cosign signatures)"},
     {"name": "webhooks", "description": "Signed HTTP POSTs of pushes, tags and deletions"},
+    {"name": "usage", "description": "Storage used by repositories and namespaces; quotas"},
     {
         "name": "admin",
         "description": "Auth settings, LDAP, the license, the audit log and the logs",

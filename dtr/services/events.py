@@ -35,6 +35,8 @@ MANIFEST_DELETE = "manifest.delete"
 REPOSITORY_CREATE = "repository.create"
 REPOSITORY_DELETE = "repository.delete"
 PULL = "pull"  # a manifest fetched by a client
+QUOTA_WARNING = "quota.warning"  # a push took a namespace past its quota's warning threshold
+QUOTA_EXCEEDED = "quota.exceeded"  # a push was refused: it would go over the quota
 KINDS = (
     MANIFEST_PUSH,
     TAG_CREATE,
@@ -44,6 +46,8 @@ KINDS = (
     REPOSITORY_CREATE,
     REPOSITORY_DELETE,
     PULL,
+    QUOTA_WARNING,
+    QUOTA_EXCEEDED,
 )
 __doc__ += "".join(f"\n    {kind}" for kind in KINDS) + "\n"
 

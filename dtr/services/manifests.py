@@ -17,7 +17,7 @@ from ..errors import (
 )
 from ..models import Manifest, ManifestReference, RepositoryBlob, Tag, utcnow
 from ..names import check_digest, check_tag, is_digest
-from . import change_signals, events, immutable_tags, lookup_caches
+from . import change_signals, events, immutable_tags, lookup_caches, storage_usage
 from .events import Event
 from .manifest_parsing import parse_manifest
 
@@ -62,12 +62,19 @@ def push_manifest(
     pushed = Event(
         events.MANIFEST_PUSH, pushed_by, full_name, None, digest, parsed.media_type, len(payload)
     )
+    quota_warning = None
+    if not stored:  # what it adds must fit the namespace's quota
+        quota_warning = storage_usage.check_push(
+            repository, full_name, parsed, len(payload), pushed_by
+        )
     with write_transaction():
         manifest_id = _manifest_id(repository, digest, lock=True) if stored else None
         if manifest_id is None:  # new, or collected since the look above
             _check_references(repository, parsed, lock=True)
             manifest_id = _store_manifest(repository, digest, parsed, payload, pushed_by)
             events.publish(pushed)
+            if quota_warning is not None:
+                events.publish(quota_warning)
         if on_stored is not None:
             on_stored(manifest_id)
         if tag is not None:

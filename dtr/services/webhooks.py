@@ -279,6 +279,7 @@ def payload_of(event: events.Event) -> str:
         "digest": event.digest,
         "mediaType": event.media_type,
         "size": event.size,
+        **{key: (event.detail or {}).get(key) for key in ("usedBytes", "quotaBytes")},
     }
     return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 

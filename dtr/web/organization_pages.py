@@ -5,7 +5,7 @@ from flask import request
 from .. import access
 from ..errors import DomainError
 from ..models import ACCESS_LEVELS
-from ..services import grants, repositories, teams
+from ..services import grants, repositories, storage_usage, teams
 from ..services.accounts import create_organization
 from ..services.callers import require_admin
 from .credential_forms import refusal_status
@@ -66,6 +66,7 @@ def organization_page(me, org, tab, status=200, **extra):
         may_see_members=may_see_members,
         may_administer=may_administer,
         may_create=access.may_create_repository(me, found.id),
+        used_bytes=storage_usage.namespace_usage(found.id) if may_administer else None,
     )
     if tab == "repositories":
         number = page_number()

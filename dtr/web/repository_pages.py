@@ -9,7 +9,7 @@ from .. import access
 from ..errors import DomainError, ManifestUnknown, NameInvalid
 from ..markdown_rendering import render_markdown
 from ..models import ACCESS_LEVELS
-from ..services import deletion, grants, immutable_tags, repositories
+from ..services import deletion, grants, immutable_tags, repositories, storage_usage
 from ..services.tag_details import (
     DEFAULT_SORT,
     MAX_QUERY,
@@ -164,6 +164,7 @@ def _repository_page(
     )
     if htmx_target() == "tag-results":
         return page("repositories/_tags.html", status, **context)
+    context["used_bytes"] = storage_usage.repository_usage(found.id)
     return page("repositories/repository.html", status, **context)
 
 

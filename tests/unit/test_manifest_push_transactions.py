@@ -15,6 +15,7 @@ from dtr import create_app
 from dtr.database import db, transactions_are_read_only
 from dtr.services.accounts import create_user
 from dtr.services.repositories import create_repository
+from tests.integration.web_support import reset_process_state
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 BASIC = "Basic " + base64.b64encode(b"pusher:pusher-password-1").decode()
@@ -27,7 +28,13 @@ def digest_of(data):
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """One application for the module (process caches outlive an application)."""
-    app = create_app(tmp_path_factory.mktemp("pushes") / "instance")
+    return pusher_client(tmp_path_factory.mktemp("pushes") / "instance")
+
+
+def pusher_client(instance):
+    """A test client of a new instance where `pusher` (an admin) has pusher/pushes."""
+    reset_process_state()
+    app = create_app(instance)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         create_user("pusher", "pusher-password-1", "admin")

@@ -11,19 +11,25 @@ from dtr.services import pull_statistics
 from tests.unit.test_manifest_push_transactions import (
     BASIC,
     OCI_MANIFEST,
-    client,  # noqa: F401 - the module's application
     digest_of,
     manifest,
     push_blob,
+    pusher_client,
     put,
     writes_of,
 )
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    return pusher_client(tmp_path_factory.mktemp("pulls") / "instance")
+
 
 _tests = iter(range(1000))
 
 
 @pytest.fixture
-def pushed(client):  # noqa: F811
+def pushed(client):
     """(a new tag, its manifest's digest: a manifest of its own, never pulled)"""
     number = next(_tests)
     config = push_blob(client, b'{"os":"linux","pulls":%d}' % number)
@@ -35,7 +41,7 @@ def pushed(client):  # noqa: F811
     return f"t{number}", digest_of(body)
 
 
-def pull(client, reference, method="GET"):  # noqa: F811
+def pull(client, reference, method="GET"):
     response = client.open(
         f"/v2/pusher/pushes/manifests/{reference}",
         method=method,
@@ -45,7 +51,7 @@ def pull(client, reference, method="GET"):  # noqa: F811
     return response
 
 
-def counts(client, pushed):  # noqa: F811
+def counts(client, pushed):
     name, digest = pushed
     with client.application.app_context():
         tag = db.session.execute(
@@ -58,7 +64,7 @@ def counts(client, pushed):  # noqa: F811
     return tuple(tag), tuple(stored)
 
 
-def test_pulls_are_counted_without_writing_then_written_in_one_batch(client, pushed):  # noqa: F811
+def test_pulls_are_counted_without_writing_then_written_in_one_batch(client, pushed):
     with writes_of(client) as writes:
         for _ in range(3):
             pull(client, pushed[0])
@@ -76,7 +82,7 @@ def test_pulls_are_counted_without_writing_then_written_in_one_batch(client, pus
     assert pull_statistics.pending() == 0
 
 
-def test_batches_add_up_and_a_failed_flush_keeps_its_counts(client, pushed, monkeypatch):  # noqa: F811
+def test_batches_add_up_and_a_failed_flush_keeps_its_counts(client, pushed, monkeypatch):
     pull(client, pushed[0])
     with client.application.app_context():
         pull_statistics.flush()
@@ -96,7 +102,7 @@ def test_batches_add_up_and_a_failed_flush_keeps_its_counts(client, pushed, monk
     assert counts(client, pushed)[0][0] == 3
 
 
-def test_the_tag_list_shows_pulls(client, pushed):  # noqa: F811
+def test_the_tag_list_shows_pulls(client, pushed):
     pull(client, pushed[0])
     with client.application.app_context():
         pull_statistics.flush()

@@ -1,0 +1,158 @@
+"""Storage usage and namespace quotas.
+
+Usage is what the stored manifests of a scope hold: their own bytes, and each blob they
+reference counted once in the scope (a layer shared by two repositories of a namespace counts
+once for the namespace, and once for the whole registry). It is computed from the rows every
+time it is asked (one query per scope, served by the indexes on manifests and references), so
+it is right after any push, delete, mount or garbage collection: no counter to drift. Content
+deleted but not yet collected still counts, as it still takes the space.
+
+A namespace's quota (set by administrators) is checked when a manifest new to a repository is
+pushed: what the namespace holds plus what this manifest would add (its bytes and the blobs it
+references that no manifest of the namespace references yet) must fit, else the push is
+refused, DENIED "quota exceeded: used X of Y" (and a quota.exceeded event). A push that takes
+the usage past the warning threshold publishes quota.warning. Blob uploads are not limited:
+blobs no manifest references are reclaimed by garbage collection. Two pushes racing near the
+limit may both pass (the check reads before the push's write transaction).
+"""
+
+from sqlalchemy import func, select
+
+from ..database import db
+from ..errors import Denied, InvalidInput
+from ..models import Account, Blob, Manifest, ManifestReference, Repository
+from . import audit, events
+from .callers import require_admin
+from .repositories import administered_namespace, namespace_or_404, visible_repository
+
+MAX_QUOTA = 2**62
+
+
+class QuotaExceeded(Denied):
+    pass
+
+
+def _referenced_blobs(*conditions):
+    return (
+        select(ManifestReference.digest)
+        .join(Manifest, Manifest.id == ManifestReference.manifest_id)
+        .join(Repository, Repository.id == Manifest.repository_id)
+        .where(ManifestReference.kind == "blob", *conditions)
+    )
+
+
+def _usage(*conditions) -> int:
+    blobs = select(func.coalesce(func.sum(Blob.size), 0)).where(
+        Blob.digest.in_(_referenced_blobs(*conditions))
+    )
+    manifests = (
+        select(func.coalesce(func.sum(Manifest.size), 0))
+        .join(Repository, Repository.id == Manifest.repository_id)
+        .where(*conditions)
+    )
+    return int(db.session.scalar(blobs)) + int(db.session.scalar(manifests))
+
+
+def repository_usage(repository_id) -> int:
+    return _usage(Repository.id == repository_id)
+
+
+def namespace_usage(namespace_id) -> int:
+    return _usage(Repository.namespace_id == namespace_id)
+
+
+def total_usage() -> int:
+    return _usage()
+
+
+def usage_of_repository(identity, full_name) -> tuple[Repository, int]:
+    """For whoever may see the repository."""
+    repository = visible_repository(identity, full_name)
+    return repository, repository_usage(repository.id)
+
+
+def usage_of_namespace(identity, namespace) -> tuple[Account, int]:
+    """For those who administer the namespace (and administrators)."""
+    account = administered_namespace(identity, namespace, "the storage usage")
+    return account, namespace_usage(account.id)
+
+
+def registry_usage(identity) -> int:
+    require_admin(identity, "see the registry's storage usage")
+    return total_usage()
+
+
+def set_quota(identity, namespace, quota_bytes, warning_percent=None) -> Account:
+    """Administrators only; `quota_bytes` None removes the limit."""
+    require_admin(identity, "set storage quotas")
+    account = namespace_or_404(namespace)
+    if quota_bytes is not None and (
+        not isinstance(quota_bytes, int)
+        or isinstance(quota_bytes, bool)
+        or not 0 <= quota_bytes <= MAX_QUOTA
+    ):
+        raise InvalidInput(
+            f"quotaBytes: a whole number of bytes from 0 to {MAX_QUOTA}, or null",
+            {"field": "quotaBytes"},
+        )
+    if warning_percent is not None:
+        if (
+            not isinstance(warning_percent, int)
+            or isinstance(warning_percent, bool)
+            or not 1 <= warning_percent <= 100
+        ):
+            raise InvalidInput(
+                "warningPercent: a whole number from 1 to 100", {"field": "warningPercent"}
+            )
+        account.quota_warning_percent = warning_percent
+    account.quota_bytes = quota_bytes
+    audit.record(
+        identity.name,
+        "quota.set",
+        namespace,
+        {"quotaBytes": quota_bytes, "warningPercent": account.quota_warning_percent},
+    )
+    db.session.commit()
+    return account
+
+
+def check_push(repository, full_name, parsed, payload_size, pushed_by):
+    """Before a manifest new to `repository` is stored: refuse it when it would take its
+    namespace over the quota. Returns the event to publish in the push's transaction (a
+    warning threshold crossed), or None."""
+    quota, percent = db.session.execute(
+        select(Account.quota_bytes, Account.quota_warning_percent).where(
+            Account.id == repository.namespace_id
+        )
+    ).one()
+    if quota is None:
+        return None
+    used = namespace_usage(repository.namespace_id)
+    added = payload_size + _new_blob_bytes(repository.namespace_id, parsed.blobs)
+    if used + added > quota:
+        refused = f"quota exceeded: used {used} of {quota} bytes; this push adds {added}"
+        events.publish(_quota_event(events.QUOTA_EXCEEDED, pushed_by, full_name, used, quota))
+        raise QuotaExceeded(refused, {"used": used, "quota": quota, "adds": added})
+    threshold = quota * percent / 100
+    if used < threshold <= used + added:
+        return _quota_event(events.QUOTA_WARNING, pushed_by, full_name, used + added, quota)
+    return None
+
+
+def _new_blob_bytes(namespace_id, digests) -> int:
+    if not digests:
+        return 0
+    held = _referenced_blobs(Repository.namespace_id == namespace_id)
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Blob.size), 0)).where(
+                Blob.digest.in_(list(set(digests))), Blob.digest.not_in(held)
+            )
+        )
+    )
+
+
+def _quota_event(kind, actor, full_name, used, quota):
+    return events.Event(
+        kind, actor, repository=full_name, detail={"usedBytes": used, "quotaBytes": quota}
+    )
