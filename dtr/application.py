@@ -23,11 +23,17 @@ from .services import (
     instance_keys,
     lookup_caches,
     pull_statistics,
+    tag_restore,
     webhooks,
 )
 from .services.storage_settings import ActiveStorage
 
-EVENT_SUBSCRIBERS = (audit, webhooks, pull_statistics)  # imported for what they do of events
+EVENT_SUBSCRIBERS = (
+    audit,
+    webhooks,
+    pull_statistics,
+    tag_restore,
+)  # imported for what they do of events
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 UNREAD_BODY_DRAIN_BYTES = 16 * 1024 * 1024

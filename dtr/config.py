@@ -60,6 +60,9 @@ DEFAULTS = {
     # Seconds between two writes of the pull counts (services/pull_statistics.py): a tag's
     # "last pulled" is at most this late.
     "PULL_FLUSH_SECONDS": 10,
+    # Days a deleted tag can be restored (services/tag_restore.py); garbage collection keeps
+    # its content that long.
+    "TAG_RESTORE_DAYS": 14,
     # Seconds a repository, manifest or blob-link lookup is remembered. A write invalidates at
     # once, in this process and (services/change_signals.py) every other sharing the database.
     "LOOKUP_CACHE_SECONDS": 2,

@@ -2,7 +2,8 @@
 read-only mode).
 
 What is garbage
-- A manifest is live when a tag points at it, when it is younger than the grace window
+- A manifest is live when a tag points at it (or pointed at it, deleted within the restore
+  window: services/tag_restore.py), when it is younger than the grace window
   (docker pushes an index's children by digest before the index), or when a live manifest
   keeps it: an index keeps the manifests it lists, a manifest keeps its referrers (the
   manifests whose subject it is: signatures, SBOMs; also those tagged in cosign's tag
@@ -86,6 +87,7 @@ from .database import db, lock_rows_for_update, read_only_transactions
 from .metrics.instruments import record_gc_run
 from .models import (
     Blob,
+    DeletedTag,
     GcRun,
     Manifest,
     ManifestReference,
@@ -210,6 +212,7 @@ def mark(cutoff, delete_untagged) -> Marked:
     if delete_untagged:
         roots, attached = _tag_roots()
         roots |= {row.id for row in rows if row.created_at >= cutoff}
+        roots |= _restorable()
         live = _reach(roots, _keeps(rows, attached))
     else:
         live = {row.id for row in rows}
@@ -230,6 +233,18 @@ def mark(cutoff, delete_untagged) -> Marked:
         # by digest: a batch then deletes from neighbouring pages of the digest indexes
         blobs=sorted((digest, size) for digest, size in blobs if digest not in live_blobs),
         seen={row.id: row.created_at for row in rows},
+    )
+
+
+def _restorable() -> set:
+    """Ids of the manifests of tags deleted within the restore window: they stay, so that
+    the tag can be put back (services/tag_restore.py)."""
+    from .services.tag_restore import restorable_since
+
+    return set(
+        db.session.scalars(
+            select(DeletedTag.manifest_id).where(DeletedTag.deleted_at >= restorable_since())
+        )
     )
 
 

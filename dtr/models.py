@@ -228,6 +228,23 @@ class Tag(db.Model):
     last_pulled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class DeletedTag(db.Model):
+    """A tag deleted within the restore window (TAG_RESTORE_DAYS): it can be put back
+    (services/tag_restore.py), and garbage collection keeps its manifest until the window
+    has passed."""
+
+    __tablename__ = "deleted_tags"
+    __table_args__ = (Index("ix_deleted_tags_repository_deleted", "repository_id", "deleted_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    manifest_id: Mapped[int] = mapped_column(
+        ForeignKey("manifests.id", ondelete="CASCADE"), index=True
+    )
+    deleted_by: Mapped[str | None] = mapped_column(String(255))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
 class Upload(db.Model):
     """A blob upload session; its bytes sit under the storage's uploads/ folder."""
 

@@ -3,9 +3,10 @@
 Every tick (SCHEDULER_TICK_SECONDS of the configuration, `TICK_SECONDS` by default): the
 LDAP sync, every `sync_interval_minutes` while the auth mode is LDAP; garbage collection,
 when its cron schedule (UTC) says so; every hour, forgetting failed logins that no longer
-count. Each runs once per due time across every process and replica sharing the database
-(leases: `services/periodic_jobs.py`, and GC's own run rows). The clock and the sleep are
-parameters, so a test can make a job fire without waiting.
+count and deleted tags that can no longer be restored. Each runs once per due time across
+every process and replica sharing the database (leases: `services/periodic_jobs.py`, and
+GC's own run rows). The clock and the sleep are parameters, so a test can make a job fire
+without waiting.
 """
 
 import logging
@@ -79,8 +80,13 @@ def _ldap_sync_if_due() -> bool:
 def _housekeeping_if_due() -> bool:
     from .auth.login_throttle import forget_old
     from .services.periodic_jobs import run_once_per_interval
+    from .services.tag_restore import forget_expired
 
-    return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, forget_old)
+    def housekeeping():
+        forget_old()
+        forget_expired()
+
+    return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, housekeeping)
 
 
 def _gc_if_due(state, now):

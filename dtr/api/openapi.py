@@ -616,6 +616,22 @@ SCHEMAS = {
     "WebhookDeliveryList": listing(
         "deliveries", "WebhookDelivery", "Deliveries of a webhook, newest first"
     ),
+    "DeletedTag": obj(
+        {
+            "id": integer("what restoring names"),
+            "tag": string(),
+            "digest": string("the manifest it pointed at"),
+            "deletedBy": NULLABLE_STRING,
+            "deletedAt": TIMESTAMP,
+        }
+    ),
+    "DeletedTagList": wrapper(
+        "deletedTags",
+        ref("DeletedTag"),
+        "Tags deleted within the restore window (DTR_TAG_RESTORE_DAYS, 14 by default), newest "
+        "first (at most 200)",
+    ),
+    "RestoredTag": obj({"tag": string(), "digest": string()}),
     "RepositoryUsage": obj(
         {"repository": string(), "usedBytes": integer()},
         description="Bytes the repository's manifests hold: their own and each blob they "
@@ -1243,6 +1259,7 @@ PATH_PARAMETERS = {
     "rule": "an immutable tag rule's id",
     "webhook": "a webhook's id",
     "delivery": "a webhook delivery's id",
+    "deleted": "a deleted tag's id (as its listing shows it)",
     "token_id": "an access token's id (as its listing shows it)",
     "robot": f"a robot account's name in the organization, or its full name <org>{SEPARATOR}<name>",
 }
@@ -2788,6 +2805,35 @@ OPERATIONS = [
         "The OpenAPI 3.0.3 description of /api/v0; for anyone.",
         {200: ("the OpenAPI document", None)},
         authenticated=False,
+    ),
+    Op(
+        "GET",
+        R + "/deletedTags",
+        "listDeletedTags",
+        "repositories",
+        "List the tags deleted within the restore window",
+        "A tag deleted by hand can be restored for DTR_TAG_RESTORE_DAYS (14 by default); "
+        "garbage collection keeps its content until then. A manifest deleted by digest is not "
+        "restorable. For whoever may see the repository.",
+        {200: ("the deleted tags", "DeletedTagList")},
+        errors={400: "INVALID_NAME: an invalid name", 401: "wrong credentials", 404: UNSEEN},
+    ),
+    Op(
+        "POST",
+        R + "/deletedTags/{deleted}/restore",
+        "restoreDeletedTag",
+        "repositories",
+        "Put a deleted tag back",
+        "The tag points at its manifest again, as a push of it would (tag.create, or tag.move "
+        "when the name points elsewhere now; an immutable tag is never moved). Needs push "
+        "access. Audited.",
+        {200: ("the tag restored", "RestoredTag")},
+        errors={
+            400: "INVALID_NAME: an invalid repository name",
+            401: "no or wrong credentials",
+            403: "the caller may not push to the repository; DENIED: an immutable tag would move",
+            404: UNSEEN + ", or no such deleted tag (or its window has passed)",
+        },
     ),
     Op(
         "GET",

@@ -81,6 +81,16 @@ def immutable_tag_rule(r):
     }
 
 
+def deleted_tag(d, digest):
+    return {
+        "id": d.id,
+        "tag": d.name,
+        "digest": digest,
+        "deletedBy": d.deleted_by,
+        "deletedAt": iso(d.deleted_at),
+    }
+
+
 def webhook(w):
     """A webhook, without its secret (shown once, when created)."""
     return {

@@ -39,6 +39,7 @@ ROUTES = [
     ("/repositories/new", repository_pages.new_repository, BOTH, "new_repository"),
     (R, repository_pages.repository, GET, "repository"),
     (R + "/tags/delete", repository_pages.delete_tags, POST, "delete_tags"),
+    (R + "/deleted-tags/<deleted>/restore", repository_pages.restore_tag, POST, "restore_tag"),
     (R + "/manifests/<digest>", artifact_pages.artifact, GET, "artifact"),
     (R + "/manifests/<digest>/blobs/<blob>", artifact_pages.artifact_blob, GET, "artifact_blob"),
     (R + "/settings", repository_pages.repository_settings, BOTH, "repository_settings"),

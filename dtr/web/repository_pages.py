@@ -9,7 +9,14 @@ from .. import access
 from ..errors import DomainError, ManifestUnknown, NameInvalid
 from ..markdown_rendering import render_markdown
 from ..models import ACCESS_LEVELS
-from ..services import deletion, grants, immutable_tags, repositories, storage_usage
+from ..services import (
+    deletion,
+    grants,
+    immutable_tags,
+    repositories,
+    storage_usage,
+    tag_restore,
+)
 from ..services.tag_details import (
     DEFAULT_SORT,
     MAX_QUERY,
@@ -165,6 +172,8 @@ def _repository_page(
     if htmx_target() == "tag-results":
         return page("repositories/_tags.html", status, **context)
     context["used_bytes"] = storage_usage.repository_usage(found.id)
+    context["deleted_tags"] = tag_restore.deleted_of(found.id) if access.PUSH in allowed else []
+    context["restore_days"] = tag_restore.window().days
     return page("repositories/repository.html", status, **context)
 
 
@@ -324,6 +333,16 @@ def change_access(namespace, name):
         namespace=namespace,
         name=name,
     )
+
+
+def restore_tag(namespace, name, deleted):
+    """Put a deleted tag back (push access); a refusal is shown at the top of the page."""
+    me = logged_in()
+    try:
+        tag, _ = tag_restore.restore(me, f"{namespace}/{name}", deleted)
+    except DomainError as failure:
+        return go("web.repository", failure.message, "error", namespace=namespace, name=name)
+    return go("web.repository", f"Tag {tag} restored.", namespace=namespace, name=name)
 
 
 def delete_repository(namespace, name):

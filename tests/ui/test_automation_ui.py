@@ -1,7 +1,9 @@
-"""Repository settings > Immutable tags and Webhooks in a real browser (Chromium, htmx):
-rules added, refused beside their field and deleted; a webhook added with its secret shown
-once, refused values shown beside their field, its test event delivered to a real receiver
-and shown in its deliveries, redelivered, disabled and deleted."""
+"""Repository settings > Immutable tags and Webhooks, and restoring deleted tags, in a real
+browser (Chromium, htmx): rules added, refused beside their field and deleted; a webhook added
+with its secret shown once, refused values shown beside their field, its test event delivered
+to a real receiver and shown in its deliveries, redelivered, disabled and deleted; a deleted
+tag restored from the repository page, and a restore an immutable rule refuses shown at the
+top."""
 
 import json
 import re
@@ -11,6 +13,8 @@ import requests
 from playwright.sync_api import expect
 
 from tests.integration.test_webhooks import Receiver
+from tests.support.client import RegistryClient
+from tests.support.images import simple_image
 from tests.support.server import USERS, DTRProcess
 from tests.ui.conftest import log_in
 
@@ -140,3 +144,33 @@ def test_a_webhook_from_creation_to_deletion(server, admin_page):
         expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
     finally:
         receiver.stop()
+
+
+def test_a_deleted_tag_is_restored_from_the_repository_page(server, admin_page):
+    page = admin_page
+    client = RegistryClient(server.url, *ADMIN)
+    first, second = simple_image("ui-restore-1"), simple_image("ui-restore-2")
+    client.push_image("admin/auto", "r1", first)
+    client.push_image("admin/auto", "r2", first)
+    api = f"{server.url}/api/v0/repositories/admin/auto"
+    for tag in ("r1", "r2"):
+        assert requests.delete(f"{api}/tags/{tag}", auth=ADMIN, verify=False).status_code == 204
+    page.goto(f"{server.url}/repositories/admin/auto")
+    page.get_by_text("Recently deleted tags (2)").click()
+    page.get_by_role("button", name=re.compile(r"^Restore r1 ")).click()
+    expect(page.get_by_text("Tag r1 restored.")).to_be_visible()
+    expect(page.locator(".tag-list")).to_contain_text("r1")
+    # r2 now points elsewhere and is immutable: restoring would move it, refused at the top
+    client.push_image("admin/auto", "r2", second)
+    rule = requests.post(
+        f"{api}/immutableTagRules", json={"pattern": "r2"}, auth=ADMIN, verify=False
+    )
+    assert rule.status_code == 201, rule.text
+    page.reload()
+    page.get_by_text("Recently deleted tags (1)").click()
+    page.get_by_role("button", name=re.compile(r"^Restore r2 ")).click()
+    message = page.locator(".flash.error")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("immutable")
+    pulled = client.get_manifest("admin/auto", "r2")
+    assert pulled.content == second.manifest  # not moved
