@@ -367,22 +367,28 @@ class StorageVerification(JobRun, db.Model):
     restored: Mapped[int] = mapped_column(Integer, default=0)  # quarantined, found whole again
 
 
-class TrustedKey(db.Model):
-    """A public key whose signatures (cosign) make an image signed in a repository, or in
-    every repository of a namespace (`repository_id` None)."""
-
-    __tablename__ = "trusted_keys"
-    __table_args__ = (
-        UniqueConstraint("namespace_id", "repository_id", "name"),
+def one_per_scope(table, *columns):
+    """Table arguments: unique `columns` per repository, and per namespace among the rows of
+    the namespace itself (`repository_id` NULL, which a unique constraint does not compare)."""
+    return (
+        UniqueConstraint("namespace_id", "repository_id", *columns),
         Index(
-            "ix_trusted_keys_namespace_name",
+            f"ix_{table}_namespace" + "".join(f"_{column}" for column in columns),
             "namespace_id",
-            "name",
+            *columns,
             unique=True,
             sqlite_where=text("repository_id IS NULL"),
             postgresql_where=text("repository_id IS NULL"),
         ),
     )
+
+
+class TrustedKey(db.Model):
+    """A public key whose signatures (cosign) make an image signed in a repository, or in
+    every repository of a namespace (`repository_id` None)."""
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = one_per_scope("trusted_keys", "name")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     namespace_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     repository_id: Mapped[int | None] = mapped_column(
@@ -402,17 +408,7 @@ class ImmutableTagRule(db.Model):
     deleted, by anyone (`services/immutable_tags.py`)."""
 
     __tablename__ = "immutable_tag_rules"
-    __table_args__ = (
-        UniqueConstraint("namespace_id", "repository_id", "pattern"),
-        Index(
-            "ix_immutable_tag_rules_namespace_pattern",
-            "namespace_id",
-            "pattern",
-            unique=True,
-            sqlite_where=text("repository_id IS NULL"),
-            postgresql_where=text("repository_id IS NULL"),
-        ),
-    )
+    __table_args__ = one_per_scope("immutable_tag_rules", "pattern")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     namespace_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     repository_id: Mapped[int | None] = mapped_column(
@@ -479,6 +475,40 @@ class WebhookAttempt(db.Model):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(1024))
     milliseconds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RetentionPolicy(db.Model):
+    """Which tags of a repository, or of every repository of a namespace (`repository_id`
+    None; a repository's own policy replaces it), are kept: `rules` is JSON
+    (services/retention.py); a tag no rule keeps is deleted when the policy runs."""
+
+    __tablename__ = "retention_policies"
+    __table_args__ = one_per_scope("retention_policies")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    rules: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RetentionRun(db.Model):
+    """One run of a retention policy (or a dry run): what it deleted, or would have."""
+
+    __tablename__ = "retention_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(
+        ForeignKey("retention_policies.id", ondelete="CASCADE"), index=True
+    )
+    triggered_by: Mapped[str] = mapped_column(String(255))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    tags_kept: Mapped[int] = mapped_column(Integer, default=0)
+    tags_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[str] = mapped_column(Text, default="{}")  # JSON: deleted, kept, why
 
 
 class ManifestSignature(db.Model):

@@ -126,3 +126,25 @@ def page() -> tuple[int, int]:
 
 def listing(key, items, total, start, limit):
     return {key: items, "start": start, "limit": limit, "total": total}
+
+
+def scoped_routes(resource, views_of, scope_class, repository_prefix, namespace_prefix):
+    """(rule, endpoint, view, method) of a resource's routes for a repository and for a
+    namespace: `views_of(scope_of)` gives (suffix, view, method), views taking the path's
+    values; `scope_of(**path)` is the scope_class's, for the caller."""
+
+    def of_repository(namespace, repo):
+        return scope_class.of_repository(caller(), f"{namespace}/{repo}")
+
+    def of_namespace(namespace):
+        return scope_class.of_namespace(caller(), namespace)
+
+    table = []
+    for prefix, scope_of, kind in (
+        (repository_prefix, of_repository, "repository"),
+        (namespace_prefix, of_namespace, "namespace"),
+    ):
+        for suffix, view, method in views_of(scope_of):
+            endpoint = f"{resource}_{kind}_{view.__name__}"
+            table.append((f"{prefix}/{resource}{suffix}", endpoint, view, method))
+    return table

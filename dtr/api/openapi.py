@@ -32,6 +32,8 @@ from ..services.credential_rules import (
 from ..services.immutable_tags import PATTERN as IMMUTABLE_PATTERN
 from ..services.immutable_tags import PATTERN_RULE
 from ..services.repositories import VISIBILITIES
+from ..services.retention import KEEPS as RETENTION_KEEPS
+from ..services.retention import MAX_NUMBER as RETENTION_MAX
 from ..services.robots import (
     MAX_ACCESS_ENTRIES,
     MAX_ROBOTS_PER_ORGANIZATION,
@@ -632,6 +634,59 @@ SCHEMAS = {
         "first (at most 200)",
     ),
     "RestoredTag": obj({"tag": string(), "digest": string()}),
+    "RetentionRule": obj(
+        {
+            "keep": enum(
+                RETENTION_KEEPS,
+                "mostRecent: the `count` most recently pushed of the tags it matches; "
+                "pushedOrPulledWithinDays: those pushed or pulled within `days`",
+            ),
+            "count": integer("for mostRecent", minimum=1, maximum=RETENTION_MAX),
+            "days": integer("for pushedOrPulledWithinDays", minimum=1, maximum=RETENTION_MAX),
+            "tags": string("a glob the tag must match (default *)", maxLength=128),
+            "exclude": string("a glob the tag must not match", maxLength=128),
+        },
+        required=("keep",),
+        additionalProperties=False,
+    ),
+    "RetentionPolicy": obj(
+        {
+            "scope": enum(("repository", "namespace")),
+            "rules": array(ref("RetentionRule")),
+            "updatedBy": NULLABLE_STRING,
+            "updatedAt": TIMESTAMP,
+        },
+        description="A tag is kept when any rule keeps it, and always when it is immutable "
+        "or a cosign signature/attestation/SBOM tag; every other tag is deleted when the "
+        "policy runs (restorable for the restore window). Tags only: garbage collection "
+        "keeps an index's children and an image's referrers while it is kept.",
+    ),
+    "RetentionPolicyChange": obj(
+        {"rules": {**array(ref("RetentionRule")), "minItems": 1, "maxItems": 10}},
+        additionalProperties=False,
+    ),
+    "RetentionRunRequest": obj(
+        {"dryRun": boolean("only report what would be deleted (default false)")},
+        required=(),
+        additionalProperties=False,
+    ),
+    "RetentionRun": obj(
+        {
+            "id": integer(),
+            "triggeredBy": string("api:<user>"),
+            "dryRun": boolean(),
+            "startedAt": TIMESTAMP,
+            "finishedAt": {**TIMESTAMP, "nullable": True},
+            "tagsKept": integer(),
+            "tagsDeleted": integer("deleted, or for a dry run would be"),
+            "repositories": {
+                "type": "object",
+                "description": "per repository (namespace/name): deleted and kept tag names",
+                "additionalProperties": obj({"deleted": array(string()), "kept": array(string())}),
+            },
+        }
+    ),
+    "RetentionRunList": wrapper("runs", ref("RetentionRun"), "Runs, newest first (at most 20)"),
     "RepositoryUsage": obj(
         {"repository": string(), "usedBytes": integer()},
         description="Bytes the repository's manifests hold: their own and each blob they "
@@ -1557,6 +1612,102 @@ def webhook_operations(prefix, scope, operation_scope, who, errors_of_scope):
             f"outcome shows in the deliveries. {who}",
             {202: ("the delivery, queued", "WebhookDelivery")},
             errors=unknown,
+        ),
+    ]
+
+
+# (path prefix, noun, in operation ids, who may, errors): what retention policies and webhooks
+# belong to
+ADMINISTERED_SCOPES = [
+    (
+        R,
+        "repository",
+        "Repository",
+        "Needs admin level on the repository.",
+        {
+            400: "INVALID_NAME: an invalid repository name",
+            401: "no or wrong credentials",
+            403: REPO_ADMIN,
+            404: UNSEEN,
+        },
+    ),
+    (
+        "/repositoryNamespaces/{namespace}",
+        "namespace",
+        "Namespace",
+        "For administrators, the user whose namespace it is, owners of the organization and "
+        "teams with an admin-level grant on its namespace.",
+        {
+            401: "no or wrong credentials",
+            403: "the caller may not administer the namespace",
+            404: "no such user or organization",
+        },
+    ),
+]
+
+
+def retention_operations(prefix, scope, operation_scope, who, errors_of_scope):
+    """The five operations on the retention policy of a repository or of a namespace."""
+    path = prefix + "/retentionPolicy"
+    none = {**errors_of_scope, 404: errors_of_scope[404] + ", or it has no retention policy"}
+    return [
+        Op(
+            "GET",
+            path,
+            f"get{operation_scope}RetentionPolicy",
+            "retention",
+            f"Show the retention policy of a {scope}",
+            who,
+            {200: ("the policy", "RetentionPolicy")},
+            errors=none,
+        ),
+        Op(
+            "PUT",
+            path,
+            f"set{operation_scope}RetentionPolicy",
+            "retention",
+            f"Set the retention policy of a {scope}",
+            f"Replaces the rules. A repository's own policy replaces its namespace's. {who} "
+            "Audited.",
+            {200: ("the policy", "RetentionPolicy")},
+            body="RetentionPolicyChange",
+            errors={
+                **errors_of_scope,
+                400: "not a JSON object; rules missing or invalid "
+                "(the message names the rule and field)",
+            },
+        ),
+        Op(
+            "DELETE",
+            path,
+            f"delete{operation_scope}RetentionPolicy",
+            "retention",
+            f"Delete the retention policy of a {scope}",
+            f"Its run history goes with it. {who} Audited.",
+            {204: ("deleted", None)},
+            errors=none,
+        ),
+        Op(
+            "POST",
+            path + "/runs",
+            f"run{operation_scope}RetentionPolicy",
+            "retention",
+            f"Run the retention policy of a {scope} now",
+            f"Deletes the tags no rule keeps (a dry run only reports them) and records the run. "
+            f"{who} Audited.",
+            {201: ("the run, finished", "RetentionRun")},
+            body="RetentionRunRequest",
+            errors={**none, 400: "not a JSON object, or dryRun not a boolean"},
+        ),
+        Op(
+            "GET",
+            path + "/runs",
+            f"list{operation_scope}RetentionRuns",
+            "retention",
+            "List the runs of a retention policy",
+            f"Newest first, with what each deleted and kept. {who}",
+            {200: ("the runs", "RetentionRunList")},
+            errors=none,
         ),
     ]
 
@@ -2891,29 +3042,11 @@ OPERATIONS = [
         {200: ("the usage", "RegistryUsage")},
         errors={401: "no or wrong credentials", 403: "not an administrator"},
     ),
-    *webhook_operations(
-        R,
-        "repository",
-        "Repository",
-        "Needs admin level on the repository.",
-        {
-            400: "INVALID_NAME: an invalid repository name",
-            401: "no or wrong credentials",
-            403: REPO_ADMIN,
-            404: UNSEEN,
-        },
-    ),
-    *webhook_operations(
-        "/repositoryNamespaces/{namespace}",
-        "namespace",
-        "Namespace",
-        "For administrators, the user whose namespace it is, owners of the organization and "
-        "teams with an admin-level grant on its namespace.",
-        {
-            401: "no or wrong credentials",
-            403: "the caller may not administer the namespace",
-            404: "no such user or organization",
-        },
+    *(
+        operation
+        for operations_of in (retention_operations, webhook_operations)
+        for scope in ADMINISTERED_SCOPES
+        for operation in operations_of(*scope)
     ),
 ]
 
@@ -2927,6 +3060,7 @@ TAGS = [
     {"name": "signatures", "description": "Keys trusted to sign images (cosign signatures)"},
     {"name": "webhooks", "description": "Signed HTTP POSTs of pushes, tags and deletions"},
     {"name": "usage", "description": "Storage used by repositories and namespaces; quotas"},
+    {"name": "retention", "description": "Which tags to keep; runs and dry runs"},
     {
         "name": "admin",
         "description": "Auth settings, LDAP, the license, the audit log and the logs",

@@ -81,6 +81,28 @@ def immutable_tag_rule(r):
     }
 
 
+def retention_policy(p):
+    return {
+        "scope": "namespace" if p.repository_id is None else "repository",
+        "rules": json.loads(p.rules),
+        "updatedBy": p.updated_by,
+        "updatedAt": iso(p.updated_at),
+    }
+
+
+def retention_run(r):
+    return {
+        "id": r.id,
+        "triggeredBy": r.triggered_by,
+        "dryRun": r.dry_run,
+        "startedAt": iso(r.started_at),
+        "finishedAt": iso(r.finished_at),
+        "tagsKept": r.tags_kept,
+        "tagsDeleted": r.tags_deleted,
+        "repositories": json.loads(r.report),
+    }
+
+
 def deleted_tag(d, digest):
     return {
         "id": d.id,

@@ -4,15 +4,7 @@ button's delivery (services/webhooks.py)."""
 from ..services import webhooks
 from ..services.webhooks import Scope
 from . import serialize
-from .common import caller, json_body, listing, page
-
-
-def _repository(namespace, repo) -> Scope:
-    return Scope.of_repository(caller(), f"{namespace}/{repo}")
-
-
-def _namespace(namespace) -> Scope:
-    return Scope.of_namespace(caller(), namespace)
+from .common import caller, json_body, listing, page, scoped_routes
 
 
 def _views(scope_of):
@@ -65,13 +57,5 @@ def _views(scope_of):
 
 
 def routes(repository_prefix, namespace_prefix):
-    """(rule, endpoint, view, method) of every webhook route under both prefixes."""
-    table = []
-    for prefix, scope_of, kind in (
-        (repository_prefix, _repository, "repository"),
-        (namespace_prefix, _namespace, "namespace"),
-    ):
-        for suffix, view, method in _views(scope_of):
-            endpoint = f"webhooks_{kind}_{view.__name__}"
-            table.append((prefix + "/webhooks" + suffix, endpoint, view, method))
-    return table
+    """(rule, endpoint, view, method) of every route under both prefixes."""
+    return scoped_routes("webhooks", _views, Scope, repository_prefix, namespace_prefix)

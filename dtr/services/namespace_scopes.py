@@ -1,5 +1,33 @@
 """Rows that belong to one repository or to every repository of a namespace (`repository_id`
-None): trusted keys, immutable tag rules. The model has `namespace_id` and `repository_id`."""
+None): trusted keys, immutable tag rules, webhooks, retention policies. The model has
+`namespace_id` and `repository_id`."""
+
+from .. import access
+
+
+class AdministeredScope:
+    """A repository or a namespace, for a caller who administers it (admin level on the
+    repository; `repositories.administered_namespace` for a namespace). `MANAGING` names what
+    is managed in a refusal."""
+
+    MANAGING = "this"
+
+    def __init__(self, namespace_id, repository_id, target):
+        self.namespace_id, self.repository_id, self.target = namespace_id, repository_id, target
+
+    @classmethod
+    def of_repository(cls, identity, full_name):
+        from .repositories import visible_repository
+
+        repository = visible_repository(identity, full_name, access.ADMIN)
+        return cls(repository.namespace_id, repository.id, full_name)
+
+    @classmethod
+    def of_namespace(cls, identity, namespace):
+        from .repositories import administered_namespace
+
+        account = administered_namespace(identity, namespace, cls.MANAGING)
+        return cls(account.id, None, namespace)
 
 
 def of_scope(model, namespace_id, repository_id):

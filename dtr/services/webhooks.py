@@ -18,14 +18,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select
 
-from .. import access
 from ..database import db
 from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from . import audit, events
 from .credential_rules import is_text
-from .namespace_scopes import of_scope
-from .repositories import administered_namespace, split_repository_name, visible_repository
+from .namespace_scopes import AdministeredScope, of_scope
+from .repositories import split_repository_name
 
 EVENTS = tuple(kind for kind in events.KINDS if kind != events.PULL)  # pulls: not yet
 TEST_EVENT = "webhook.test"
@@ -35,21 +34,10 @@ ATTEMPTS_SHOWN = 10
 _SUBSCRIBED = "dtr_webhook_subscriptions"  # session.info: (transaction, {repository: rows})
 
 
-class Scope:
+class Scope(AdministeredScope):
     """A repository's webhooks or a namespace's, for a caller who administers it."""
 
-    def __init__(self, namespace_id, repository_id, target):
-        self.namespace_id, self.repository_id, self.target = namespace_id, repository_id, target
-
-    @classmethod
-    def of_repository(cls, identity, full_name):
-        repository = visible_repository(identity, full_name, access.ADMIN)
-        return cls(repository.namespace_id, repository.id, full_name)
-
-    @classmethod
-    def of_namespace(cls, identity, namespace):
-        account = administered_namespace(identity, namespace, "the webhooks")
-        return cls(account.id, None, namespace)
+    MANAGING = "the webhooks"
 
     def webhooks(self) -> list[Webhook]:
         return list(

@@ -6,34 +6,14 @@ see the repository)."""
 
 import uuid
 
-import pytest
-
+from tests.integration import test_retention
 from tests.integration.test_api import Api
-from tests.integration.test_gc import collect, new_repo, settings
-from tests.support.client import RegistryClient
+from tests.integration.test_gc import collect, new_repo
 from tests.support.images import OCI_MANIFEST, sha256, simple_image
-from tests.support.server import USERS, DTRProcess
+from tests.support.server import USERS
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = DTRProcess(tmp_path_factory.mktemp("restore") / "instance")
-    process.create_users()
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    admin = Api(server.url, "admin", USERS["admin"][0])
-    settings(admin, graceWindowMinutes=0, deleteUntaggedManifests=True)
-    return admin
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return RegistryClient(server.url, "admin", USERS["admin"][0])
+# the retention tests' server, admin API client and registry client (module-scoped fixtures)
+server, api, client = test_retention.server, test_retention.api, test_retention.client
 
 
 def deleted_tags(api, repo):
