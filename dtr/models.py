@@ -490,6 +490,7 @@ class RetentionPolicy(db.Model):
         ForeignKey("repositories.id", ondelete="CASCADE"), index=True
     )
     rules: Mapped[str] = mapped_column(Text)
+    schedule: Mapped[str] = mapped_column(String(255), default="")  # cron, UTC; "" none
     updated_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

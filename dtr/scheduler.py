@@ -2,11 +2,11 @@
 
 Every tick (SCHEDULER_TICK_SECONDS of the configuration, `TICK_SECONDS` by default): the
 LDAP sync, every `sync_interval_minutes` while the auth mode is LDAP; garbage collection,
-when its cron schedule (UTC) says so; every hour, forgetting failed logins that no longer
-count and deleted tags that can no longer be restored. Each runs once per due time across
-every process and replica sharing the database (leases: `services/periodic_jobs.py`, and
-GC's own run rows). The clock and the sleep are parameters, so a test can make a job fire
-without waiting.
+when its cron schedule (UTC) says so; retention policies, when theirs do; every hour,
+forgetting failed logins that no longer count and deleted tags that can no longer be
+restored. Each runs once per due time across every process and replica sharing the database
+(leases: `services/periodic_jobs.py`, and GC's own run rows). The clock and the sleep are
+parameters, so a test can make a job fire without waiting.
 """
 
 import logging
@@ -50,6 +50,10 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
             except Exception:  # noqa: BLE001
                 log.exception("scheduled garbage collection failed")
             try:
+                _retention_if_due(clock())
+            except Exception:  # noqa: BLE001
+                log.exception("scheduled retention failed")
+            try:
                 _housekeeping_if_due()
             except Exception:  # noqa: BLE001
                 log.exception("housekeeping failed")
@@ -87,6 +91,12 @@ def _housekeeping_if_due() -> bool:
         forget_expired()
 
     return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, housekeeping)
+
+
+def _retention_if_due(now):
+    from .services.retention import run_scheduled
+
+    run_scheduled(now)
 
 
 def _gc_if_due(state, now):

@@ -653,6 +653,7 @@ SCHEMAS = {
         {
             "scope": enum(("repository", "namespace")),
             "rules": array(ref("RetentionRule")),
+            "schedule": string("cron (UTC) when it runs by itself; empty: only on demand"),
             "updatedBy": NULLABLE_STRING,
             "updatedAt": TIMESTAMP,
         },
@@ -662,7 +663,14 @@ SCHEMAS = {
         "keeps an index's children and an image's referrers while it is kept.",
     ),
     "RetentionPolicyChange": obj(
-        {"rules": {**array(ref("RetentionRule")), "minItems": 1, "maxItems": 10}},
+        {
+            "rules": {**array(ref("RetentionRule")), "minItems": 1, "maxItems": 10},
+            "schedule": string(
+                "cron (UTC), as the garbage collection schedule takes it (5 fields, 6 with "
+                "seconds first, or @daily...); empty or absent: only on demand"
+            ),
+        },
+        required=("rules",),
         additionalProperties=False,
     ),
     "RetentionRunRequest": obj(
@@ -673,7 +681,7 @@ SCHEMAS = {
     "RetentionRun": obj(
         {
             "id": integer(),
-            "triggeredBy": string("api:<user>"),
+            "triggeredBy": string("api:<user>, or schedule:<the UTC time it was due>"),
             "dryRun": boolean(),
             "startedAt": TIMESTAMP,
             "finishedAt": {**TIMESTAMP, "nullable": True},

@@ -14,11 +14,12 @@ def _views(scope_of):
 
     def put_policy(**path):
         scope, body = scope_of(**path), json_body()
-        unknown = set(body) - {"rules"}
+        unknown = set(body) - {"rules", "schedule"}
         if unknown:
             name = sorted(unknown)[0][:100]
             raise InvalidInput(f"{name}: not a field of a policy", {"field": name})
-        policy = retention.set_policy(caller(), scope, body.get("rules"))
+        schedule = body.get("schedule", "")
+        policy = retention.set_policy(caller(), scope, body.get("rules"), schedule)
         return serialize.retention_policy(policy)
 
     def delete_policy(**path):

@@ -85,6 +85,7 @@ def retention_policy(p):
     return {
         "scope": "namespace" if p.repository_id is None else "repository",
         "rules": json.loads(p.rules),
+        "schedule": p.schedule,
         "updatedBy": p.updated_by,
         "updatedAt": iso(p.updated_at),
     }

@@ -111,6 +111,11 @@ def next_runs(schedule, now=None, count=3) -> list[datetime]:
     return [iterator.get_next().replace(tzinfo=None) for _ in range(count)]
 
 
+def previous_run(schedule, now) -> datetime:
+    """The latest run time (naive UTC) at or before `now` (naive UTC or aware)."""
+    return _iterator(schedule, _aware(now)).get_prev().replace(tzinfo=None)
+
+
 def _iterator(schedule, start):
     return croniter(schedule, start, ret_type=datetime, second_at_beginning=_has_seconds(schedule))
 

@@ -8,12 +8,14 @@ and optionally `exclude`, a glob it must not:
 - `{"keep": "pushedOrPulledWithinDays", "days": D}`: the tags it matches that were pushed or
   pulled (services/pull_statistics.py) within D days.
 
-Never deleted, whatever the rules: immutable tags (services/immutable_tags.py), and cosign's
-tag-scheme signatures, attestations and SBOMs (`sha256-<hex>.sig|.att|.sbom`), which go with
-their image when garbage collection collects it. Retention deletes tags only: an index's
-children and an image's referrers (signatures, SBOMs) are kept by garbage collection while the
-index or image is, so a kept multi-arch release never loses a platform. Deleted tags stay
-restorable for the restore window (services/tag_restore.py).
+A policy may have a cron `schedule` (UTC; the garbage collection schedule's forms): the
+scheduler runs it at those times, once across replicas. Never deleted, whatever the rules:
+immutable tags (services/immutable_tags.py), and cosign's tag-scheme signatures,
+attestations and SBOMs (`sha256-<hex>.sig|.att|.sbom`), which go with their image when
+garbage collection collects it. Retention deletes tags only: an index's children and an
+image's referrers (signatures, SBOMs) are kept by garbage collection while the index or
+image is, so a kept multi-arch release never loses a platform. Deleted tags stay restorable
+for the restore window (services/tag_restore.py).
 
 A repository's own policy replaces its namespace's. A run (or a dry run, which deletes
 nothing) reports each repository's deleted and kept tags and is kept as history. Policies are
@@ -27,11 +29,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..database import db
+from ..database import db, write_transaction
 from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, RetentionPolicy, RetentionRun, Tag, utcnow
 from . import audit, immutable_tags
 from .deletion import delete_reference
+from .gc_settings import next_runs, parse_schedule, previous_run
+from .job_leases import new_holder, take_lease
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import RepositoryRef
 
@@ -97,15 +101,16 @@ def _invalid(name, message):
     return InvalidInput(f"{name}: {message}", {"field": name.split("[", 1)[0]})
 
 
-def set_policy(identity, scope: Scope, rules) -> RetentionPolicy:
-    checked = check_rules(rules)
+def set_policy(identity, scope: Scope, rules, schedule="") -> RetentionPolicy:
+    checked, schedule = check_rules(rules), parse_schedule(schedule)
     policy = scope.policy() or RetentionPolicy(
         namespace_id=scope.namespace_id, repository_id=scope.repository_id
     )
-    policy.rules = json.dumps(checked)
+    policy.rules, policy.schedule = json.dumps(checked), schedule
     policy.updated_by, policy.updated_at = identity.name, utcnow()
     db.session.add(policy)
-    audit.record(identity.name, "retention.set", scope.target, {"rules": checked})
+    detail = {"rules": checked, "schedule": schedule}
+    audit.record(identity.name, "retention.set", scope.target, detail)
     db.session.commit()
     return policy
 
@@ -131,7 +136,10 @@ def history(scope: Scope, limit=20) -> list[RetentionRun]:
 
 def run(identity, scope: Scope, dry_run) -> RetentionRun:
     """Apply the scope's policy now (or only say what it would delete)."""
-    policy = scope.existing_policy()
+    return _apply(scope.existing_policy(), scope, dry_run, identity.name, f"api:{identity.name}")
+
+
+def _apply(policy, scope, dry_run, actor, triggered_by) -> RetentionRun:
     rules = json.loads(policy.rules)
     started = utcnow()
     report, kept, deleted = {}, 0, 0
@@ -144,7 +152,7 @@ def run(identity, scope: Scope, dry_run) -> RetentionRun:
         kept, deleted = kept + len(staying), deleted + len(going)
     record = RetentionRun(
         policy_id=policy.id,
-        triggered_by=f"api:{identity.name}",
+        triggered_by=triggered_by,
         dry_run=dry_run,
         started_at=started,
         finished_at=utcnow(),
@@ -154,7 +162,7 @@ def run(identity, scope: Scope, dry_run) -> RetentionRun:
     )
     db.session.add(record)
     audit.record(
-        identity.name,
+        actor,
         "retention.run",
         scope.target,
         {"dryRun": dry_run, "tagsDeleted": deleted, "tagsKept": kept},
@@ -220,3 +228,44 @@ def _matches(rule, name) -> bool:
     if not fnmatch.fnmatchcase(name, rule.get("tags", "*")):
         return False
     return "exclude" not in rule or not fnmatch.fnmatchcase(name, rule["exclude"])
+
+
+def run_scheduled(now) -> int:
+    """A scheduler tick at `now` (naive UTC): run each policy whose cron schedule's latest time
+    has come since it last ran on schedule (and since it was set), once across every process
+    and replica (a lease per policy until its next time). How many ran."""
+    ran = 0
+    policies = db.session.execute(
+        select(RetentionPolicy, Account.name, Repository.name)
+        .join(Account, Account.id == RetentionPolicy.namespace_id)
+        .outerjoin(Repository, Repository.id == RetentionPolicy.repository_id)
+        .where(RetentionPolicy.schedule != "")
+    ).all()
+    for policy, namespace, name in policies:
+        due, following = _due_times(policy.schedule, now)
+        last = db.session.scalar(
+            select(RetentionRun.started_at)
+            .where(
+                RetentionRun.policy_id == policy.id, RetentionRun.triggered_by.like("schedule:%")
+            )
+            .order_by(RetentionRun.id.desc())
+            .limit(1)
+        )
+        if due < policy.updated_at or (last is not None and last >= due):
+            continue
+        lease = f"retention:{policy.id}"
+        with write_transaction():
+            taken = take_lease(lease, new_holder(), (following - now).total_seconds())
+        if not taken:
+            continue
+        target = f"{namespace}/{name}" if name else namespace
+        scope = Scope(policy.namespace_id, policy.repository_id, target)
+        _apply(policy, scope, False, ACTOR, f"schedule:{due.isoformat()}Z")
+        ran += 1
+    db.session.commit()
+    return ran
+
+
+def _due_times(schedule, now):
+    """(the latest time the schedule named at or before `now`, the next one after it)."""
+    return previous_run(schedule, now), next_runs(schedule, now, 1)[0]

@@ -5,6 +5,7 @@ immutable and signature tags, and after garbage collection the kept index still 
 platforms and referrers; deleted tags are restorable; runs are kept as history. Bad rules are
 refused naming the rule and field; policies are for the admins of their scope."""
 
+import time
 import uuid
 
 import pytest
@@ -163,3 +164,38 @@ def test_policies_are_for_the_admins_of_their_scope(server, api):
     assert refused.status_code == 400
     assert api.delete(f"/repositories/{repo}/retentionPolicy").status_code == 204
     assert api.get(f"/repositories/{repo}/retentionPolicy").status_code == 404
+
+
+def test_a_scheduled_policy_runs_by_itself_once_per_time(tmp_path):
+    """Every 2 seconds (cron with seconds), the scheduler ticking every second: runs triggered
+    by the schedule, one per due time, delete what the rules say."""
+    process = DTRProcess(tmp_path / "instance", env={"DTR_SCHEDULER_TICK_SECONDS": "1"})
+    process.create_users()
+    assert process.cli("create-repo", "admin/timed").returncode == 0
+    process.start()
+    try:
+        admin = Api(process.url, "admin", USERS["admin"][0])
+        registry = RegistryClient(process.url, "admin", USERS["admin"][0])
+        for tag in ("old", "new"):
+            registry.push_image("admin/timed", tag, simple_image(f"timed-{tag}"))
+        body = {"rules": [{"keep": "mostRecent", "count": 1}], "schedule": "*/2 * * * * *"}
+        policy = admin.put("/repositories/admin/timed/retentionPolicy", json=body)
+        assert policy.status_code == 200 and policy.json()["schedule"] == "*/2 * * * * *"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = admin.get("/repositories/admin/timed/retentionPolicy/runs").json()["runs"]
+            if len(runs) >= 2:
+                break
+            time.sleep(0.5)
+        assert len(runs) >= 2, runs
+        assert all(run["triggeredBy"].startswith("schedule:") for run in runs)
+        assert len({run["triggeredBy"] for run in runs}) == len(runs)  # once per time
+        assert runs[-1]["repositories"]["admin/timed"]["deleted"] == ["old"]
+        assert tags_of(registry, "admin/timed") == ["new"]
+        refused = admin.put(
+            "/repositories/admin/timed/retentionPolicy",
+            json={"rules": body["rules"], "schedule": "every day"},
+        )
+        assert refused.status_code == 400 and "schedule" in refused.text
+    finally:
+        process.stop()

@@ -23,6 +23,7 @@ def upgrade():
         sa.Column('namespace_id', sa.Integer(), nullable=False),
         sa.Column('repository_id', sa.Integer(), nullable=True),
         sa.Column('rules', sa.Text(), nullable=False),
+        sa.Column('schedule', sa.String(length=255), nullable=False),
         sa.Column('updated_by', sa.String(length=255), nullable=True),
         sa.Column('updated_at', sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(['namespace_id'], ['accounts.id'], ondelete='CASCADE'),
