@@ -1,5 +1,8 @@
 # DTR: `make run` starts the registry, `make test` runs every test.
 PYTHON ?= python3
+# Let Python keep compiled modules: the tests start DTR's command line and servers hundreds
+# of times, and each would compile every module again (seconds of CPU each).
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 INSTANCE ?= instance

@@ -247,6 +247,26 @@ def create_user_command(name, role, instance_dir, password_stdin):
     click.echo(f"created user {name} with role {role}")
 
 
+@cli.command("import-users")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8"))
+@instance_option
+def import_users_command(csv_file, instance_dir):
+    """Create managed users from a CSV file (`-`: stdin) of lines username,password[,role]
+    (role none by default; a header line username,password is skipped), as Settings > Auth >
+    Import users does: every line is checked first, and nobody is created unless all are
+    fine. An admin among them on a new instance switches the auth mode to Managed."""
+    from dtr.services.accounts import import_users_csv
+
+    text = csv_file.read(1024 * 1024)
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        try:
+            names = [account.name for account in import_users_csv(None, text)]
+        except DomainError as error:
+            raise click.ClickException(f"{error.message} (nobody was created)") from None
+    click.echo(f"created {len(names)} users: {', '.join(names)}")
+
+
 @cli.command("create-repo")
 @click.argument("full_name", metavar="NAMESPACE/NAME")
 @click.option("--public", is_flag=True, help="Anyone, anonymous included, may pull it.")

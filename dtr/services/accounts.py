@@ -68,23 +68,34 @@ def create_user(
     )
     db.session.add(account)
     audit.record(actor.name if actor else None, "account.create", name, {"role": role})
-    first_admin = role == "admin" and get_setting("auth_mode") == "none"
-    if first_admin:  # in the same transaction: an admin never exists with the mode still None
-        set_setting("auth_mode", "managed", commit=False)
-        setup_code.discard_setup_code()
-        audit.record(name, "settings.auth", "managed", {"reason": "first admin created"})
-    db.session.commit()
-    if first_admin:
-        forget_cached_setting("auth_mode")
-        forget_cached_setting(setup_code.SETTING)
-        setup_code.remove_setup_code_file()
+    _commit_users([(name, role)])
     return account
 
 
-def import_users_csv(actor: Identity, text: str) -> list[Account]:
+def _commit_users(created):
+    """Commit new users [(name, role)]; the first admin while the auth mode is None switches
+    it to Managed, in the same transaction (an admin never exists with the mode still None)."""
+    first_admin = next((n for n, role in created if role == "admin"), None)
+    if first_admin is not None and get_setting("auth_mode") != "none":
+        first_admin = None
+    if first_admin is not None:
+        set_setting("auth_mode", "managed", commit=False)
+        setup_code.discard_setup_code()
+        audit.record(first_admin, "settings.auth", "managed", {"reason": "first admin created"})
+    db.session.commit()
+    if first_admin is not None:
+        forget_cached_setting("auth_mode")
+        forget_cached_setting(setup_code.SETTING)
+        setup_code.remove_setup_code_file()
+
+
+def import_users_csv(actor: Identity | None, text: str) -> list[Account]:
     """Create managed users from CSV lines `username,password[,role]` (an optional header
-    line is skipped). Every line is checked before anything is created: all or nothing."""
-    require_admin(actor)
+    line is skipped). Every line is checked before anything is created: all or nothing.
+    `actor` None is the command line (`app.py import-users`), which may also create the
+    first admin (as `create-user` may)."""
+    if actor is not None:
+        require_admin(actor)
     rows = []
     seen = set()
     for number, line in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -115,9 +126,9 @@ def import_users_csv(actor: Identity, text: str) -> list[Account]:
             name=name, is_org=False, role=role, password_hash=passwords.hash_password(password)
         )
         db.session.add(account)
-        audit.record(actor.name, "account.create", name, {"role": role, "via": "csv"})
+        audit.record(actor and actor.name, "account.create", name, {"role": role, "via": "csv"})
         created.append(account)
-    db.session.commit()
+    _commit_users([(account.name, account.role) for account in created])
     return created
 
 

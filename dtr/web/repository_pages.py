@@ -338,6 +338,7 @@ def change_access(namespace, name):
 def restore_tag(namespace, name, deleted):
     """Put a deleted tag back (push access); a refusal is shown at the top of the page."""
     me = logged_in()
+    repositories.visible_repository(me, f"{namespace}/{name}", access.PUSH)  # else 404/403
     try:
         tag, _ = tag_restore.restore(me, f"{namespace}/{name}", deleted)
     except DomainError as failure:

@@ -220,3 +220,30 @@ def test_the_create_user_command_serve_prints_works_as_printed(tmp_path):
         assert me.status_code == 200 and me.json()["role"] == "admin", me.text
     finally:
         server.stop()
+
+
+def test_import_users_creates_all_or_nobody(tmp_path):
+    """`app.py import-users FILE`: a bad line creates nobody and names the line; a good file
+    creates every user (the admin switching the auth mode to Managed), who can then log in."""
+    server = DTRProcess(tmp_path / "instance")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("username,password\nalice,alice-password-1,admin\nbob,short\n")
+    refused = server.cli("import-users", str(bad))
+    assert refused.returncode != 0
+    assert "csv line 3" in refused.stderr and "nobody was created" in refused.stderr
+    good = tmp_path / "good.csv"
+    good.write_text("alice,alice-password-1,admin\nbob,bob-password-12\n")
+    created = server.cli("import-users", str(good))
+    assert created.returncode == 0, created.stderr
+    assert "created 2 users: alice, bob" in created.stdout
+    server.start()
+    try:
+        for user, password in (("alice", "alice-password-1"), ("bob", "bob-password-12")):
+            me = requests.get(f"{server.url}/api/v0/accounts/{user}", auth=(user, password))
+            assert me.status_code == 200, me.text
+        mode = requests.get(
+            f"{server.url}/api/v0/admin/settings/auth", auth=("alice", "alice-password-1")
+        )
+        assert mode.json()["mode"] == "managed"
+    finally:
+        server.stop()

@@ -80,18 +80,10 @@ class DTRProcess:
         self.process = None
 
     def create_users(self, users=USERS):
-        for name, (password, role) in users.items():
-            result = run_cli(
-                self.instance,
-                "create-user",
-                name,
-                "--role",
-                role,
-                "--password-stdin",
-                stdin=password + "\n",
-                env=self.env,
-            )
-            assert result.returncode == 0, result.stderr
+        """The users, by one `import-users` (a command line start costs seconds)."""
+        lines = "".join(f"{name},{password},{role}\n" for name, (password, role) in users.items())
+        result = run_cli(self.instance, "import-users", "-", stdin=lines, env=self.env)
+        assert result.returncode == 0, result.stderr
 
     def start(self):
         args = [
