@@ -123,7 +123,14 @@ def remove_policy(identity, scope: Scope):
 
 
 def history(scope: Scope, limit=20) -> list[RetentionRun]:
-    policy = scope.existing_policy()
+    return runs_of(scope.existing_policy(), limit)
+
+
+def rules_of(policy) -> list[dict]:
+    return json.loads(policy.rules) if policy is not None else []
+
+
+def runs_of(policy, limit=20) -> list[RetentionRun]:
     return list(
         db.session.scalars(
             select(RetentionRun)
@@ -137,6 +144,25 @@ def history(scope: Scope, limit=20) -> list[RetentionRun]:
 def run(identity, scope: Scope, dry_run) -> RetentionRun:
     """Apply the scope's policy now (or only say what it would delete)."""
     return _apply(scope.existing_policy(), scope, dry_run, identity.name, f"api:{identity.name}")
+
+
+def applying_policy(scope: Scope) -> RetentionPolicy | None:
+    """The policy that applies to a repository's scope: its own, else its namespace's."""
+    own = scope.policy()
+    if own is not None or scope.repository_id is None:
+        return own
+    return Scope(scope.namespace_id, None, scope.target).policy()
+
+
+def run_for_repository(identity, full_name, dry_run) -> tuple[RetentionRun, list[str]]:
+    """Apply the policy that applies to one repository (its own or its namespace's) to it
+    alone (the repository page's buttons); (the run, the tags deleted or that would be)."""
+    scope = Scope.of_repository(identity, full_name)
+    policy = applying_policy(scope)
+    if policy is None:
+        raise NameUnknown(f"no retention policy applies to {full_name}", {"name": full_name})
+    record = _apply(policy, scope, dry_run, identity.name, f"web:{identity.name}")
+    return record, json.loads(record.report).get(full_name, {}).get("deleted", [])
 
 
 def _apply(policy, scope, dry_run, actor, triggered_by) -> RetentionRun:
@@ -208,8 +234,8 @@ def _judge(repository, rules, now) -> tuple[list[str], list[str]]:
         for tag in tags
         if ATTACHED_TAG.match(tag.name) or immutable_tags.matching_rule(immutable, tag.name)
     }
-    for rule in rules:
-        matched = [tag for tag in tags if _matches(rule, tag.name)]
+    for rule in rules:  # signature tags are kept anyway: they take no rule's places
+        matched = [t for t in tags if not ATTACHED_TAG.match(t.name) and _matches(rule, t.name)]
         if rule["keep"] == "mostRecent":
             kept |= {tag.name for tag in matched[: rule["count"]]}
         else:

@@ -45,6 +45,7 @@ ROUTES = [
     (R + "/settings", repository_pages.repository_settings, BOTH, "repository_settings"),
     (R + "/access", repository_pages.change_access, POST, "repository_access"),
     (R + "/delete", repository_pages.delete_repository, POST, "delete_repository"),
+    (R + "/retention/run", repository_pages.run_retention, POST, "run_retention"),
     (R + "/immutable-tags", immutable_tag_pages.add_rule, POST, "add_immutable_rule"),
     (R + "/immutable-tags/<rule>/delete", immutable_tag_pages.delete_rule, POST, "delete_rule"),
     (R + "/webhooks", webhook_pages.create_webhook, POST, "create_webhook"),

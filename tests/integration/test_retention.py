@@ -20,7 +20,9 @@ from tests.support.signing import CosignSignature, artifact, ec_key
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    process = DTRProcess(tmp_path_factory.mktemp("retention") / "instance")
+    process = DTRProcess(
+        tmp_path_factory.mktemp("retention") / "instance", env={"DTR_TAG_RESTORE_DAYS": "14"}
+    )
     process.create_users()
     process.start()
     yield process
@@ -199,3 +201,19 @@ def test_a_scheduled_policy_runs_by_itself_once_per_time(tmp_path):
         assert refused.status_code == 400 and "schedule" in refused.text
     finally:
         process.stop()
+
+
+def test_signature_tags_take_no_place_of_a_rule(api, client):
+    """A cosign signature tag pushed after the image is kept anyway, and does not count
+    among the `count` most recent: the image it signs stays."""
+    repo = new_repo(api)
+    old, image = simple_image("ret-sig-old"), simple_image("ret-sig-image")
+    client.push_image(repo, "old", old)
+    client.push_image(repo, "image", image)
+    CosignSignature(image.digest, len(image.manifest), [(ec_key(), None)], referrer=False).push(
+        client, repo
+    )
+    policy = {"rules": [{"keep": "mostRecent", "count": 1}]}
+    assert api.put(f"/repositories/{repo}/retentionPolicy", json=policy).status_code == 200
+    run = api.post(f"/repositories/{repo}/retentionPolicy/runs", json={"dryRun": True})
+    assert run.json()["repositories"][repo]["deleted"] == ["old"]

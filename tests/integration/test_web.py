@@ -174,6 +174,7 @@ TABLE = [
     ("POST", P + "/settings",                     "L   404 403 403 303 403 303"),
     ("POST", P + "/access",                       "L   404 403 403 400 403 400"),
     ("POST", P + "/delete",                       "L   404 403 403 400 403 400"),
+    ("POST", P + "/retention/run",                "L   404 403 403 303 403 303"),
     ("POST", P + "/immutable-tags",               "L   404 403 403 400 403 400"),
     ("POST", P + "/immutable-tags/99999/delete",  "L   404 403 403 404 403 404"),
     ("POST", P + "/webhooks",                     "L   404 403 403 400 403 400"),
@@ -248,6 +249,7 @@ FORMS = {
     P + "/access": {"kind": "team", "action": "revoke", "grantee": "nosuchteam"},
     P + "/delete": {"confirm": "wrong"},
     P + "/immutable-tags": {"pattern": "bad pattern"},
+    P + "/retention/run": {"dryRun": "true"},
     P + "/webhooks": {"url": "ftp://x/", "events": "tag.create"},
     P + "/webhooks/99999/state": {"enabled": "false"},
     P + "/tags/delete": {"tag": "for-{caller}", "confirmed": "yes"},  # each caller their own

@@ -19,6 +19,10 @@ RELAXED_THROTTLE = {
     "DTR_LOGIN_NAME_FREE_FAILURES": "1000000",
     "DTR_LOGIN_ADDRESS_FREE_FAILURES": "1000000",
 }
+# Deleted tags are not kept for restoring (DTR_TAG_RESTORE_DAYS 0), so that garbage
+# collection collects what a test untagged; tests/integration/test_tag_restore.py and
+# test_retention.py run with the default window (14 days).
+NO_RESTORE_WINDOW = {"DTR_TAG_RESTORE_DAYS": "0"}
 USERS = {  # name: (password, global role)
     "admin": ("admin-password-1", "admin"),
     "writer": ("writer-password-1", "read-write"),
@@ -72,7 +76,7 @@ class DTRProcess:
         self.scheme = "http" if http else "https"
         self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
-        self.env = {**({} if throttle else RELAXED_THROTTLE), **(env or {})}
+        self.env = {**NO_RESTORE_WINDOW, **({} if throttle else RELAXED_THROTTLE), **(env or {})}
         if self.database_url:
             self.env["DATABASE_URL"] = self.database_url
         self.http = http

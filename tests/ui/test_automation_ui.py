@@ -28,7 +28,11 @@ def server(tmp_path_factory):
     process = DTRProcess(
         tmp_path_factory.mktemp("automation-ui") / "instance",
         http=False,
-        env={"DTR_WEBHOOK_RETRY_SECONDS": "1", "DTR_WEBHOOK_POLL_SECONDS": "1"},
+        env={
+            "DTR_WEBHOOK_RETRY_SECONDS": "1",
+            "DTR_WEBHOOK_POLL_SECONDS": "1",
+            "DTR_TAG_RESTORE_DAYS": "14",
+        },
     )
     process.create_users()
     process.start()
@@ -174,3 +178,31 @@ def test_a_deleted_tag_is_restored_from_the_repository_page(server, admin_page):
     expect(message).to_contain_text("immutable")
     pulled = client.get_manifest("admin/auto", "r2")
     assert pulled.content == second.manifest  # not moved
+
+
+def test_retention_dry_run_then_run_from_the_settings_page(server, admin_page):
+    page = admin_page
+    client = RegistryClient(server.url, *ADMIN)
+    created = requests.post(
+        f"{server.url}/api/v0/repositories/admin", json={"name": "ret"}, auth=ADMIN, verify=False
+    )
+    assert created.status_code == 201, created.text
+    for tag in ("one", "two", "three"):
+        client.push_image("admin/ret", tag, simple_image(f"ui-ret-{tag}"))
+    policy = {"rules": [{"keep": "mostRecent", "count": 1}]}
+    set_policy = requests.put(
+        f"{server.url}/api/v0/repositories/admin/ret/retentionPolicy",
+        json=policy,
+        auth=ADMIN,
+        verify=False,
+    )
+    assert set_policy.status_code == 200, set_policy.text
+    page.goto(f"{server.url}/repositories/admin/ret/settings")
+    expect(page.locator("#retention-rules")).to_contain_text("keep the 1 most recently pushed")
+    page.locator("#retention").get_by_role("button", name="Dry run").click()
+    expect(page.get_by_text("Retention would delete 2 tags: one, two.")).to_be_visible()
+    page.locator("#retention").get_by_role("button", name="Run now").click()
+    expect(page.get_by_text("Retention deleted 2 tags: one, two.")).to_be_visible()
+    expect(page.locator("#retention-runs tbody tr")).to_have_count(2)
+    tags = client.request("GET", "/v2/admin/ret/tags/list").json()["tags"]
+    assert tags == ["three"]
