@@ -106,6 +106,10 @@ def test_any_page_request_is_answered_as_the_spec_says(fetch, n, last):
     response = list_tags(fetch, n, last)
     assert response.status_code in (200, 400), (n, last, response.status_code)
     decimal = n is None or re.fullmatch("[0-9]+", n, re.ASCII)
+    if last is not None and "\x00" in last:  # no name holds NUL (PostgreSQL cannot store it)
+        assert response.status_code == 400, (n, last, response.status_code)
+        assert "NUL (U+0000) is not allowed" in response.json["errors"][0]["message"]
+        return
     if response.status_code == 400:
         assert not decimal, f"n={n!r} is a number"
         assert response.json["errors"], response.data
