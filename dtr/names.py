@@ -52,3 +52,11 @@ def check_tag(tag: str) -> str:
     if not TAG.match(tag):
         raise TagInvalid("invalid tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", {"tag": tag[:200]})
     return tag
+
+
+def row_id(value) -> int | None:
+    """A row's id given in a URL (a decimal string of at most 9 digits), else None: what no
+    row has is unknown (404), never a database error."""
+    if isinstance(value, str) and value.isdecimal() and len(value) < 10:
+        return int(value)
+    return None

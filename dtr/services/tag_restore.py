@@ -18,6 +18,7 @@ from .. import access
 from ..database import db
 from ..errors import NameUnknown
 from ..models import Account, DeletedTag, Manifest, Repository, utcnow
+from ..names import row_id
 from . import events, manifests
 from .repositories import split_repository_name, visible_repository
 
@@ -80,13 +81,13 @@ def deleted_of(repository_id):
 def restore(identity, full_name, deleted_id) -> tuple[str, str]:
     """Put a deleted tag back; (tag, digest). The row goes: restoring again is not needed."""
     repository = visible_repository(identity, full_name, access.PUSH)
-    found = None
-    if isinstance(deleted_id, str) and deleted_id.isdecimal() and len(deleted_id) < 10:
+    found, number = None, row_id(deleted_id)
+    if number is not None:
         found = db.session.execute(
             select(DeletedTag, Manifest)
             .join(Manifest, Manifest.id == DeletedTag.manifest_id)
             .where(
-                DeletedTag.id == int(deleted_id),
+                DeletedTag.id == number,
                 DeletedTag.repository_id == repository.id,
                 DeletedTag.deleted_at >= restorable_since(),
             )

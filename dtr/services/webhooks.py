@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, or_, select
 from ..database import db
 from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, Webhook, WebhookAttempt, WebhookDelivery, utcnow
+from ..names import row_id
 from . import audit, events
 from .credential_rules import is_text
 from .namespace_scopes import AdministeredScope, of_scope
@@ -66,9 +67,8 @@ class Scope(AdministeredScope):
 
 
 def _by_id(model, value):
-    if isinstance(value, str) and value.isdecimal() and len(value) < 10:
-        return db.session.get(model, int(value))
-    return None
+    number = row_id(value)
+    return db.session.get(model, number) if number is not None else None
 
 
 # --- managing ---------------------------------------------------------------------------------
