@@ -97,7 +97,7 @@ from .models import (
     Upload,
     utcnow,
 )
-from .services import blob_sweeps, lookup_caches
+from .services import blob_sweeps, events, lookup_caches
 from .services.gc_settings import gc_settings
 from .services.job_leases import renew_lease
 from .services.job_runs import JobWork, claim_job, finish_job
@@ -154,22 +154,38 @@ def begin_run(triggered_by, dry_run, once=False) -> GcRun | None:
 
 
 def execute_run(run_id, now=None) -> GcRun:
-    """Run a begun collection to its end, record the outcome and release the lease."""
+    """Run a begun collection to its end, record the outcome, release the lease and publish
+    `gc.finish` with it."""
     run = db.session.get(GcRun, run_id)
     collection = Collection(run, now or utcnow())
     db.session.commit()
     state = collection.run_to_the_end()
+    outcome = collection.outcome()
+    finished = events.Event(
+        events.GC_FINISH,
+        None,
+        detail={
+            "job": run_id,
+            "state": state,
+            "dryRun": run.dry_run,
+            "triggeredBy": run.triggered_by,
+            "seconds": round((utcnow() - run.started_at).total_seconds(), 3),
+            "manifestsDeleted": outcome["manifests_deleted"],
+            "blobsDeleted": outcome["blobs_deleted"],
+            "bytesReclaimed": outcome["bytes_reclaimed"],
+            "uploadsDeleted": outcome["uploads_deleted"],
+        },
+    )
     run = finish_job(
         GcRun,
         LEASE,
         run_id,
         collection.holder,
         state,
+        event=finished,
         report=json.dumps(collection.report),
-        **collection.outcome(),
+        **outcome,
     )
-    seconds = (run.finished_at - run.started_at).total_seconds()
-    record_gc_run(state, run.dry_run, seconds, run.bytes_reclaimed)
     log.info(
         "garbage collection %s %s: %s manifests, %s blobs (%s bytes), %s uploads",
         run_id,
@@ -180,6 +196,13 @@ def execute_run(run_id, now=None) -> GcRun:
         run.uploads_deleted,
     )
     return run
+
+
+@events.listens(events.GC_FINISH)
+def _count_run(event):
+    """The metrics of a finished run."""
+    detail = event.detail
+    record_gc_run(detail["state"], detail["dryRun"], detail["seconds"], detail["bytesReclaimed"])
 
 
 class ManifestRow(NamedTuple):

@@ -420,13 +420,14 @@ class ImmutableTagRule(db.Model):
 
 
 class Webhook(db.Model):
-    """Where to POST the events of a repository, or of every repository of a namespace
-    (`repository_id` None): `events` is a comma-separated list of event kinds
-    (`services/events.py`), `secret` signs each delivery (`services/webhooks.py`)."""
+    """Where to POST the events of a repository, of every repository of a namespace
+    (`repository_id` None), or of the whole registry (both None): `events` is a
+    comma-separated list of event kinds (`services/events.py`), `secret` signs each delivery
+    (`services/webhooks.py`)."""
 
     __tablename__ = "webhooks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    namespace_id: Mapped[int] = mapped_column(
+    namespace_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     repository_id: Mapped[int | None] = mapped_column(

@@ -151,7 +151,7 @@ for rule, view, method in ROUTES:
     bp.add_url_rule(
         rule, f"{view.__module__.rsplit('.', 1)[1]}_{view.__name__}", view, methods=[method]
     )
-for rule, endpoint, view, method in [*webhooks.routes(R, N), *retention.routes(R, N)]:
+for rule, endpoint, view, method in [*webhooks.routes(R, N, "/admin"), *retention.routes(R, N)]:
     bp.add_url_rule(rule, endpoint, view, methods=[method])
 
 

@@ -128,10 +128,13 @@ def listing(key, items, total, start, limit):
     return {key: items, "start": start, "limit": limit, "total": total}
 
 
-def scoped_routes(resource, views_of, scope_class, repository_prefix, namespace_prefix):
-    """(rule, endpoint, view, method) of a resource's routes for a repository and for a
-    namespace: `views_of(scope_of)` gives (suffix, view, method), views taking the path's
-    values; `scope_of(**path)` is the scope_class's, for the caller."""
+def scoped_routes(
+    resource, views_of, scope_class, repository_prefix, namespace_prefix, registry_prefix=None
+):
+    """(rule, endpoint, view, method) of a resource's routes for a repository, for a namespace
+    and, given its prefix, for the registry: `views_of(scope_of)` gives (suffix, view,
+    method), views taking the path's values; `scope_of(**path)` is the scope_class's, for the
+    caller."""
 
     def of_repository(namespace, repo):
         return scope_class.of_repository(caller(), f"{namespace}/{repo}")
@@ -139,11 +142,17 @@ def scoped_routes(resource, views_of, scope_class, repository_prefix, namespace_
     def of_namespace(namespace):
         return scope_class.of_namespace(caller(), namespace)
 
-    table = []
-    for prefix, scope_of, kind in (
+    def of_registry():
+        return scope_class.of_registry(caller())
+
+    scopes = [
         (repository_prefix, of_repository, "repository"),
         (namespace_prefix, of_namespace, "namespace"),
-    ):
+    ]
+    if registry_prefix is not None:
+        scopes.append((registry_prefix, of_registry, "registry"))
+    table = []
+    for prefix, scope_of, kind in scopes:
         for suffix, view, method in views_of(scope_of):
             endpoint = f"{resource}_{kind}_{view.__name__}"
             table.append((f"{prefix}/{resource}{suffix}", endpoint, view, method))

@@ -42,8 +42,9 @@ from ..services.robots import (
 )
 from ..services.settings import DEFAULTS as SETTING_DEFAULTS
 from ..services.trusted_keys import KEY_NAME
-from ..services.webhooks import EVENTS as WEBHOOK_EVENTS
+from ..services.webhooks import EVENTS as CONTENT_EVENTS
 from ..services.webhooks import MAX_URL as WEBHOOK_MAX_URL
+from ..services.webhooks import REGISTRY_EVENTS as WEBHOOK_EVENTS
 from ..services.webhooks import SECRET_LENGTHS as WEBHOOK_SECRET_LENGTHS
 from ..services.webhooks import TEST_EVENT as WEBHOOK_TEST_EVENT
 from ..storage import BACKENDS
@@ -515,11 +516,16 @@ SCHEMAS = {
             "url": string("where deliveries are POSTed"),
             "events": array(enum(WEBHOOK_EVENTS)),
             "enabled": boolean("false: nothing is queued for it (the Test button still sends)"),
-            "scope": enum(("repository", "namespace"), "a namespace's: all its repositories"),
+            "scope": enum(
+                ("repository", "namespace", "registry"),
+                "a namespace's: all its repositories; the registry's: every repository and "
+                "the registry's own events",
+            ),
             "createdBy": NULLABLE_STRING,
             "createdAt": TIMESTAMP,
         },
-        description="Where the events of a repository or a namespace are POSTed as JSON "
+        description="Where the events of a repository, a namespace or the registry are POSTed "
+        "as JSON "
         "(WebhookPayload), signed: X-DTR-Signature: sha256=<hex HMAC-SHA256 of the body with "
         "the secret>; also X-DTR-Event (the event) and X-DTR-Delivery (the delivery's id, the "
         "same on every retry: drop a repeat). Retried with exponential backoff until answered "
@@ -531,7 +537,7 @@ SCHEMAS = {
             "url": string(),
             "events": array(enum(WEBHOOK_EVENTS)),
             "enabled": boolean(),
-            "scope": enum(("repository", "namespace")),
+            "scope": enum(("repository", "namespace", "registry")),
             "createdBy": NULLABLE_STRING,
             "createdAt": TIMESTAMP,
             "secret": string("the signing secret: shown this once"),
@@ -545,7 +551,12 @@ SCHEMAS = {
                 "an http:// or https:// URL (redirects are not followed)",
                 maxLength=WEBHOOK_MAX_URL,
             ),
-            "events": {**array(enum(WEBHOOK_EVENTS)), "minItems": 1},
+            "events": {
+                **array(enum(WEBHOOK_EVENTS)),
+                "minItems": 1,
+                "description": f"{', '.join(CONTENT_EVENTS)}; for the registry's webhooks "
+                "also gc.finish and storage.verified",
+            },
             "secret": string(
                 "signs each delivery; generated (and returned once) when omitted",
                 minLength=WEBHOOK_SECRET_LENGTHS[0],
@@ -582,6 +593,13 @@ SCHEMAS = {
             "size": integer("the manifest's size in bytes"),
             "usedBytes": integer("quota events: what the namespace holds (or would)"),
             "quotaBytes": integer("quota events: the namespace's quota"),
+            "outcome": {
+                "type": "object",
+                "description": "gc.finish and storage.verified: the job's outcome (job, "
+                "state, and what it deleted or checked and found: manifestsDeleted, "
+                "blobsDeleted, bytesReclaimed, uploadsDeleted, dryRun, triggeredBy, seconds; "
+                "blobsChecked, bytesChecked, corrupt, missing, restored)",
+            },
         },
         required=("id", "event", "time"),
         description="The JSON body of a webhook delivery; fields that do not apply to the "
@@ -651,7 +669,7 @@ SCHEMAS = {
     ),
     "RetentionPolicy": obj(
         {
-            "scope": enum(("repository", "namespace")),
+            "scope": enum(("repository", "namespace", "registry")),
             "rules": array(ref("RetentionRule")),
             "schedule": string("cron (UTC) when it runs by itself; empty: only on demand"),
             "updatedBy": NULLABLE_STRING,
@@ -1526,11 +1544,12 @@ def run_history_ops(path, ids, tag, runs, a_run, short, schema, listed, detailed
 
 
 def webhook_operations(prefix, scope, operation_scope, who, errors_of_scope):
-    """The eight operations on the webhooks of a repository or of a namespace."""
+    """The eight operations on the webhooks of a repository, a namespace or the registry."""
     path = prefix + "/webhooks"
     one = path + "/{webhook}"
-    missing = errors_of_scope[404]
-    unknown = {**errors_of_scope, 404: missing + ", or it has no webhook of this id"}
+    missing = errors_of_scope.get(404)
+    no_webhook = f"{missing}, or it has no webhook of this id" if missing else "no such webhook"
+    unknown = {**errors_of_scope, 404: no_webhook}
     return [
         Op(
             "GET",
@@ -3055,6 +3074,14 @@ OPERATIONS = [
         for operations_of in (retention_operations, webhook_operations)
         for scope in ADMINISTERED_SCOPES
         for operation in operations_of(*scope)
+    ),
+    *webhook_operations(
+        "/admin",
+        "registry",
+        "Registry",
+        "Administrators only. Hears the events of every repository, and gc.finish and "
+        "storage.verified.",
+        {401: "no or wrong credentials", 403: "not an administrator"},
     ),
 ]
 

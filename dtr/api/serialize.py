@@ -61,7 +61,7 @@ def audit_event(e):
 def trusted_key(k):
     return {
         "name": k.name,
-        "scope": "namespace" if k.repository_id is None else "repository",
+        "scope": scope_of(k),
         "type": "certificate" if "BEGIN CERTIFICATE" in k.pem else "publicKey",
         "algorithm": k.algorithm,
         "fingerprint": k.fingerprint,
@@ -75,7 +75,7 @@ def immutable_tag_rule(r):
     return {
         "id": r.id,
         "pattern": r.pattern,
-        "scope": "namespace" if r.repository_id is None else "repository",
+        "scope": scope_of(r),
         "createdBy": r.created_by,
         "createdAt": iso(r.created_at),
     }
@@ -83,7 +83,7 @@ def immutable_tag_rule(r):
 
 def retention_policy(p):
     return {
-        "scope": "namespace" if p.repository_id is None else "repository",
+        "scope": scope_of(p),
         "rules": json.loads(p.rules),
         "schedule": p.schedule,
         "updatedBy": p.updated_by,
@@ -114,6 +114,14 @@ def deleted_tag(d, digest):
     }
 
 
+def scope_of(row) -> str:
+    """What a row of `namespace_scopes` belongs to: a repository, a namespace or (webhooks)
+    the registry."""
+    if row.repository_id is not None:
+        return "repository"
+    return "namespace" if row.namespace_id is not None else "registry"
+
+
 def webhook(w):
     """A webhook, without its secret (shown once, when created)."""
     return {
@@ -121,7 +129,7 @@ def webhook(w):
         "url": w.url,
         "events": w.events.split(","),
         "enabled": w.enabled,
-        "scope": "namespace" if w.repository_id is None else "repository",
+        "scope": scope_of(w),
         "createdBy": w.created_by,
         "createdAt": iso(w.created_at),
     }

@@ -1,4 +1,4 @@
-"""Webhooks of a repository or a namespace, their deliveries, redelivery and the Test
+"""Webhooks of a repository, a namespace or the registry, their deliveries, redelivery and the Test
 button's delivery (services/webhooks.py)."""
 
 from ..services import webhooks
@@ -56,6 +56,8 @@ def _views(scope_of):
     ]
 
 
-def routes(repository_prefix, namespace_prefix):
-    """(rule, endpoint, view, method) of every route under both prefixes."""
-    return scoped_routes("webhooks", _views, Scope, repository_prefix, namespace_prefix)
+def routes(repository_prefix, namespace_prefix, registry_prefix):
+    """(rule, endpoint, view, method) of every route under the three prefixes."""
+    return scoped_routes(
+        "webhooks", _views, Scope, repository_prefix, namespace_prefix, registry_prefix
+    )

@@ -37,6 +37,9 @@ REPOSITORY_DELETE = "repository.delete"
 PULL = "pull"  # a manifest fetched by a client
 QUOTA_WARNING = "quota.warning"  # a push took a namespace past its quota's warning threshold
 QUOTA_EXCEEDED = "quota.exceeded"  # a push was refused: it would go over the quota
+GC_FINISH = "gc.finish"  # a garbage collection ended (done or failed); detail: its outcome
+STORAGE_VERIFIED = "storage.verified"  # a storage verification ended; detail: its outcome
+REGISTRY_KINDS = (GC_FINISH, STORAGE_VERIFIED)  # of the registry: no repository
 KINDS = (
     MANIFEST_PUSH,
     TAG_CREATE,
@@ -48,6 +51,7 @@ KINDS = (
     PULL,
     QUOTA_WARNING,
     QUOTA_EXCEEDED,
+    *REGISTRY_KINDS,
 )
 __doc__ += "".join(f"\n    {kind}" for kind in KINDS) + "\n"
 
@@ -76,12 +80,13 @@ class Event:
         return replace(self, id=uuid.uuid4().hex, **changes)
 
     def target(self) -> str | None:
-        """What the audit log names: `repo:tag`, `repo@digest` or the repository."""
+        """What the audit log names: `repo:tag`, `repo@digest`, the repository, or for an
+        event of the registry what it is about."""
         if self.repository and self.tag:
             return f"{self.repository}:{self.tag}"
         if self.repository and self.digest:
             return f"{self.repository}@{self.digest}"
-        return self.repository
+        return self.repository or _REGISTRY_TARGETS.get(self.kind)
 
     def as_dict(self) -> dict:
         fields = asdict(self)
@@ -89,6 +94,7 @@ class Event:
         return {key: value for key, value in fields.items() if value is not None}
 
 
+_REGISTRY_TARGETS = {GC_FINISH: "garbageCollection", STORAGE_VERIFIED: "storage"}
 _recorders: list = []  # (kinds, function)
 _listeners: list = []
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from ..database import db
 from ..errors import JobRunning, JobUnknown
 from ..models import utcnow
+from . import events
 from .job_leases import lease_holder, new_holder, release_lease, take_lease
 
 INTERRUPTED = "interrupted: its process stopped before it finished"
@@ -64,9 +65,9 @@ class JobWork:
             return "failed"
 
 
-def finish_job(model, lease, run_id, holder, state, **values):
+def finish_job(model, lease, run_id, holder, state, event=None, **values):
     """Record the end of a run (state done or failed, with its tallies) and release the
-    lease; commits. Returns the run as stored."""
+    lease; publishes `event` (events.py) with it; commits. Returns the run as stored."""
     db.session.execute(
         update(model)
         .where(model.id == run_id)
@@ -78,6 +79,8 @@ def finish_job(model, lease, run_id, holder, state, **values):
         )
     )
     release_lease(lease, holder)
+    if event is not None:
+        events.publish(event)
     db.session.commit()
     finished = db.session.get(model, run_id)
     db.session.refresh(finished)

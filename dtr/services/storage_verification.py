@@ -48,7 +48,7 @@ from ..models import (
 )
 from ..storage import PathNotFound, StorageError, current_storage
 from ..storage.layout import blob_path
-from . import audit, lookup_caches
+from . import audit, events, lookup_caches
 from .blobs import quarantine_blob
 from .job_leases import renew_lease
 from .job_runs import (
@@ -164,20 +164,18 @@ def execute_verification(run_id, workers=DEFAULT_WORKERS, actor=None, progress=N
     scrub = Scrub(run, workers, progress)
     db.session.commit()
     state = scrub.run_to_the_end()
-    audit.record(
-        actor,
-        "storage.verified",
-        "storage",
-        {"job": run_id, "state": state, **{k: scrub.counts[k] for k in FOUND}},
-    )
+    outcome = scrub.outcome()
+    detail = {"job": run_id, "state": state, **{k: scrub.counts[k] for k in FOUND}}
+    detail.update(blobsChecked=outcome["blobs_checked"], bytesChecked=outcome["bytes_checked"])
     run = finish_job(
         StorageVerification,
         LEASE,
         run_id,
         scrub.holder,
         state,
+        event=events.Event(events.STORAGE_VERIFIED, actor, detail=detail),
         report=json.dumps(scrub.report),
-        **scrub.outcome(),
+        **outcome,
     )
     logged = log.warning if run.corrupt or run.missing or state != "done" else log.info
     logged(

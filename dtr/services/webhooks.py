@@ -1,9 +1,11 @@
-"""Webhooks: a URL that receives the events (`services/events.py`) of a repository, or of
-every repository of a namespace, as signed JSON POSTs.
+"""Webhooks: a URL that receives the events (`services/events.py`) of a repository, of every
+repository of a namespace, or of the whole registry (its content's events and its own: a
+garbage collection or a storage verification finished), as signed JSON POSTs.
 
 Managed by the admins of the repository, or of the namespace (as its trusted keys and
-immutable tag rules are: `repositories.administered_namespace`); to everyone else a webhook
-does not exist (its URL may carry a token). Every change is audited.
+immutable tag rules are: `repositories.administered_namespace`), or for the registry by
+administrators; to everyone else a webhook does not exist (its URL may carry a token). Every
+change is audited.
 
 A delivery is queued by a recorder in the transaction of the change it reports, so it exists
 exactly when the change does; the worker (`services/webhook_delivery.py`) sends it after the
@@ -23,11 +25,15 @@ from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from ..names import row_id
 from . import audit, events
+from .callers import require_admin
 from .credential_rules import is_text
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import split_repository_name
 
-EVENTS = tuple(kind for kind in events.KINDS if kind != events.PULL)  # pulls: not yet
+EVENTS = tuple(  # of content (pulls: not yet)
+    kind for kind in events.KINDS if kind != events.PULL and kind not in events.REGISTRY_KINDS
+)
+REGISTRY_EVENTS = EVENTS + events.REGISTRY_KINDS
 TEST_EVENT = "webhook.test"
 MAX_URL = 2048
 SECRET_LENGTHS = (16, 255)
@@ -36,9 +42,19 @@ _SUBSCRIBED = "dtr_webhook_subscriptions"  # session.info: (transaction, {reposi
 
 
 class Scope(AdministeredScope):
-    """A repository's webhooks or a namespace's, for a caller who administers it."""
+    """A repository's webhooks, a namespace's or the registry's, for a caller who
+    administers it."""
 
     MANAGING = "the webhooks"
+
+    @classmethod
+    def of_registry(cls, identity):
+        require_admin(identity, "manage the registry's webhooks")
+        return cls(None, None, "registry")
+
+    def events(self) -> tuple:
+        """The event kinds its webhooks may choose."""
+        return REGISTRY_EVENTS if self.namespace_id is None else EVENTS
 
     def webhooks(self) -> list[Webhook]:
         return list(
@@ -83,7 +99,7 @@ def create(identity, scope: Scope, body: dict) -> tuple[Webhook, str]:
         namespace_id=scope.namespace_id,
         repository_id=scope.repository_id,
         url=_checked_url(body.get("url")),
-        events=",".join(_checked_events(body.get("events"))),
+        events=",".join(_checked_events(body.get("events"), scope.events())),
         secret=secret,
         enabled=_checked_bool(body.get("enabled", True), "enabled"),
         created_by=identity.name,
@@ -101,7 +117,7 @@ def update(identity, scope: Scope, webhook_id, body: dict) -> Webhook:
     if "url" in body:
         webhook.url = _checked_url(body["url"])
     if "events" in body:
-        webhook.events = ",".join(_checked_events(body["events"]))
+        webhook.events = ",".join(_checked_events(body["events"], scope.events()))
     if "secret" in body:
         webhook.secret = _checked_secret(body["secret"])
     if "enabled" in body:
@@ -217,13 +233,13 @@ def _checked_url(url) -> str:
     return url
 
 
-def _checked_events(kinds) -> list[str]:
+def _checked_events(kinds, allowed) -> list[str]:
     if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
-        raise _invalid("events", f"a non-empty list of: {', '.join(EVENTS)}")
-    unknown = [kind for kind in kinds if kind not in EVENTS]
+        raise _invalid("events", f"a non-empty list of: {', '.join(allowed)}")
+    unknown = [kind for kind in kinds if kind not in allowed]
     if unknown:
-        raise _invalid("events", f"{unknown[0][:64]!r} is not one of: {', '.join(EVENTS)}")
-    return [kind for kind in EVENTS if kind in kinds]  # in the documented order, once each
+        raise _invalid("events", f"{unknown[0][:64]!r} is not one of: {', '.join(allowed)}")
+    return [kind for kind in allowed if kind in kinds]  # in the documented order, once each
 
 
 def _checked_secret(secret) -> str:
@@ -268,6 +284,7 @@ def payload_of(event: events.Event) -> str:
         "mediaType": event.media_type,
         "size": event.size,
         **{key: (event.detail or {}).get(key) for key in ("usedBytes", "quotaBytes")},
+        "outcome": event.detail if event.kind in events.REGISTRY_KINDS else None,
     }
     return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 
@@ -285,8 +302,9 @@ def _queued(webhook_id, event) -> WebhookDelivery:
 
 
 def _subscribed(full_name):
-    """(id, events) of the enabled webhooks of a repository and of its namespace: one
-    statement per repository and transaction (a push publishes two or three events)."""
+    """(id, events) of the enabled webhooks of a repository, of its namespace and of the
+    registry (of the registry only: `full_name` None): one statement per repository and
+    transaction (a push publishes two or three events)."""
     session = db.session()
     transaction = session.get_transaction()
     known = session.info.get(_SUBSCRIBED)
@@ -299,6 +317,11 @@ def _subscribed(full_name):
 
 def _subscribed_now(full_name):
     """(the repository may be gone already: a repository.delete event)"""
+    of_registry = Webhook.namespace_id.is_(None)
+    if full_name is None:
+        return db.session.execute(
+            select(Webhook.id, Webhook.events).where(Webhook.enabled, of_registry)
+        ).all()
     namespace, name = split_repository_name(full_name)
     namespace_id = select(Account.id).where(Account.name == namespace).scalar_subquery()
     repository_id = (
@@ -309,16 +332,17 @@ def _subscribed_now(full_name):
     return db.session.execute(
         select(Webhook.id, Webhook.events).where(
             Webhook.enabled,
-            Webhook.namespace_id == namespace_id,
-            or_(Webhook.repository_id.is_(None), Webhook.repository_id == repository_id),
+            or_(
+                of_registry,
+                (Webhook.namespace_id == namespace_id)
+                & or_(Webhook.repository_id.is_(None), Webhook.repository_id == repository_id),
+            ),
         )
     ).all()
 
 
-@events.records(*EVENTS)
+@events.records(*REGISTRY_EVENTS)
 def _queue_deliveries(event: events.Event):
-    if not event.repository:
-        return
     queued = False
     for webhook_id, kinds in _subscribed(event.repository):
         if event.kind in kinds.split(","):
@@ -328,7 +352,7 @@ def _queue_deliveries(event: events.Event):
         db.session.info["dtr_webhooks_queued"] = True
 
 
-@events.listens(*EVENTS)
+@events.listens(*REGISTRY_EVENTS)
 def _wake_after_commit(event: events.Event):
     if db.session.info.pop("dtr_webhooks_queued", False):
         _wake_worker()

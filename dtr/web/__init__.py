@@ -30,6 +30,14 @@ HOOK = R + "/webhooks/<webhook>"
 ORG = "/organizations/<org>"
 TEAM = ORG + "/teams/<team>"
 ROBOT = ORG + "/robots/<robot>"
+WEBHOOK_ROUTES = [  # a repository's
+    (R + "/webhooks", webhook_pages.create_webhook, POST, "create_webhook"),
+    (HOOK, webhook_pages.webhook_page, GET, "webhook"),
+    (HOOK + "/test", webhook_pages.test_webhook, POST, "test_webhook"),
+    (HOOK + "/state", webhook_pages.change_state, POST, "webhook_state"),
+    (HOOK + "/delete", webhook_pages.delete_webhook, POST, "delete_webhook"),
+    (HOOK + "/deliveries/<delivery>/redeliver", webhook_pages.redeliver, POST, "redeliver"),
+]
 ROUTES = [
     ("/", auth_pages.home, GET, "home"),
     ("/setup", auth_pages.setup, BOTH, "setup"),
@@ -48,12 +56,11 @@ ROUTES = [
     (R + "/retention/run", repository_pages.run_retention, POST, "run_retention"),
     (R + "/immutable-tags", immutable_tag_pages.add_rule, POST, "add_immutable_rule"),
     (R + "/immutable-tags/<rule>/delete", immutable_tag_pages.delete_rule, POST, "delete_rule"),
-    (R + "/webhooks", webhook_pages.create_webhook, POST, "create_webhook"),
-    (HOOK, webhook_pages.webhook_page, GET, "webhook"),
-    (HOOK + "/test", webhook_pages.test_webhook, POST, "test_webhook"),
-    (HOOK + "/state", webhook_pages.change_state, POST, "webhook_state"),
-    (HOOK + "/delete", webhook_pages.delete_webhook, POST, "delete_webhook"),
-    (HOOK + "/deliveries/<delivery>/redeliver", webhook_pages.redeliver, POST, "redeliver"),
+    *WEBHOOK_ROUTES,
+    *(  # the registry's: the same views under Settings
+        (rule.replace(R, "/settings"), view, methods, webhook_pages.REGISTRY + name)
+        for rule, view, methods, name in WEBHOOK_ROUTES
+    ),
     ("/organizations", organization_pages.organization_list, GET, "organizations"),
     ("/organizations/new", organization_pages.new_organization, BOTH, "new_organization"),
     (ORG, organization_pages.organization, GET, "organization"),

@@ -9,9 +9,9 @@ SETTINGS_TABS = [
     ("general", "General"),
     ("storage", "Storage"),
     ("garbage-collection", "Garbage collection"),
+    ("webhooks", "Webhooks"),
     ("logs", "Logs"),
 ]
-BUILT_SETTINGS_TABS = {"auth", "license", "general", "storage", "garbage-collection", "logs"}
 
 
 def navigation_for(identity: Identity):
@@ -25,7 +25,7 @@ def navigation_for(identity: Identity):
 
 
 def settings_tabs():
-    return [(slug, label) for slug, label in SETTINGS_TABS if slug in BUILT_SETTINGS_TABS]
+    return list(SETTINGS_TABS)
 
 
 def banners_for(identity: Identity) -> list[tuple[str, str, str]]:

@@ -27,7 +27,7 @@ from ..services.tag_details import (
     tag_page,
 )
 from ..services.trusted_keys import list_repository_keys
-from ..services.webhooks import EVENTS, Scope
+from ..services.webhooks import Scope
 from .addresses import registry_address
 from .rendering import FormError, LoginRequired, current_identity, form_error, go, htmx_target, page
 
@@ -263,6 +263,7 @@ def settings_page(me, found, full_name, error=None, status=None, typed=None, **e
 
     namespace = full_name.split("/")[0]
     from ..services.teams import list_teams
+    from .webhook_pages import webhook_form_context
 
     is_org_repository = _is_organization(namespace)
     team_access = user_access = teams = []
@@ -285,8 +286,10 @@ def settings_page(me, found, full_name, error=None, status=None, typed=None, **e
         trusted_keys=list_repository_keys(me, full_name),
         immutable_rules=immutable_tags.list_repository_rules(me, full_name),
         retention=retention_view(found, full_name),
-        webhooks=Scope(found.namespace_id, found.id, full_name).webhooks(),
-        webhook_events=EVENTS,
+        **webhook_form_context(
+            Scope(found.namespace_id, found.id, full_name),
+            {"namespace": namespace, "name": found.name},
+        ),
         error=error,
         typed=typed or {},
         **extra,

@@ -1,4 +1,5 @@
-"""Settings (admins): Auth (mode, managed users, LDAP), License, General."""
+"""Settings (admins): Auth (mode, managed users, LDAP), License, General; the tabs of the
+others (Storage, Garbage collection, Webhooks, Logs) are in their own modules."""
 
 from dataclasses import replace
 
@@ -42,6 +43,7 @@ def settings_tab(tab):
     me = admin()
     from .gc_page import gc_tab
     from .storage_page import storage_tab
+    from .webhook_pages import registry_tab
 
     views = {
         "auth": _auth_page,
@@ -49,6 +51,7 @@ def settings_tab(tab):
         "general": _general_page,
         "storage": storage_tab,
         "garbage-collection": gc_tab,
+        "webhooks": registry_tab,
     }
     if tab not in views:
         abort(404)

@@ -219,6 +219,13 @@ TABLE = [
     ("GET",  "/settings/general",                 ADMIN_ONLY_GET),
     ("GET",  "/settings/garbage-collection",      ADMIN_ONLY_GET),
     ("GET",  "/settings/storage",                 ADMIN_ONLY_GET),
+    ("GET",  "/settings/webhooks",                ADMIN_ONLY_GET),
+    ("POST", "/settings/webhooks",                "L   403 403 403 403 403 400"),
+    ("GET",  "/settings/webhooks/99999",          "L   403 403 403 403 403 404"),
+    ("POST", "/settings/webhooks/99999/test",     "L   403 403 403 403 403 404"),
+    ("POST", "/settings/webhooks/99999/state",    "L   403 403 403 403 403 404"),
+    ("POST", "/settings/webhooks/99999/delete",   "L   403 403 403 403 403 404"),
+    ("POST", "/settings/webhooks/99999/deliveries/1/redeliver", "L   403 403 403 403 403 404"),
     ("GET",  "/settings/logs",                    ADMIN_ONLY_GET),
     ("GET",  "/logs/stream",                      ADMIN_ONLY_GET),
     ("GET",  "/settings/nonsense",                "L   403 403 403 403 403 404"),
@@ -252,6 +259,8 @@ FORMS = {
     P + "/retention/run": {"dryRun": "true"},
     P + "/webhooks": {"url": "ftp://x/", "events": "tag.create"},
     P + "/webhooks/99999/state": {"enabled": "false"},
+    "/settings/webhooks": {"url": "ftp://x/", "events": "gc.finish"},
+    "/settings/webhooks/99999/state": {"enabled": "false"},
     P + "/tags/delete": {"tag": "for-{caller}", "confirmed": "yes"},  # each caller their own
     P + "/tags/delete?review": {"tag": "latest"},  # the confirmation: nothing deleted
     "/organizations/new": {"name": ""},

@@ -339,3 +339,79 @@ def test_changing_a_webhook_keeps_what_is_not_given(server, admin_api, repo, rec
     audit = admin_api.get("/admin/audit?limit=20").json()
     actions = [event["action"] for event in audit["events"] if event["target"] == repo]
     assert {"webhook.create", "webhook.update", "webhook.delete"} <= set(actions)
+
+
+def test_a_registry_webhook_hears_every_repository_and_the_registry_jobs(
+    server, admin_api, repo, receiver
+):
+    kinds = ["manifest.push", "gc.finish", "storage.verified"]
+    made = admin_api.post("/admin/webhooks", json={"url": receiver.url, "events": kinds})
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    try:
+        assert (hook["scope"], hook["events"]) == ("registry", kinds)
+        image = push(server, repo, "reg", "hook-registry")
+        collected = admin_api.post("/admin/jobs", json={"job": "registryGC", "dryRun": True})
+        assert collected.status_code == 202, collected.text
+        payloads = {}
+        wait_until(
+            lambda: (
+                payloads.update({p["event"]: p for p in receiver.payloads()})
+                or ({"manifest.push", "gc.finish"} <= set(payloads))
+            )
+        )
+        verified = admin_api.post("/admin/storage/verifications")
+        assert verified.status_code == 202, verified.text
+        wait_until(
+            lambda: (
+                payloads.update({p["event"]: p for p in receiver.payloads()})
+                or ("storage.verified" in payloads)
+            )
+        )
+        pushed = payloads["manifest.push"]
+        assert (pushed["repository"], pushed["digest"]) == (repo, image.digest)
+        gc = payloads["gc.finish"]
+        assert "repository" not in gc and "actor" not in gc  # the registry did it
+        outcome = gc["outcome"]
+        assert outcome["job"] == collected.json()["id"] and outcome["state"] == "done"
+        assert outcome["dryRun"] is True and outcome["triggeredBy"] == "api:admin"
+        assert {"manifestsDeleted", "blobsDeleted", "bytesReclaimed"} <= set(outcome)
+        checked = payloads["storage.verified"]
+        assert checked["actor"] == "admin"
+        assert checked["outcome"]["job"] == verified.json()["id"]
+        assert checked["outcome"]["blobsChecked"] >= 2  # at least the image's config and layer
+        assert checked["outcome"]["corrupt"] == checked["outcome"]["missing"] == 0
+        audited = admin_api.get("/admin/audit").json()["events"]
+        finished = [e for e in audited if e["action"] == "gc.finish"]
+        assert finished[0]["target"] == "garbageCollection"
+        assert finished[0]["detail"]["job"] == outcome["job"]
+    finally:
+        admin_api.delete(f"/admin/webhooks/{hook['id']}")
+
+
+def test_only_administrators_have_registry_webhooks_and_jobs_only_reach_them(
+    server, admin_api, repo
+):
+    writer = Api(server.url, "writer", USERS["writer"][0])
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["gc.finish"]}
+    assert writer.get("/admin/webhooks").status_code == 403
+    assert writer.post("/admin/webhooks", json=body).status_code == 403
+    assert requests.get(server.url + "/api/v0/admin/webhooks").status_code == 401
+    refused = admin_api.post(f"/repositories/{repo}/webhooks", json=body)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["message"].startswith(
+        "events:"
+    )
+    refused = admin_api.post("/repositoryNamespaces/admin/webhooks", json=body)
+    assert refused.status_code == 400
+    made = admin_api.post("/admin/webhooks", json=body)
+    assert made.status_code == 201, made.text
+    one = f"/admin/webhooks/{made.json()['id']}"
+    # not reachable through a namespace or a repository
+    assert (
+        admin_api.get(f"/repositoryNamespaces/admin/webhooks/{made.json()['id']}").status_code
+        == 404
+    )
+    assert admin_api.get(f"/repositories/{repo}/webhooks/{made.json()['id']}").status_code == 404
+    assert writer.delete(one).status_code == 403
+    assert admin_api.delete(one).status_code == 204
+    assert admin_api.get(one).status_code == 404

@@ -3,7 +3,7 @@ browser (Chromium, htmx): rules added, refused beside their field and deleted; a
 with its secret shown once, refused values shown beside their field, its test event delivered
 to a real receiver and shown in its deliveries, redelivered, disabled and deleted; a deleted
 tag restored from the repository page, and a restore an immutable rule refuses shown at the
-top."""
+top; Settings > Webhooks of the registry hearing a garbage collection."""
 
 import json
 import re
@@ -206,3 +206,50 @@ def test_retention_dry_run_then_run_from_the_settings_page(server, admin_page):
     expect(page.locator("#retention-runs tbody tr")).to_have_count(2)
     tags = client.request("GET", "/v2/admin/ret/tags/list").json()["tags"]
     assert tags == ["three"]
+
+
+def test_a_registry_webhook_hears_a_garbage_collection(server, admin_page):
+    """Settings > Webhooks: refused beside its field, then added for gc.finish only; a
+    collection's outcome reaches the receiver and shows in the webhook's deliveries."""
+    page = admin_page
+    receiver = Receiver().start()
+    try:
+        page.goto(server.url + "/settings/webhooks")
+        form = page.locator("#new-webhook")
+        for box in form.locator("[name=events]").all():
+            box.uncheck()
+        form.get_by_label("gc.finish").check()
+        form.get_by_label("URL").fill("ftp://example.com/hook")
+        form.get_by_role("button", name="Add webhook").click()
+        beside(page, "new-webhook", "url", "http:// or https:// URL with a host")
+        expect(page.locator("#new-webhook").get_by_label("gc.finish")).to_be_checked()
+        page.locator("#new-webhook").get_by_label("URL").fill(receiver.url)
+        page.locator("#new-webhook").get_by_role("button", name="Add webhook").click()
+        expect(page.locator("#new-secret")).to_be_visible()
+        expect(page.locator("#webhooks table")).to_contain_text("gc.finish")
+        started = requests.post(
+            f"{server.url}/api/v0/admin/jobs",
+            json={"job": "registryGC", "dryRun": True},
+            auth=ADMIN,
+            verify=False,
+        )
+        assert started.status_code == 202, started.text
+        (headers, body), *_ = receiver.wait_for(1)
+        assert headers["X-DTR-Event"] == "gc.finish"
+        assert json.loads(body)["outcome"]["job"] == started.json()["id"]
+        page.get_by_role("link", name="Deliveries").click()
+        expect(page).to_have_url(re.compile(r"/settings/webhooks/\d+$"))
+        expect(page.get_by_role("link", name="Settings › Webhooks")).to_be_visible()
+        rows = page.locator("#deliveries tbody tr")
+        for _ in range(50):
+            page.reload()
+            if "delivered" in rows.first.inner_text():
+                break
+        expect(rows.first).to_contain_text("gc.finish")
+        expect(rows.first.locator(".delivery-state")).to_have_text("delivered")
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("Webhook deleted.")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/settings/webhooks$"))
+        expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+    finally:
+        receiver.stop()
