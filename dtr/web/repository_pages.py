@@ -14,7 +14,6 @@ from ..services import (
     grants,
     immutable_tags,
     repositories,
-    retention,
     storage_usage,
     tag_restore,
 )
@@ -263,6 +262,7 @@ def settings_page(me, found, full_name, error=None, status=None, typed=None, **e
 
     namespace = full_name.split("/")[0]
     from ..services.teams import list_teams
+    from .retention_pages import retention_view
     from .webhook_pages import webhook_form_context
 
     is_org_repository = _is_organization(namespace)
@@ -285,7 +285,7 @@ def settings_page(me, found, full_name, error=None, status=None, typed=None, **e
         is_org_repository=is_org_repository,
         trusted_keys=list_repository_keys(me, full_name),
         immutable_rules=immutable_tags.list_repository_rules(me, full_name),
-        retention=retention_view(found, full_name),
+        retention=retention_view(found, full_name, typed or {}),
         **webhook_form_context(
             Scope(found.namespace_id, found.id, full_name),
             {"namespace": namespace, "name": found.name},
@@ -293,37 +293,6 @@ def settings_page(me, found, full_name, error=None, status=None, typed=None, **e
         error=error,
         typed=typed or {},
         **extra,
-    )
-
-
-def retention_view(found, full_name):
-    """The policy that applies (the repository's or its namespace's, or None), its rules and
-    its latest runs."""
-    policy = retention.applying_policy(retention.Scope(found.namespace_id, found.id, full_name))
-    runs = retention.runs_of(policy, 5) if policy is not None else []
-    return {"policy": policy, "rules": retention.rules_of(policy), "runs": runs}
-
-
-def run_retention(namespace, name):
-    """Settings > Retention: a dry run or a run of the policy that applies, on this
-    repository; what it deleted (or would) is said at the top of the page."""
-    me = logged_in()
-    retention.Scope.of_repository(me, f"{namespace}/{name}")  # else 404/403
-    dry_run = request.form.get("dryRun") == "true"
-    try:
-        _, deleted = retention.run_for_repository(me, f"{namespace}/{name}", dry_run)
-    except DomainError as failure:
-        return go(
-            "web.repository_settings", failure.message, "error", namespace=namespace, name=name
-        )
-    verb = "would delete" if dry_run else "deleted"
-    listed = ", ".join(deleted[:20]) + (" …" if len(deleted) > 20 else "")
-    message = f"Retention {verb} {len(deleted)} tag{'s' if len(deleted) != 1 else ''}"
-    return go(
-        "web.repository_settings",
-        message + (f": {listed}." if deleted else "."),
-        namespace=namespace,
-        name=name,
     )
 
 

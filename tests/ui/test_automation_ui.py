@@ -3,7 +3,8 @@ browser (Chromium, htmx): rules added, refused beside their field and deleted; a
 with its secret shown once, refused values shown beside their field, its test event delivered
 to a real receiver and shown in its deliveries, redelivered, disabled and deleted; a deleted
 tag restored from the repository page, and a restore an immutable rule refuses shown at the
-top; Settings > Webhooks of the registry hearing a garbage collection."""
+top; a retention policy set, refused beside its fields, changed and removed from the form, and
+its dry run and run; Settings > Webhooks of the registry hearing a garbage collection."""
 
 import json
 import re
@@ -189,16 +190,15 @@ def test_retention_dry_run_then_run_from_the_settings_page(server, admin_page):
     assert created.status_code == 201, created.text
     for tag in ("one", "two", "three"):
         client.push_image("admin/ret", tag, simple_image(f"ui-ret-{tag}"))
-    policy = {"rules": [{"keep": "mostRecent", "count": 1}]}
-    set_policy = requests.put(
-        f"{server.url}/api/v0/repositories/admin/ret/retentionPolicy",
-        json=policy,
-        auth=ADMIN,
-        verify=False,
-    )
-    assert set_policy.status_code == 200, set_policy.text
     page.goto(f"{server.url}/repositories/admin/ret/settings")
+    expect(page.locator("#retention")).to_contain_text("No retention policy")
+    form = page.locator("#retention-policy")
+    form.get_by_label("Rule 1: keep").select_option("mostRecent")
+    form.get_by_label("Rule 1: N").fill("1")
+    form.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("Retention policy saved.")).to_be_visible()
     expect(page.locator("#retention-rules")).to_contain_text("keep the 1 most recently pushed")
+    expect(page.locator("#retention-policy").get_by_label("Rule 1: N")).to_have_value("1")
     page.locator("#retention").get_by_role("button", name="Dry run").click()
     expect(page.get_by_text("Retention would delete 2 tags: one, two.")).to_be_visible()
     page.locator("#retention").get_by_role("button", name="Run now").click()
@@ -206,6 +206,80 @@ def test_retention_dry_run_then_run_from_the_settings_page(server, admin_page):
     expect(page.locator("#retention-runs tbody tr")).to_have_count(2)
     tags = client.request("GET", "/v2/admin/ret/tags/list").json()["tags"]
     assert tags == ["three"]
+
+
+@pytest.mark.parametrize(
+    "rows, schedule, field, said",
+    [
+        ([("mostRecent", "many", "", "")], "", "rules", "Rule 1, count: a whole number"),
+        (
+            [("mostRecent", "2", "", ""), ("pushedOrPulledWithinDays", "0", "", "")],
+            "",
+            "rules",
+            "Rule 2, days: a whole number from 1",
+        ),
+        ([("mostRecent", "2", "v 1", "")], "", "rules", "Rule 1, tags:"),
+        ([("", "", "", "")], "", "rules", "at least one rule"),
+        ([("mostRecent", "2", "", "")], "every day", "schedule", "2 fields; use 5 fields"),
+    ],
+    ids=["not-a-number", "zero-days", "bad-pattern", "no-rule", "bad-schedule"],
+)
+def test_a_refused_retention_policy_says_why_beside_the_field_and_keeps_what_was_typed(
+    server, admin_page, rows, schedule, field, said
+):
+    page = admin_page
+    form = page.locator("#retention-policy")
+    for index, (keep, number, tags, exclude) in enumerate(rows, start=1):
+        form.get_by_label(f"Rule {index}: keep").select_option(keep)
+        form.get_by_label(f"Rule {index}: N").fill(number)
+        form.get_by_label(f"Rule {index}: tags").fill(tags)
+        form.get_by_label(f"Rule {index}: except").fill(exclude)
+    form.get_by_label("Schedule").fill(schedule)
+    form.get_by_role("button", name="Save policy").click()
+    beside(page, "retention-policy", field, said)
+    form = page.locator("#retention-policy")
+    expect(form.get_by_label("Rule 1: N")).to_have_value(rows[0][1])
+    expect(form.get_by_label("Schedule")).to_have_value(schedule)
+    policy = requests.get(
+        f"{server.url}/api/v0/repositories/admin/auto/retentionPolicy", auth=ADMIN, verify=False
+    )
+    assert policy.status_code == 404  # nothing saved
+
+
+def test_a_repository_policy_is_saved_changed_and_removed(server, admin_page):
+    page = admin_page
+    form = page.locator("#retention-policy")
+    form.get_by_label("Rule 1: keep").select_option("pushedOrPulledWithinDays")
+    form.get_by_label("Rule 1: N").fill("30")
+    form.get_by_label("Rule 1: tags").fill("v*")
+    form.get_by_label("Rule 1: except").fill("v0*")
+    form.get_by_label("Rule 2: keep").select_option("mostRecent")
+    form.get_by_label("Rule 2: N").fill("5")
+    form.get_by_label("Schedule").fill("0 3 * * *")
+    form.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("Retention policy saved.")).to_be_visible()
+    expect(page.locator("#retention-rules li")).to_have_count(2)
+    url = f"{server.url}/api/v0/repositories/admin/auto/retentionPolicy"
+    saved = requests.get(url, auth=ADMIN, verify=False).json()
+    assert saved["rules"] == [
+        {"keep": "pushedOrPulledWithinDays", "days": 30, "tags": "v*", "exclude": "v0*"},
+        {"keep": "mostRecent", "count": 5, "tags": "*"},
+    ]
+    assert saved["schedule"] == "0 3 * * *"
+    # emptying a row's kind drops it
+    page.locator("#retention-policy").get_by_label("Rule 1: keep").select_option("")
+    page.locator("#retention-policy").get_by_label("Rule 1: N").fill("")
+    page.locator("#retention-policy").get_by_label("Rule 1: tags").fill("")
+    page.locator("#retention-policy").get_by_label("Rule 1: except").fill("")
+    page.locator("#retention-policy").get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("Retention policy saved.")).to_be_visible()
+    assert requests.get(url, auth=ADMIN, verify=False).json()["rules"] == [
+        {"keep": "mostRecent", "count": 5, "tags": "*"}
+    ]
+    page.get_by_role("button", name="Remove this repository's policy").click()
+    expect(page.get_by_text("Retention policy removed.")).to_be_visible()
+    expect(page.locator("#retention")).to_contain_text("No retention policy")
+    assert requests.get(url, auth=ADMIN, verify=False).status_code == 404
 
 
 def test_a_registry_webhook_hears_a_garbage_collection(server, admin_page):
