@@ -3,6 +3,7 @@
 from ..auth.authentication import request_is_local
 from ..errors import InvalidInput
 from ..services import accounts
+from ..services.known_fields import refuse_unknown_fields
 from . import serialize
 from .common import caller, field, json_body, listing, page
 
@@ -46,11 +47,7 @@ def get_account(name):
 
 def update_account(name):
     body = json_body()
-    unknown = set(body) - {"role"}
-    if unknown:
-        raise InvalidInput(
-            f"{sorted(unknown)[0]}: cannot be changed here", {"field": sorted(unknown)[0]}
-        )
+    refuse_unknown_fields(body, {"role"}, "cannot be changed here")
     return serialize.account(accounts.set_role(caller(), name, field(body, "role")))
 
 

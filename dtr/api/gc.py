@@ -6,6 +6,7 @@ import json
 from ..errors import InvalidInput, JobUnknown
 from ..services import gc_jobs, gc_settings
 from ..services.callers import require_admin
+from ..services.known_fields import refuse_unknown_fields
 from .common import caller, field, json_body, listing, page
 from .serialize import iso, job_fields
 
@@ -99,10 +100,8 @@ def get_settings():
 def put_settings():
     identity = _admin()
     body = json_body()
-    unknown = set(body) - {"graceWindowMinutes", "deleteUntaggedManifests"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidInput(f"{name}: not a garbage collection setting", {"field": name})
+    allowed = {"graceWindowMinutes", "deleteUntaggedManifests"}
+    refuse_unknown_fields(body, allowed, "not a garbage collection setting")
     changed = gc_settings.update_gc_settings(
         identity.name,
         grace_minutes=field(body, "graceWindowMinutes", int, required=False),

@@ -2,6 +2,7 @@
 
 from ..errors import InvalidInput
 from ..services import deletion, grants, repositories, signatures
+from ..services.known_fields import refuse_unknown_fields
 from ..services.manifests import list_tag_details
 from . import serialize
 from .common import caller, field, json_body, listing, page
@@ -42,10 +43,8 @@ def get(namespace, repo):
 
 def update(namespace, repo):
     body = json_body()
-    unknown = set(body) - {"visibility", "shortDescription", "longDescription", "pullOnlySigned"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidInput(f"{name}: cannot be changed", {"field": name})
+    changeable = {"visibility", "shortDescription", "longDescription", "pullOnlySigned"}
+    refuse_unknown_fields(body, changeable, "cannot be changed")
     changed = repositories.update_repository(caller(), f"{namespace}/{repo}", body)
     return serialize.repository(changed)
 

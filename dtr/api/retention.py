@@ -3,6 +3,7 @@ history (services/retention.py)."""
 
 from ..errors import InvalidInput
 from ..services import retention
+from ..services.known_fields import refuse_unknown_fields
 from ..services.retention import Scope
 from . import serialize
 from .common import caller, json_body, scoped_routes
@@ -14,10 +15,7 @@ def _views(scope_of):
 
     def put_policy(**path):
         scope, body = scope_of(**path), json_body()
-        unknown = set(body) - {"rules", "schedule"}
-        if unknown:
-            name = sorted(unknown)[0][:100]
-            raise InvalidInput(f"{name}: not a field of a policy", {"field": name})
+        refuse_unknown_fields(body, {"rules", "schedule"}, "not a field of a policy")
         schedule = body.get("schedule", "")
         policy = retention.set_policy(caller(), scope, body.get("rules"), schedule)
         return serialize.retention_policy(policy)

@@ -3,6 +3,7 @@
 
 from ..errors import InvalidInput
 from ..services import storage_usage
+from ..services.known_fields import refuse_unknown_fields
 from .common import caller, json_body
 
 
@@ -26,11 +27,9 @@ def namespace_usage(namespace):
 
 def set_quota(namespace):
     identity, body = caller(), json_body()
-    unknown = set(body) - {"quotaBytes", "warningPercent"}
-    if unknown or "quotaBytes" not in body:
-        name = sorted(unknown)[0][:100] if unknown else "quotaBytes"
-        reason = "not a field of a quota" if unknown else "required (null: no limit)"
-        raise InvalidInput(f"{name}: {reason}", {"field": name})
+    refuse_unknown_fields(body, {"quotaBytes", "warningPercent"}, "not a field of a quota")
+    if "quotaBytes" not in body:
+        raise InvalidInput("quotaBytes: required (null: no limit)", {"field": "quotaBytes"})
     account = storage_usage.set_quota(
         identity, namespace, body["quotaBytes"], body.get("warningPercent")
     )

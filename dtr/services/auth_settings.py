@@ -12,6 +12,7 @@ from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
 from .credential_rules import PASSWORD_MIN_LENGTH_RANGE, TOKEN_MAX_DAYS_RANGE
+from .known_fields import refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 MODES = ("managed", "ldap")
@@ -64,9 +65,7 @@ def _merged(body_ldap) -> ldap_directory.LdapSettings:
 
 def update(actor, body: dict) -> dict:
     require_admin(actor, "change the auth settings")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown setting", {"field": unknown[0]})
+    refuse_unknown_fields(body, FIELDS, "unknown setting")
     rules = _check_rules(body)
     mode = body.get("mode", get_setting("auth_mode"))
     if mode not in MODES:

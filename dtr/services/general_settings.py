@@ -11,6 +11,7 @@ from ..database import db
 from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
+from .known_fields import refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -89,9 +90,8 @@ def update(actor, body: dict) -> dict:
     """Check every field first, then store them together; a new domain name regenerates
     the certificate, which the running server uses from its next connection."""
     require_admin(actor, "change the general settings")
-    unknown = sorted(set(body) - {"domainName", "createOnPush", "tokenLifetimeSeconds"})
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown setting", {"field": unknown[0]})
+    allowed = {"domainName", "createOnPush", "tokenLifetimeSeconds"}
+    refuse_unknown_fields(body, allowed, "unknown setting")
     changes = {}
     if "domainName" in body:  # null: no name, the address each client used
         name = body["domainName"]

@@ -29,6 +29,7 @@ from ..storage import BACKENDS, PathNotFound, StorageError, backend_fields, crea
 from ..storage.fields import check_options
 from . import audit, change_signals
 from .callers import require_admin
+from .known_fields import refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 KEY = "storage"
@@ -199,9 +200,7 @@ def requested_config(body: dict) -> StorageConfig:
     it."""
     if not isinstance(body, dict):
         raise InvalidInput("body: a JSON object is required")
-    unknown = sorted(set(body) - {"backend", "options"})
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown field", {"field": unknown[0]})
+    refuse_unknown_fields(body, {"backend", "options"}, "unknown field")
     backend = body.get("backend")
     if backend not in BACKENDS:
         raise InvalidInput(f"backend: one of {', '.join(BACKENDS)}", {"field": "backend"})

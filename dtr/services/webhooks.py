@@ -27,6 +27,7 @@ from ..names import row_id
 from . import audit, events
 from .callers import require_admin
 from .credential_rules import is_text
+from .known_fields import refuse_unknown_fields
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import split_repository_name
 
@@ -35,6 +36,7 @@ EVENTS = tuple(  # of content (pulls: not yet)
 )
 REGISTRY_EVENTS = EVENTS + events.REGISTRY_KINDS
 TEST_EVENT = "webhook.test"
+FIELDS = ("url", "events", "secret", "enabled")  # of a webhook, in a body
 MAX_URL = 2048
 SECRET_LENGTHS = (16, 255)
 ATTEMPTS_SHOWN = 10
@@ -92,7 +94,7 @@ def _by_id(model, value):
 
 def create(identity, scope: Scope, body: dict) -> tuple[Webhook, str]:
     """(the webhook, its secret: shown this once)."""
-    _refuse_unknown(body)
+    refuse_unknown_fields(body, FIELDS, "not a field of a webhook")
     secret = body.get("secret")
     secret = _checked_secret(secret) if secret is not None else secrets.token_urlsafe(32)
     webhook = Webhook(
@@ -113,7 +115,7 @@ def create(identity, scope: Scope, body: dict) -> tuple[Webhook, str]:
 
 def update(identity, scope: Scope, webhook_id, body: dict) -> Webhook:
     webhook = scope.webhook(webhook_id)
-    _refuse_unknown(body)
+    refuse_unknown_fields(body, FIELDS, "not a field of a webhook")
     if "url" in body:
         webhook.url = _checked_url(body["url"])
     if "events" in body:
@@ -210,12 +212,6 @@ def _repository_named(scope):
 
 
 # --- checks -----------------------------------------------------------------------------------
-
-
-def _refuse_unknown(body):
-    unknown = set(body) - {"url", "events", "secret", "enabled"}
-    if unknown:
-        raise _invalid(sorted(unknown)[0][:100], "not a field of a webhook")
 
 
 def _checked_url(url) -> str:
