@@ -60,8 +60,12 @@ ROUTES = [
     (R + "/immutable-tags", immutable_tag_pages.add_rule, POST, "add_immutable_rule"),
     (R + "/immutable-tags/<rule>/delete", immutable_tag_pages.delete_rule, POST, "delete_rule"),
     *WEBHOOK_ROUTES,
-    *(  # the registry's: the same views under Settings
-        (rule.replace(R, "/settings"), view, methods, webhook_pages.REGISTRY + name)
+    *(  # an organization's and the registry's: the same views
+        (rule.replace(R, prefix), view, methods, place + name)
+        for prefix, place in (
+            (ORG, webhook_pages.ORGANIZATION),
+            ("/settings", webhook_pages.REGISTRY),
+        )
         for rule, view, methods, name in WEBHOOK_ROUTES
     ),
     ("/organizations", organization_pages.organization_list, GET, "organizations"),

@@ -12,7 +12,8 @@ from .credential_forms import refusal_status
 from .rendering import form_error, go, htmx_target, page
 from .repository_pages import PAGE_SIZE, logged_in, page_number
 
-TABS = ("repositories", "teams", "members", "robots")
+TABS = ("repositories", "teams", "members", "robots", "webhooks")
+ADMINISTRATORS_TABS = ("robots", "webhooks")
 NEW_TEAM_FIELDS = {"name": "name", "team": "name", "description": "description"}
 ADD_REPOSITORY_FIELDS = {
     "name": "name",
@@ -49,15 +50,15 @@ def organization(org):
 
 
 def organization_page(me, org, tab, status=200, **extra):
-    """The organization with one of its tabs; `extra`: what the robots tab shows after a
-    change (an error, a new secret)."""
+    """The organization with one of its tabs; `extra`: what the robots or webhooks tab
+    shows after a change (an error, a new secret)."""
     found = teams.organization_or_404(org)
     may_see_members = access.may_see_organization_members(me, found.id)
     may_administer = access.may_administer_organization(me, found.id)
     if (
         tab not in TABS
         or (tab != "repositories" and not may_see_members)
-        or (tab == "robots" and not may_administer)
+        or (tab in ADMINISTRATORS_TABS and not may_administer)
     ):
         tab = "repositories"
     context = dict(
@@ -85,6 +86,13 @@ def organization_page(me, org, tab, status=200, **extra):
         context.update(teams=teams.list_teams(me, org), counts=teams.team_counts(me, org))
     elif tab == "members":
         context.update(members=teams.organization_members(me, org))
+    elif tab == "webhooks":
+        from ..services.webhooks import Scope
+        from .webhook_pages import webhook_form_context
+
+        scope = Scope(found.id, None, org)
+        context.update(webhook_form_context(scope, {"org": org}), typed={}, error=None)
+        context.update(extra)
     else:
         from .robot_pages import robots_tab
 

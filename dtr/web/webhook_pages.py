@@ -1,10 +1,11 @@
-"""Webhooks in the portal: a repository's (its Settings > Webhooks, for its admins) and the
-registry's (Settings > Webhooks, for administrators). Add one (its secret shown once), and
-per webhook a page with its deliveries (redeliver one), Test, enable/disable and delete; as
-the API (services/webhooks.py).
+"""Webhooks in the portal: a repository's (its Settings > Webhooks, for its admins), an
+organization's (its Webhooks tab) and the registry's (Settings > Webhooks, for
+administrators). Add one (its secret shown once), and per webhook a page with its deliveries
+(redeliver one), Test, enable/disable and delete; as the API (services/webhooks.py).
 
-The same views serve both places: a repository's are given its `namespace` and `name` in
-the path, the registry's nothing; their endpoints differ by a prefix (`registry_`)."""
+The same views serve the three places: a repository's are given its `namespace` and `name`
+in the path, an organization's its `org` (its Webhooks tab, for its administrators), the
+registry's nothing; their endpoints differ by a prefix (`organization_`, `registry_`)."""
 
 from flask import request, url_for
 
@@ -20,18 +21,30 @@ from .repository_pages import logged_in, page_number, settings_page
 FORM = "new-webhook"
 FIELDS = ("url", "events", "secret")
 DELIVERIES_PER_PAGE = 25
-REGISTRY = "registry_"  # the endpoint prefix of the registry's webhook pages
+REGISTRY = "registry_"  # the endpoint prefixes of the registry's and organizations' pages
+ORGANIZATION = "organization_"
+
+
+def _place(path) -> str:
+    """Which page the path is of: "repository" (namespace, name), "organization" (org) or
+    "registry" (nothing)."""
+    if "name" in path:
+        return "repository"
+    return "organization" if "org" in path else "registry"
 
 
 def _scope(path):
     me = logged_in()
-    if path:
+    place = _place(path)
+    if place == "repository":
         return me, Scope.of_repository(me, f"{path['namespace']}/{path['name']}")
+    if place == "organization":
+        return me, Scope.of_namespace(me, path["org"])
     return me, Scope.of_registry(me)
 
 
 def _prefix(path) -> str:
-    return "" if path else REGISTRY
+    return {"repository": "", "organization": ORGANIZATION}.get(_place(path), REGISTRY)
 
 
 def webhook_form_context(scope: Scope, path) -> dict:
@@ -60,10 +73,26 @@ def registry_tab(me, error=None, status=None, typed=None, **extra):
 
 
 def _list_page(me, scope, path, **context):
-    if not path:
+    place = _place(path)
+    if place == "registry":
         return registry_tab(me, **context)
+    if place == "organization":
+        from .organization_pages import organization_page
+
+        status = context.pop("status", None) or (400 if context.get("error") else 200)
+        return organization_page(me, path["org"], "webhooks", status, **context)
     found = repositories.visible_repository(me, scope.target, access.ADMIN)
     return settings_page(me, found, scope.target, **context)
+
+
+def _list_page_address(path) -> tuple[str, dict]:
+    """(endpoint, values) of the page listing the webhooks."""
+    place = _place(path)
+    if place == "repository":
+        return "web.repository_settings", path
+    if place == "organization":
+        return "web.organization", {"org": path["org"], "tab": "webhooks"}
+    return "web.settings_tab", {"tab": "webhooks"}
 
 
 def create_webhook(**path):
@@ -79,11 +108,8 @@ def create_webhook(**path):
         typed = {"url": body["url"], "events": body["events"]}
         return _list_page(me, scope, path, error=error, status=refusal_status(failure), typed=typed)
     shown = _list_page(me, scope, path, webhook_secret=secret, new_webhook=hook)
-    if path:
-        back = url_for("web.repository_settings", **path)
-    else:
-        back = url_for("web.settings_tab", tab="webhooks")
-    return no_store(shown, back)
+    endpoint, values = _list_page_address(path)
+    return no_store(shown, url_for(endpoint, **values))
 
 
 def webhook_page(webhook, **path):
@@ -95,7 +121,8 @@ def webhook_page(webhook, **path):
     return page(
         "webhook.html",
         200,
-        full_name=scope.target if path else None,
+        place=_place(path),
+        target=scope.target,
         hooks=_prefix(path),
         hook_path=path,
         webhook=hook,
@@ -132,6 +159,5 @@ def redeliver(webhook, delivery, **path):
 def delete_webhook(webhook, **path):
     me, scope = _scope(path)
     webhooks.remove(me, scope, webhook)
-    if path:
-        return go("web.repository_settings", "Webhook deleted.", **path)
-    return go("web.settings_tab", "Webhook deleted.", tab="webhooks")
+    endpoint, values = _list_page_address(path)
+    return go(endpoint, "Webhook deleted.", **values)

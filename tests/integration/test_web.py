@@ -140,6 +140,7 @@ PUBLIC = "/repositories/acme/public"
 SECRET = "/repositories/hidden/secret"
 TEAM = "/organizations/acme/teams/devs"
 GC = "/settings/garbage-collection"
+OHOOK = "/organizations/acme/webhooks/99999"
 ROBOT = "/organizations/acme/robots/ci"
 NO_ROBOT = "/organizations/acme/robots/nosuchrobot"
 MEMBER_TOKEN = "/access-tokens/1"
@@ -222,6 +223,13 @@ TABLE = [
     ("GET",  "/settings/garbage-collection",      ADMIN_ONLY_GET),
     ("GET",  "/settings/storage",                 ADMIN_ONLY_GET),
     ("GET",  "/settings/webhooks",                ADMIN_ONLY_GET),
+    ("GET",  "/organizations/acme?tab=webhooks",  "L   200 200 200 200 200 200"),
+    ("POST", "/organizations/acme/webhooks",      "L   403 403 403 400 403 400"),
+    ("GET",  OHOOK,                               "L   403 403 403 404 403 404"),
+    ("POST", OHOOK + "/test",                     "L   403 403 403 404 403 404"),
+    ("POST", OHOOK + "/state",                    "L   403 403 403 404 403 404"),
+    ("POST", OHOOK + "/delete",                   "L   403 403 403 404 403 404"),
+    ("POST", OHOOK + "/deliveries/1/redeliver",   "L   403 403 403 404 403 404"),
     ("POST", "/settings/webhooks",                "L   403 403 403 403 403 400"),
     ("GET",  "/settings/webhooks/99999",          "L   403 403 403 403 403 404"),
     ("POST", "/settings/webhooks/99999/test",     "L   403 403 403 403 403 404"),
@@ -263,6 +271,8 @@ FORMS = {
     P + "/webhooks": {"url": "ftp://x/", "events": "tag.create"},
     P + "/webhooks/99999/state": {"enabled": "false"},
     "/settings/webhooks": {"url": "ftp://x/", "events": "gc.finish"},
+    "/organizations/acme/webhooks": {"url": "ftp://x/", "events": "tag.create"},
+    OHOOK + "/state": {"enabled": "false"},
     "/settings/webhooks/99999/state": {"enabled": "false"},
     P + "/tags/delete": {"tag": "for-{caller}", "confirmed": "yes"},  # each caller their own
     P + "/tags/delete?review": {"tag": "latest"},  # the confirmation: nothing deleted

@@ -4,7 +4,8 @@ with its secret shown once, refused values shown beside their field, its test ev
 to a real receiver and shown in its deliveries, redelivered, disabled and deleted; a deleted
 tag restored from the repository page, and a restore an immutable rule refuses shown at the
 top; a retention policy set, refused beside its fields, changed and removed from the form, and
-its dry run and run; Settings > Webhooks of the registry hearing a garbage collection."""
+its dry run and run; Settings > Webhooks of the registry hearing a garbage collection, and an
+organization's Webhooks tab."""
 
 import json
 import re
@@ -324,6 +325,51 @@ def test_a_registry_webhook_hears_a_garbage_collection(server, admin_page):
         page.get_by_role("button", name="Delete").click()
         expect(page.get_by_text("Webhook deleted.")).to_be_visible()
         expect(page).to_have_url(re.compile(r"/settings/webhooks$"))
+        expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+    finally:
+        receiver.stop()
+
+
+def test_an_organization_webhook_from_its_tab(server, admin_page):
+    """The organization's Webhooks tab: refused beside its field, added, hears a repository
+    created in the organization, and deleted back to the tab."""
+    page = admin_page
+    made = requests.post(
+        f"{server.url}/api/v0/accounts",
+        json={"type": "organization", "name": "hookers"},
+        auth=ADMIN,
+        verify=False,
+    )
+    assert made.status_code == 201, made.text
+    receiver = Receiver().start()
+    try:
+        page.goto(server.url + "/organizations/hookers?tab=webhooks")
+        form = page.locator("#new-webhook")
+        form.get_by_label("URL").fill(receiver.url)
+        for box in form.locator("[name=events]").all():
+            box.uncheck()
+        form.get_by_role("button", name="Add webhook").click()
+        beside(page, "new-webhook", "events", "non-empty list")
+        expect(page.locator("#new-webhook [name=url]")).to_have_value(receiver.url)
+        page.locator("#new-webhook").get_by_label("repository.create").check()
+        page.locator("#new-webhook").get_by_role("button", name="Add webhook").click()
+        expect(page.locator("#new-secret")).to_be_visible()
+        created = requests.post(
+            f"{server.url}/api/v0/repositories/hookers",
+            json={"name": "app"},
+            auth=ADMIN,
+            verify=False,
+        )
+        assert created.status_code == 201, created.text
+        (headers, body), *_ = receiver.wait_for(1)
+        assert headers["X-DTR-Event"] == "repository.create"
+        assert json.loads(body)["repository"] == "hookers/app"
+        page.get_by_role("link", name="Deliveries").click()
+        expect(page.get_by_role("link", name="hookers › Webhooks")).to_be_visible()
+        expect(page.locator("#deliveries tbody tr").first).to_contain_text("repository.create")
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("Webhook deleted.")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/organizations/hookers\?tab=webhooks$"))
         expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
     finally:
         receiver.stop()
