@@ -31,6 +31,11 @@ HOOK = R + "/webhooks/<webhook>"
 ORG = "/organizations/<org>"
 TEAM = ORG + "/teams/<team>"
 ROBOT = ORG + "/robots/<robot>"
+RETENTION_ROUTES = [  # a repository's
+    (R + "/retention", retention_pages.save_policy, POST, "save_retention"),
+    (R + "/retention/delete", retention_pages.remove_policy, POST, "remove_retention"),
+    (R + "/retention/run", retention_pages.run_retention, POST, "run_retention"),
+]
 WEBHOOK_ROUTES = [  # a repository's
     (R + "/webhooks", webhook_pages.create_webhook, POST, "create_webhook"),
     (HOOK, webhook_pages.webhook_page, GET, "webhook"),
@@ -54,9 +59,11 @@ ROUTES = [
     (R + "/settings", repository_pages.repository_settings, BOTH, "repository_settings"),
     (R + "/access", repository_pages.change_access, POST, "repository_access"),
     (R + "/delete", repository_pages.delete_repository, POST, "delete_repository"),
-    (R + "/retention", retention_pages.save_policy, POST, "save_retention"),
-    (R + "/retention/delete", retention_pages.remove_policy, POST, "remove_retention"),
-    (R + "/retention/run", retention_pages.run_retention, POST, "run_retention"),
+    *RETENTION_ROUTES,
+    *(
+        (rule.replace(R, ORG), view, methods, retention_pages.ORGANIZATION + name)
+        for rule, view, methods, name in RETENTION_ROUTES
+    ),
     (R + "/immutable-tags", immutable_tag_pages.add_rule, POST, "add_immutable_rule"),
     (R + "/immutable-tags/<rule>/delete", immutable_tag_pages.delete_rule, POST, "delete_rule"),
     *WEBHOOK_ROUTES,

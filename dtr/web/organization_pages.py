@@ -12,8 +12,8 @@ from .credential_forms import refusal_status
 from .rendering import form_error, go, htmx_target, page
 from .repository_pages import PAGE_SIZE, logged_in, page_number
 
-TABS = ("repositories", "teams", "members", "robots", "webhooks")
-ADMINISTRATORS_TABS = ("robots", "webhooks")
+TABS = ("repositories", "teams", "members", "robots", "webhooks", "retention")
+ADMINISTRATORS_TABS = ("robots", "webhooks", "retention")
 NEW_TEAM_FIELDS = {"name": "name", "team": "name", "description": "description"}
 ADD_REPOSITORY_FIELDS = {
     "name": "name",
@@ -50,8 +50,8 @@ def organization(org):
 
 
 def organization_page(me, org, tab, status=200, **extra):
-    """The organization with one of its tabs; `extra`: what the robots or webhooks tab
-    shows after a change (an error, a new secret)."""
+    """The organization with one of its tabs; `extra`: what the robots, webhooks or
+    retention tab shows after a change (an error, a new secret, what was typed)."""
     found = teams.organization_or_404(org)
     may_see_members = access.may_see_organization_members(me, found.id)
     may_administer = access.may_administer_organization(me, found.id)
@@ -93,6 +93,14 @@ def organization_page(me, org, tab, status=200, **extra):
         scope = Scope(found.id, None, org)
         context.update(webhook_form_context(scope, {"org": org}), typed={}, error=None)
         context.update(extra)
+    elif tab == "retention":
+        from ..services.retention import Scope as RetentionScope
+        from .retention_pages import retention_view
+
+        typed = extra.get("typed") or {}
+        scope = RetentionScope(found.id, None, org)
+        context.update(retention=retention_view(scope, {"org": org}, typed))
+        context.update(error=extra.get("error"), typed=typed)
     else:
         from .robot_pages import robots_tab
 

@@ -14,6 +14,7 @@ from ..services import (
     grants,
     immutable_tags,
     repositories,
+    retention,
     storage_usage,
     tag_restore,
 )
@@ -285,7 +286,11 @@ def settings_page(me, found, full_name, error=None, status=None, typed=None, **e
         is_org_repository=is_org_repository,
         trusted_keys=list_repository_keys(me, full_name),
         immutable_rules=immutable_tags.list_repository_rules(me, full_name),
-        retention=retention_view(found, full_name, typed or {}),
+        retention=retention_view(
+            retention.Scope(found.namespace_id, found.id, full_name),
+            {"namespace": namespace, "name": found.name},
+            typed or {},
+        ),
         **webhook_form_context(
             Scope(found.namespace_id, found.id, full_name),
             {"namespace": namespace, "name": found.name},

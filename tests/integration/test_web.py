@@ -224,6 +224,10 @@ TABLE = [
     ("GET",  "/settings/storage",                 ADMIN_ONLY_GET),
     ("GET",  "/settings/webhooks",                ADMIN_ONLY_GET),
     ("GET",  "/organizations/acme?tab=webhooks",  "L   200 200 200 200 200 200"),
+    ("GET",  "/organizations/acme?tab=retention", "L   200 200 200 200 200 200"),
+    ("POST", "/organizations/acme/retention",     "L   403 403 403 400 403 400"),
+    ("POST", "/organizations/acme/retention/delete", "L   403 403 403 404 403 404"),
+    ("POST", "/organizations/acme/retention/run", "L   403 403 403 303 403 303"),
     ("POST", "/organizations/acme/webhooks",      "L   403 403 403 400 403 400"),
     ("GET",  OHOOK,                               "L   403 403 403 404 403 404"),
     ("POST", OHOOK + "/test",                     "L   403 403 403 404 403 404"),
@@ -273,6 +277,8 @@ FORMS = {
     "/settings/webhooks": {"url": "ftp://x/", "events": "gc.finish"},
     "/organizations/acme/webhooks": {"url": "ftp://x/", "events": "tag.create"},
     OHOOK + "/state": {"enabled": "false"},
+    "/organizations/acme/retention": {"keep-0": "mostRecent", "number-0": "0"},
+    "/organizations/acme/retention/run": {"dryRun": "true"},
     "/settings/webhooks/99999/state": {"enabled": "false"},
     P + "/tags/delete": {"tag": "for-{caller}", "confirmed": "yes"},  # each caller their own
     P + "/tags/delete?review": {"tag": "latest"},  # the confirmation: nothing deleted

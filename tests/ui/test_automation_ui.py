@@ -5,7 +5,7 @@ to a real receiver and shown in its deliveries, redelivered, disabled and delete
 tag restored from the repository page, and a restore an immutable rule refuses shown at the
 top; a retention policy set, refused beside its fields, changed and removed from the form, and
 its dry run and run; Settings > Webhooks of the registry hearing a garbage collection, and an
-organization's Webhooks tab."""
+organization's Webhooks and Retention tabs."""
 
 import json
 import re
@@ -373,3 +373,54 @@ def test_an_organization_webhook_from_its_tab(server, admin_page):
         expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
     finally:
         receiver.stop()
+
+
+def test_an_organization_retention_policy_from_its_tab(server, admin_page):
+    """The organization's Retention tab: a refused rule said beside the rules, a policy saved
+    that its repositories' pages say applies, a dry run and a run across its repositories,
+    and the policy removed."""
+    page = admin_page
+    client = RegistryClient(server.url, *ADMIN)
+    made = requests.post(
+        f"{server.url}/api/v0/accounts",
+        json={"type": "organization", "name": "keepers"},
+        auth=ADMIN,
+        verify=False,
+    )
+    assert made.status_code == 201, made.text
+    for repository, tags in (("a", ("one", "two", "three")), ("b", ("x", "y"))):
+        created = requests.post(
+            f"{server.url}/api/v0/repositories/keepers",
+            json={"name": repository},
+            auth=ADMIN,
+            verify=False,
+        )
+        assert created.status_code == 201, created.text
+        for tag in tags:
+            client.push_image(f"keepers/{repository}", tag, simple_image(f"org-ret-{tag}"))
+    page.goto(server.url + "/organizations/keepers?tab=retention")
+    expect(page.locator("#retention")).to_contain_text("No retention policy")
+    form = page.locator("#retention-policy")
+    form.get_by_label("Rule 1: keep").select_option("mostRecent")
+    form.get_by_label("Rule 1: N").fill("-1")
+    form.get_by_role("button", name="Save policy").click()
+    beside(page, "retention-policy", "rules", "Rule 1, count: a whole number")
+    page.locator("#retention-policy").get_by_label("Rule 1: N").fill("1")
+    page.locator("#retention-policy").get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("Retention policy saved.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/organizations/keepers\?tab=retention$"))
+    expect(page.locator("#retention-rules")).to_contain_text("keep the 1 most recently pushed")
+    page.goto(server.url + "/repositories/keepers/a/settings")
+    expect(page.locator("#retention")).to_contain_text("The policy of keepers applies")
+    page.goto(server.url + "/organizations/keepers?tab=retention")
+    page.locator("#retention").get_by_role("button", name="Dry run").click()
+    expect(page.get_by_text("Retention would delete 3 tags")).to_be_visible()
+    page.locator("#retention").get_by_role("button", name="Run now").click()
+    expect(page.get_by_text("Retention deleted 3 tags")).to_be_visible()
+    for repository, left in (("a", ["three"]), ("b", ["y"])):
+        tags = client.request("GET", f"/v2/keepers/{repository}/tags/list").json()["tags"]
+        assert tags == left
+    expect(page.locator("#retention-runs tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Remove the policy").click()
+    expect(page.get_by_text("Retention policy removed.")).to_be_visible()
+    expect(page.locator("#retention")).to_contain_text("No retention policy")
