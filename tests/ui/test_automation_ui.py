@@ -38,10 +38,7 @@ def server(tmp_path_factory):
     )
     process.create_users()
     process.start()
-    response = requests.post(
-        f"{process.url}/api/v0/repositories/admin", json={"name": "auto"}, auth=ADMIN, verify=False
-    )
-    assert response.status_code == 201, response.text
+    created(process, "/repositories/admin", {"name": "auto"})
     yield process
     process.stop()
 
@@ -52,6 +49,13 @@ def admin_page(server, page):
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(server.url + SETTINGS)
     return page
+
+
+def created(server, path, body):
+    """POST to the API as the admin; the answer, which must be 201 Created."""
+    response = requests.post(f"{server.url}/api/v0{path}", json=body, auth=ADMIN, verify=False)
+    assert response.status_code == 201, response.text
+    return response
 
 
 def beside(page, form, field, text):
@@ -185,10 +189,7 @@ def test_a_deleted_tag_is_restored_from_the_repository_page(server, admin_page):
 def test_retention_dry_run_then_run_from_the_settings_page(server, admin_page):
     page = admin_page
     client = RegistryClient(server.url, *ADMIN)
-    created = requests.post(
-        f"{server.url}/api/v0/repositories/admin", json={"name": "ret"}, auth=ADMIN, verify=False
-    )
-    assert created.status_code == 201, created.text
+    created(server, "/repositories/admin", {"name": "ret"})
     for tag in ("one", "two", "three"):
         client.push_image("admin/ret", tag, simple_image(f"ui-ret-{tag}"))
     page.goto(f"{server.url}/repositories/admin/ret/settings")
@@ -334,13 +335,7 @@ def test_an_organization_webhook_from_its_tab(server, admin_page):
     """The organization's Webhooks tab: refused beside its field, added, hears a repository
     created in the organization, and deleted back to the tab."""
     page = admin_page
-    made = requests.post(
-        f"{server.url}/api/v0/accounts",
-        json={"type": "organization", "name": "hookers"},
-        auth=ADMIN,
-        verify=False,
-    )
-    assert made.status_code == 201, made.text
+    created(server, "/accounts", {"type": "organization", "name": "hookers"})
     receiver = Receiver().start()
     try:
         page.goto(server.url + "/organizations/hookers?tab=webhooks")
@@ -354,13 +349,7 @@ def test_an_organization_webhook_from_its_tab(server, admin_page):
         page.locator("#new-webhook").get_by_label("repository.create").check()
         page.locator("#new-webhook").get_by_role("button", name="Add webhook").click()
         expect(page.locator("#new-secret")).to_be_visible()
-        created = requests.post(
-            f"{server.url}/api/v0/repositories/hookers",
-            json={"name": "app"},
-            auth=ADMIN,
-            verify=False,
-        )
-        assert created.status_code == 201, created.text
+        created(server, "/repositories/hookers", {"name": "app"})
         (headers, body), *_ = receiver.wait_for(1)
         assert headers["X-DTR-Event"] == "repository.create"
         assert json.loads(body)["repository"] == "hookers/app"
@@ -381,21 +370,9 @@ def test_an_organization_retention_policy_from_its_tab(server, admin_page):
     and the policy removed."""
     page = admin_page
     client = RegistryClient(server.url, *ADMIN)
-    made = requests.post(
-        f"{server.url}/api/v0/accounts",
-        json={"type": "organization", "name": "keepers"},
-        auth=ADMIN,
-        verify=False,
-    )
-    assert made.status_code == 201, made.text
+    created(server, "/accounts", {"type": "organization", "name": "keepers"})
     for repository, tags in (("a", ("one", "two", "three")), ("b", ("x", "y"))):
-        created = requests.post(
-            f"{server.url}/api/v0/repositories/keepers",
-            json={"name": repository},
-            auth=ADMIN,
-            verify=False,
-        )
-        assert created.status_code == 201, created.text
+        created(server, "/repositories/keepers", {"name": repository})
         for tag in tags:
             client.push_image(f"keepers/{repository}", tag, simple_image(f"org-ret-{tag}"))
     page.goto(server.url + "/organizations/keepers?tab=retention")
