@@ -26,6 +26,7 @@ from sqlalchemy import or_, select, update
 from ..database import db, write_transaction
 from ..metrics import instruments
 from ..models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
+from .webhooks import queue_heard_pulls
 
 log = logging.getLogger("dtr.webhooks")
 MAX_BACKOFF_SECONDS = 3600
@@ -56,6 +57,7 @@ def _run(app):
         _wakeup.clear()
         with app.app_context():
             try:
+                queue_heard_pulls()
                 while deliver_due() == BATCH:
                     pass
             except Exception:  # noqa: BLE001 - the worker outlives any one failure

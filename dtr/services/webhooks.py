@@ -9,18 +9,22 @@ change is audited.
 
 A delivery is queued by a recorder in the transaction of the change it reports, so it exists
 exactly when the change does; the worker (`services/webhook_delivery.py`) sends it after the
-commit, never in the request: a dead endpoint never slows a push. The payload (documented in
+commit, never in the request: a dead endpoint never slows a push. A pull writes nothing: it is
+kept in memory and queued by the worker within seconds (lost if the process is killed
+first). The payload (documented in
 the OpenAPI document as WebhookPayload) is fixed when queued; a redelivery sends the same
 bytes again under a new delivery id.
 """
 
 import json
+import logging
 import secrets
+from collections import deque
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select
 
-from ..database import db
+from ..database import db, write_transaction
 from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from ..names import row_id
@@ -31,10 +35,11 @@ from .known_fields import refuse_unknown_fields
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import split_repository_name
 
-EVENTS = tuple(  # of content (pulls: not yet)
-    kind for kind in events.KINDS if kind != events.PULL and kind not in events.REGISTRY_KINDS
-)
+log = logging.getLogger("dtr.webhooks")
+EVENTS = tuple(kind for kind in events.KINDS if kind not in events.REGISTRY_KINDS)  # content
 REGISTRY_EVENTS = EVENTS + events.REGISTRY_KINDS
+QUEUED_WITH_THE_CHANGE = tuple(kind for kind in REGISTRY_EVENTS if kind != events.PULL)
+MAX_BUFFERED_PULLS = 10_000  # pulls heard and not yet queued, per process (then the oldest go)
 TEST_EVENT = "webhook.test"
 FIELDS = ("url", "events", "secret", "enabled")  # of a webhook, in a body
 MAX_URL = 2048
@@ -337,7 +342,7 @@ def _subscribed_now(full_name):
     ).all()
 
 
-@events.records(*REGISTRY_EVENTS)
+@events.records(*QUEUED_WITH_THE_CHANGE)
 def _queue_deliveries(event: events.Event):
     queued = False
     for webhook_id, kinds in _subscribed(event.repository):
@@ -348,10 +353,46 @@ def _queue_deliveries(event: events.Event):
         db.session.info["dtr_webhooks_queued"] = True
 
 
-@events.listens(*REGISTRY_EVENTS)
+@events.listens(*QUEUED_WITH_THE_CHANGE)
 def _wake_after_commit(event: events.Event):
     if db.session.info.pop("dtr_webhooks_queued", False):
         _wake_worker()
+
+
+# --- pulls: queued in batches, never by the pull itself ----------------------------------------
+
+_pulls: deque = deque(maxlen=MAX_BUFFERED_PULLS)
+
+
+@events.listens(events.PULL)
+def _hear_pull(event: events.Event):
+    """A pull writes nothing (the hot path): it is kept in memory until the delivery worker
+    queues it (`queue_heard_pulls`)."""
+    if len(_pulls) == MAX_BUFFERED_PULLS:
+        log.warning("more than %s pulls waiting for webhooks: the oldest is dropped", len(_pulls))
+    _pulls.append(event)
+
+
+def queue_heard_pulls() -> int:
+    """Queue a delivery of each pull heard since the last call to each webhook subscribed to
+    `pull` (of its repository, namespace or the registry): one read of the subscriptions
+    per repository, and a write transaction only when some are. How many were queued."""
+    heard = []
+    while _pulls:
+        heard.append(_pulls.popleft())
+    if not heard:
+        return 0
+    subscribed = {
+        name: [hook for hook, kinds in _subscribed_now(name) if events.PULL in kinds.split(",")]
+        for name in {event.repository for event in heard}
+    }
+    db.session.rollback()
+    wanted = [(hook, event) for event in heard for hook in subscribed[event.repository]]
+    if wanted:
+        with write_transaction():
+            for hook, event in wanted:
+                _queued(hook, event)
+    return len(wanted)
 
 
 def _wake_worker():

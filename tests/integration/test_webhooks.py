@@ -305,7 +305,7 @@ def test_webhooks_are_only_for_the_admins_of_their_scope(server, admin_api, repo
         ({"url": "http://x/a b", "events": ["tag.create"]}, "url"),
         ({"url": ["http://x/"], "events": ["tag.create"]}, "url"),
         ({"url": "http://x/", "events": []}, "events"),
-        ({"url": "http://x/", "events": ["pull"]}, "events"),
+        ({"url": "http://x/", "events": ["push"]}, "events"),
         ({"url": "http://x/", "events": "tag.create"}, "events"),
         ({"url": "http://x/", "events": [{"a": 1}]}, "events"),
         ({"url": "http://x/", "events": ["tag.create"], "secret": "short"}, "secret"),
@@ -415,3 +415,22 @@ def test_only_administrators_have_registry_webhooks_and_jobs_only_reach_them(
     assert writer.delete(one).status_code == 403
     assert admin_api.delete(one).status_code == 204
     assert admin_api.get(one).status_code == 404
+
+
+def test_pulls_are_delivered_by_the_worker_not_by_the_pull(server, admin_api, repo, receiver):
+    hook = add_webhook(admin_api, repo, receiver.url, events=("pull",))
+    assert hook["events"] == ["pull"]
+    image = push(server, repo, "pulled", "hook-pull")
+    client = RegistryClient(server.url, "admin", USERS["admin"][0])
+    assert client.get_manifest(repo, "pulled").status_code == 200
+    assert client.get_manifest(repo, image.digest).status_code == 200
+    client.request("HEAD", f"/v2/{repo}/manifests/pulled")  # not a pull
+    receiver.wait_for(2)
+    time.sleep(1.5)  # a worker round more: nothing else arrives
+    pulls = receiver.payloads()
+    assert [p["event"] for p in pulls] == ["pull", "pull"]
+    assert {(p.get("tag"), p["digest"], p["actor"]) for p in pulls} == {
+        ("pulled", image.digest, "admin"),
+        (None, image.digest, "admin"),
+    }
+    assert all(p["repository"] == repo for p in pulls)
