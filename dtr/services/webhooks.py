@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select
 
-from ..database import db, write_transaction
+from ..database import db, read_only_transactions, write_transaction
 from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from ..names import row_id
@@ -362,6 +362,7 @@ def _wake_after_commit(event: events.Event):
 # --- pulls: queued in batches, never by the pull itself ----------------------------------------
 
 _pulls: deque = deque(maxlen=MAX_BUFFERED_PULLS)
+_dropped = [0]  # pulls dropped since the worker last took them (said once, by the worker)
 
 
 @events.listens(events.PULL)
@@ -369,7 +370,7 @@ def _hear_pull(event: events.Event):
     """A pull writes nothing (the hot path): it is kept in memory until the delivery worker
     queues it (`queue_heard_pulls`)."""
     if len(_pulls) == MAX_BUFFERED_PULLS:
-        log.warning("more than %s pulls waiting for webhooks: the oldest is dropped", len(_pulls))
+        _dropped[0] += 1
     _pulls.append(event)
 
 
@@ -380,13 +381,22 @@ def queue_heard_pulls() -> int:
     heard = []
     while _pulls:
         heard.append(_pulls.popleft())
+    dropped, _dropped[0] = _dropped[0], 0
+    if dropped:
+        log.warning(
+            "%s pulls were not queued for webhooks: more than %s waited",
+            dropped,
+            MAX_BUFFERED_PULLS,
+        )
     if not heard:
         return 0
-    subscribed = {
-        name: [hook for hook, kinds in _subscribed_now(name) if events.PULL in kinds.split(",")]
-        for name in {event.repository for event in heard}
-    }
-    db.session.rollback()
+    db.session.commit()
+    with read_only_transactions():  # a read: it does not queue for the writer lock
+        subscribed = {
+            name: [hook for hook, kinds in _subscribed_now(name) if events.PULL in kinds.split(",")]
+            for name in {event.repository for event in heard}
+        }
+        db.session.rollback()
     wanted = [(hook, event) for event in heard for hook in subscribed[event.repository]]
     if wanted:
         with write_transaction():

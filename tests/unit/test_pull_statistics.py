@@ -113,3 +113,24 @@ def test_the_tag_list_shows_pulls(client, pushed):
     assert listed.status_code == 200, listed.data
     tag = next(t for t in listed.json["tags"] if t["name"] == pushed[0])
     assert tag["pullCount"] == 1 and tag["lastPulledAt"].endswith("Z")
+
+
+def test_pulls_wait_in_memory_for_webhooks_and_only_a_subscription_makes_a_write(
+    client, pushed, monkeypatch, caplog
+):
+    from collections import deque
+
+    from dtr.services import webhooks
+
+    monkeypatch.setattr(webhooks, "_pulls", deque(maxlen=2))
+    monkeypatch.setattr(webhooks, "MAX_BUFFERED_PULLS", 2)
+    with writes_of(client) as writes:
+        for _ in range(3):
+            pull(client, pushed[0])
+        with client.application.app_context():
+            assert webhooks.queue_heard_pulls() == 0  # nobody subscribes to pull
+    assert writes.transactions == 0
+    assert "1 pulls were not queued for webhooks" in caplog.text  # the third went over
+    assert not webhooks._pulls and webhooks._dropped == [0]
+    with client.application.app_context():
+        pull_statistics.flush()
