@@ -548,7 +548,10 @@ SCHEMAS = {
     "NewWebhook": obj(
         {
             "url": string(
-                "an http:// or https:// URL (redirects are not followed)",
+                "an http:// or https:// URL (redirects are not followed); not to a loopback, "
+                "link-local, unspecified, multicast or reserved address unless the server "
+                "allows it (DTR_WEBHOOK_ALLOW_LOCAL): an address is refused here, a name "
+                "that resolves to one is not sent to",
                 maxLength=WEBHOOK_MAX_URL,
             ),
             "events": {

@@ -9,7 +9,8 @@ lease to expire and another sends it again: at least once, with the same X-DTR-D
 for the receiver to drop a repeat.
 
 Each POST carries `X-DTR-Event`, `X-DTR-Delivery` and `X-DTR-Signature: sha256=<hex>`, the
-HMAC-SHA256 of the exact body with the webhook's secret. Redirects are not followed.
+HMAC-SHA256 of the exact body with the webhook's secret. Redirects are not followed, and
+nothing is sent to this machine or link-local addresses (`webhook_addresses.py`).
 """
 
 import hashlib
@@ -18,6 +19,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
@@ -26,6 +28,7 @@ from sqlalchemy import or_, select, update
 from ..database import db, write_transaction
 from ..metrics import instruments
 from ..models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
+from .webhook_addresses import refused_destination
 from .webhooks import queue_heard_pulls
 
 log = logging.getLogger("dtr.webhooks")
@@ -127,6 +130,12 @@ def post(delivery_id, url, secret, event, payload) -> tuple[int | None, str | No
     }
     timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
     started = time.monotonic()
+    if not current_app.config["WEBHOOK_ALLOW_LOCAL"]:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        refused = refused_destination(parts.hostname, port)
+        if refused:
+            return None, f"not sent: {refused} (WEBHOOK_ALLOW_LOCAL)", 0
     try:
         with requests.post(
             url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True

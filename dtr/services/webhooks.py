@@ -22,6 +22,7 @@ import secrets
 from collections import deque
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import delete, func, or_, select
 
 from ..database import db, read_only_transactions, write_transaction
@@ -34,6 +35,7 @@ from .credential_rules import is_text
 from .known_fields import refuse_unknown_fields
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import split_repository_name
+from .webhook_addresses import refused_literal
 
 log = logging.getLogger("dtr.webhooks")
 EVENTS = tuple(kind for kind in events.KINDS if kind not in events.REGISTRY_KINDS)  # content
@@ -231,6 +233,9 @@ def _checked_url(url) -> str:
         raise _invalid("url", str(error)) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _invalid("url", "an http:// or https:// URL with a host is required")
+    refused = refused_literal(parts.hostname)
+    if refused and not current_app.config["WEBHOOK_ALLOW_LOCAL"]:
+        raise _invalid("url", f"{refused}: webhooks are not sent there (WEBHOOK_ALLOW_LOCAL)")
     return url
 
 

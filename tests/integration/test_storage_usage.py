@@ -23,7 +23,8 @@ ADMIN = ("admin", USERS["admin"][0])
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("usage") / "instance"
-    with running_dtr(instance, env={"DTR_WEBHOOK_POLL_SECONDS": "1"}) as process:
+    env = {"DTR_WEBHOOK_POLL_SECONDS": "1", "DTR_WEBHOOK_ALLOW_LOCAL": "1"}  # receivers: loopback
+    with running_dtr(instance, env=env) as process:
         yield process
 
 

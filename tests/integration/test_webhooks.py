@@ -19,6 +19,7 @@ from tests.support.images import simple_image
 from tests.support.server import USERS, DTRProcess, free_port
 
 FAST_RETRIES = {"DTR_WEBHOOK_RETRY_SECONDS": "1", "DTR_WEBHOOK_POLL_SECONDS": "1"}
+RECEIVERS_HERE = {"DTR_WEBHOOK_ALLOW_LOCAL": "1"}  # the test's receivers listen on loopback
 SECRET = "a-secret-of-the-receiver"
 
 
@@ -74,7 +75,9 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    process = DTRProcess(tmp_path_factory.mktemp("webhooks") / "instance", env=FAST_RETRIES)
+    process = DTRProcess(
+        tmp_path_factory.mktemp("webhooks") / "instance", env=FAST_RETRIES | RECEIVERS_HERE
+    )
     process.create_users()
     process.start()
     yield process
@@ -199,7 +202,7 @@ def test_the_queue_survives_a_restart_and_nothing_arrives_twice(tmp_path):
     """Deliveries queued while the receiver is down are kept through a restart of DTR and
     each arrives once when it comes back."""
     port = free_port()
-    process = DTRProcess(tmp_path / "instance", env=FAST_RETRIES)
+    process = DTRProcess(tmp_path / "instance", env=FAST_RETRIES | RECEIVERS_HERE)
     process.create_users()
     assert process.cli("create-repo", "admin/restarted").returncode == 0
     process.start()
@@ -434,3 +437,57 @@ def test_pulls_are_delivered_by_the_worker_not_by_the_pull(server, admin_api, re
         (None, image.digest, "admin"),
     }
     assert all(p["repository"] == repo for p in pulls)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """A DTR with the default: no webhooks to loopback or link-local addresses."""
+    process = DTRProcess(tmp_path_factory.mktemp("webhooks-guarded") / "instance", env=FAST_RETRIES)
+    process.create_users()
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://127.9.9.9/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0/hook",
+        "http://[fe80::1]/hook",
+    ],
+)
+def test_webhooks_to_this_machine_or_link_local_addresses_are_refused(guarded, url):
+    api = Api(guarded.url, "admin", USERS["admin"][0])
+    refused = api.post(
+        "/repositoryNamespaces/admin/webhooks", json={"url": url, "events": ["tag.create"]}
+    )
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["errors"][0]["message"]
+    assert message.startswith("url: ") and "WEBHOOK_ALLOW_LOCAL" in message
+    assert api.get("/repositoryNamespaces/admin/webhooks").json()["webhooks"] == []
+
+
+def test_a_name_that_resolves_to_this_machine_is_not_sent_to(guarded, receiver):
+    api = Api(guarded.url, "admin", USERS["admin"][0])
+    private = {"url": "http://10.1.2.3/hook", "events": ["tag.create"], "enabled": False}
+    assert api.post("/admin/webhooks", json=private).status_code == 201  # a team's network
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    made = api.post("/admin/webhooks", json={"url": by_name, "events": ["tag.create"]})
+    assert made.status_code == 201, made.text  # a name: checked when sending
+    hook = made.json()["id"]
+    assert api.post(f"/admin/webhooks/{hook}/test").status_code == 202
+
+    def tried():
+        listed = api.get(f"/admin/webhooks/{hook}/deliveries").json()["deliveries"]
+        return listed and listed[0]["lastAttempts"] and listed[0]
+
+    delivery = wait_until(tried)
+    error = delivery["lastAttempts"][0]["error"]
+    assert error.startswith("not sent: localhost resolves to ") and "loopback" in error
+    assert delivery["lastAttempts"][0]["statusCode"] is None
+    assert receiver.received == []

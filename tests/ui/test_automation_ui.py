@@ -33,6 +33,7 @@ def server(tmp_path_factory):
         env={
             "DTR_WEBHOOK_RETRY_SECONDS": "1",
             "DTR_WEBHOOK_POLL_SECONDS": "1",
+            "DTR_WEBHOOK_ALLOW_LOCAL": "1",  # the receivers listen on loopback
             "DTR_TAG_RESTORE_DAYS": "14",
         },
     )
