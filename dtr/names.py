@@ -55,8 +55,9 @@ def check_tag(tag: str) -> str:
 
 
 def row_id(value) -> int | None:
-    """A row's id given in a URL (a decimal string of at most 9 digits), else None: what no
-    row has is unknown (404), never a database error."""
-    if isinstance(value, str) and value.isdecimal() and len(value) < 10:
+    """A row's id given in a URL (at most 9 ASCII digits: `int()` also reads other scripts'
+    digits, such as "١"), else None: what no row has is unknown (404), never a database
+    error."""
+    if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) < 10:
         return int(value)
     return None

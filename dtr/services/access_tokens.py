@@ -16,6 +16,7 @@ from ..auth.secret_tokens import ACCESS_TOKEN_PREFIX, new_secret, secret_hash
 from ..database import db
 from ..errors import Denied, InvalidInput, NameUnknown
 from ..models import AccessToken, Account, utcnow
+from ..names import row_id
 from . import audit
 from .accounts import user_or_404
 from .callers import require_logged_in
@@ -115,9 +116,8 @@ def revoke_token(actor: Identity, owner_name, token_id):
 
 
 def _token_of(owner: Account, token_id) -> AccessToken:
-    token = None
-    if isinstance(token_id, str) and token_id.isdecimal() and len(token_id) < 18:
-        token = db.session.get(AccessToken, int(token_id))
+    number = row_id(token_id)
+    token = db.session.get(AccessToken, number) if number is not None else None
     if token is None or token.account_id != owner.id:
         raise NameUnknown(f"{owner.name} has no access token {str(token_id)[:40]!r}")
     return token

@@ -19,6 +19,7 @@ from .. import access
 from ..database import db
 from ..errors import Denied, InvalidInput, NameTaken, NameUnknown
 from ..models import ImmutableTagRule
+from ..names import row_id
 from . import audit
 from .callers import require_logged_in
 from .namespace_scopes import applying_to, of_scope, own_first
@@ -108,9 +109,8 @@ def _add(identity, target, namespace_id, repository_id, pattern) -> ImmutableTag
 
 
 def _rule(rule_id, namespace_id, repository_id) -> ImmutableTagRule:
-    rule = None
-    if isinstance(rule_id, int) or (isinstance(rule_id, str) and rule_id.isdecimal()):
-        rule = db.session.get(ImmutableTagRule, int(rule_id)) if int(rule_id) < 2**31 else None
+    number = row_id(rule_id)
+    rule = db.session.get(ImmutableTagRule, number) if number is not None else None
     if rule is None or rule.namespace_id != namespace_id or rule.repository_id != repository_id:
         raise NameUnknown("no such immutable tag rule here", {"rule": str(rule_id)[:20]})
     return rule

@@ -1,7 +1,7 @@
 import pytest
 
 from dtr.errors import DigestInvalid, NameInvalid
-from dtr.names import check_digest, check_tag, split_repository_name
+from dtr.names import check_digest, check_tag, row_id, split_repository_name
 
 
 @pytest.mark.parametrize("name", ["a/b", "my-org/my.repo", "a1/b__c", "x/y-z--w"])
@@ -28,3 +28,24 @@ def test_tags_and_digests():
     for bad in ("sha256:" + "A" * 64, "sha256:abc", "md5:" + "a" * 32, None):
         with pytest.raises(DigestInvalid):
             check_digest(bad)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("1", 1),
+        ("007", 7),
+        ("999999999", 999999999),
+        ("1234567890", None),
+        ("", None),
+        ("-1", None),
+        ("1.0", None),
+        (" 1", None),
+        ("١", None),
+        ("１２", None),
+        (None, None),
+        (12, None),
+    ],
+)
+def test_row_ids_are_at_most_nine_ascii_digits(value, expected):
+    assert row_id(value) == expected
