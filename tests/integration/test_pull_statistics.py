@@ -3,10 +3,8 @@ digest; HEADs) show in the API's tag list and on the repository page within a fl
 
 import time
 
-import requests
-
 from tests.integration.test_api import Api
-from tests.integration.web_support import TOKEN_FIELD
+from tests.integration.web_support import portal_session
 from tests.support.client import RegistryClient
 from tests.support.images import OCI_MANIFEST, simple_image
 from tests.support.server import USERS, running_dtr
@@ -37,9 +35,6 @@ def test_pulls_show_in_the_tag_list(tmp_path):
             time.sleep(0.2)
         assert tags["v1"]["pullCount"] == 2 and tags["v1"]["lastPulledAt"]
         assert tags["never"]["pullCount"] == 0 and tags["never"]["lastPulledAt"] is None
-        portal = requests.Session()
-        token = TOKEN_FIELD.search(portal.get(f"{server.url}/login").text).group(1)
-        login = {"username": "admin", "password": ADMIN[1], "csrf_token": token}
-        assert portal.post(f"{server.url}/login", data=login).status_code == 200
+        portal = portal_session(server.url, *ADMIN)
         html = portal.get(f"{server.url}/repositories/admin/pulled").text
         assert "2 pulls" in html and ">never<" in html

@@ -7,12 +7,11 @@ its warning threshold and refusals to webhooks."""
 import json
 
 import pytest
-import requests
 from jinja2 import Environment
 
 from tests.integration.test_api import Api
 from tests.integration.test_webhooks import Receiver
-from tests.integration.web_support import TOKEN_FIELD
+from tests.integration.web_support import portal_session
 from tests.support.client import RegistryClient
 from tests.support.images import sha256, simple_image
 from tests.support.server import USERS, running_dtr
@@ -87,10 +86,7 @@ def test_usage_agrees_with_a_recount_through_pushes_mounts_and_deletes(server, a
     assert usage(api, f"/repositoryNamespaces/{org}/usage") == recount(*pushed)
     assert usage(api, f"/repositories/{org}/a/usage") == recount(pushed[0], pushed[2])
     assert usage(api, f"/repositories/{org}/b/usage") == recount(pushed[1])
-    portal = requests.Session()
-    token = TOKEN_FIELD.search(portal.get(f"{server.url}/login").text).group(1)
-    login = {"username": "admin", "password": ADMIN[1], "csrf_token": token}
-    assert portal.post(f"{server.url}/login", data=login).status_code == 200
+    portal = portal_session(server.url, *ADMIN)
     shown = portal.get(f"{server.url}/organizations/{org}").text
     assert f"Storage used: {filesizeformat(recount(*pushed))}" in shown
     # the whole registry: the same layers pushed to another namespace count once more only

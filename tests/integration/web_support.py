@@ -9,6 +9,7 @@ import re
 import threading
 from html.parser import HTMLParser
 
+import requests
 from flask_migrate import upgrade
 from sqlalchemy import event
 
@@ -28,6 +29,16 @@ TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def portal_session(base_url, user, password):
+    """A requests session logged in to a running DTR's portal through its login form."""
+    portal = requests.Session()
+    portal.verify = False
+    token = TOKEN_FIELD.search(portal.get(f"{base_url}/login").text).group(1)
+    login = {"username": user, "password": password, "csrf_token": token}
+    assert portal.post(f"{base_url}/login", data=login).status_code == 200
+    return portal
 
 
 def build_app(instance_dir, overrides=None):
