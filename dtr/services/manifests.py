@@ -62,26 +62,30 @@ def push_manifest(
     pushed = Event(
         events.MANIFEST_PUSH, pushed_by, full_name, None, digest, parsed.media_type, len(payload)
     )
-    quota_warning = None
-    if not stored:  # what it adds must fit the namespace's quota
-        quota_warning = storage_usage.check_push(
-            repository, full_name, parsed, len(payload), pushed_by
-        )
-    with write_transaction():
-        manifest_id = _manifest_id(repository, digest, lock=True) if stored else None
-        if manifest_id is None:  # new, or collected since the look above
-            _check_references(repository, parsed, lock=True)
-            manifest_id = _store_manifest(repository, digest, parsed, payload, pushed_by)
-            events.publish(pushed)
-            if quota_warning is not None:
-                events.publish(quota_warning)
-        if on_stored is not None:
-            on_stored(manifest_id)
-        if tag is not None:
-            _set_tag(repository, full_name, tag, manifest_id, pushed, rule)
-        changed = has_written(db.session())
-        if changed:  # other processes drop their lookups at their next request
-            change_signals.announce(change_signals.CONTENT)
+    quota_args = (repository, full_name, parsed, len(payload), pushed_by)
+    try:
+        # what it adds must fit the namespace's quota: refused early, without the writer lock
+        limited = None if stored else storage_usage.check_push(*quota_args)[0]
+        with write_transaction():
+            manifest_id = _manifest_id(repository, digest, lock=True) if stored else None
+            if manifest_id is None:  # new, or collected since the look above
+                _check_references(repository, parsed, lock=True)
+                # again where writers queue: two pushes near the limit cannot both pass
+                warning = storage_usage.check_push(*quota_args)[1] if limited is not False else None
+                manifest_id = _store_manifest(repository, digest, parsed, payload, pushed_by)
+                events.publish(pushed)
+                if warning is not None:
+                    events.publish(warning)
+            if on_stored is not None:
+                on_stored(manifest_id)
+            if tag is not None:
+                _set_tag(repository, full_name, tag, manifest_id, pushed, rule)
+            changed = has_written(db.session())
+            if changed:  # other processes drop their lookups at their next request
+                change_signals.announce(change_signals.CONTENT)
+    except storage_usage.QuotaExceeded as refused:
+        events.publish(refused.event)
+        raise
     if changed:
         lookup_caches.manifests.invalidate(repository.id, announced=True)
     return digest, parsed

@@ -29,7 +29,12 @@ MAX_QUOTA = 2**62
 
 
 class QuotaExceeded(Denied):
-    pass
+    """A push refused by its namespace's quota; `event`: the quota.exceeded event, for the
+    caller to publish once the push's transaction is over (rolled back, it would go too)."""
+
+    def __init__(self, message, detail, event):
+        super().__init__(message, detail)
+        self.event = event
 
 
 def _referenced_blobs(*conditions):
@@ -117,26 +122,28 @@ def set_quota(identity, namespace, quota_bytes, warning_percent=None) -> Account
 
 
 def check_push(repository, full_name, parsed, payload_size, pushed_by):
-    """Before a manifest new to `repository` is stored: refuse it when it would take its
-    namespace over the quota. Returns the event to publish in the push's transaction (a
-    warning threshold crossed), or None."""
+    """Before a manifest new to `repository` is stored: QuotaExceeded when it would take its
+    namespace over the quota. Returns (whether the namespace has a quota, the quota.warning
+    event to publish with the push when it crosses the warning threshold, or None). The
+    push checks again in its write transaction, where writers queue, so that two pushes near
+    the limit cannot both pass."""
     quota, percent = db.session.execute(
         select(Account.quota_bytes, Account.quota_warning_percent).where(
             Account.id == repository.namespace_id
         )
     ).one()
     if quota is None:
-        return None
+        return False, None
     used = namespace_usage(repository.namespace_id)
     added = payload_size + _new_blob_bytes(repository.namespace_id, parsed.blobs)
     if used + added > quota:
         refused = f"quota exceeded: used {used} of {quota} bytes; this push adds {added}"
-        events.publish(_quota_event(events.QUOTA_EXCEEDED, pushed_by, full_name, used, quota))
-        raise QuotaExceeded(refused, {"used": used, "quota": quota, "adds": added})
+        event = _quota_event(events.QUOTA_EXCEEDED, pushed_by, full_name, used, quota)
+        raise QuotaExceeded(refused, {"used": used, "quota": quota, "adds": added}, event)
     threshold = quota * percent / 100
     if used < threshold <= used + added:
-        return _quota_event(events.QUOTA_WARNING, pushed_by, full_name, used + added, quota)
-    return None
+        return True, _quota_event(events.QUOTA_WARNING, pushed_by, full_name, used + added, quota)
+    return True, None
 
 
 def _new_blob_bytes(namespace_id, digests) -> int:
