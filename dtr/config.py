@@ -58,6 +58,7 @@ DEFAULTS = {
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "WEBHOOK_POLL_SECONDS": 5,
     "WEBHOOK_ALLOW_LOCAL": 0,  # 1: webhooks may go to loopback and link-local addresses
+    "WEBHOOK_HISTORY_DAYS": 30,  # finished deliveries are kept this long
     # Seconds between two writes of the pull counts (services/pull_statistics.py): a tag's
     # "last pulled" is at most this late.
     "PULL_FLUSH_SECONDS": 10,

@@ -85,10 +85,12 @@ def _housekeeping_if_due() -> bool:
     from .auth.login_throttle import forget_old
     from .services.periodic_jobs import run_once_per_interval
     from .services.tag_restore import forget_expired
+    from .services.webhooks import forget_old_deliveries
 
     def housekeeping():
         forget_old()
         forget_expired()
+        forget_old_deliveries()
 
     return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, housekeeping)
 

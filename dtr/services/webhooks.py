@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 from collections import deque
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -408,6 +409,22 @@ def queue_heard_pulls() -> int:
             for hook, event in wanted:
                 _queued(hook, event)
     return len(wanted)
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def forget_old_deliveries(now=None) -> int:
+    """Housekeeping: deliveries that ended (delivered or failed) more than
+    WEBHOOK_HISTORY_DAYS ago go, with their attempts; pending ones stay. How many went."""
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["WEBHOOK_HISTORY_DAYS"])
+    old = select(WebhookDelivery.id).where(
+        WebhookDelivery.state != "pending", WebhookDelivery.finished_at < cutoff
+    )
+    db.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+    gone = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(old)))
+    db.session.commit()
+    return gone.rowcount
 
 
 def _wake_worker():
