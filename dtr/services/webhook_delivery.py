@@ -18,6 +18,7 @@ import hmac
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -35,7 +36,11 @@ log = logging.getLogger("dtr.webhooks")
 MAX_BACKOFF_SECONDS = 3600
 LEASE_SECONDS = 120
 BATCH = 20
+SENDERS = 4  # webhooks sent to at once, per process
 _wakeup = threading.Event()
+_lock = threading.Lock()
+_busy: set[int] = set()  # webhooks a sender of this process is sending to
+_pool: ThreadPoolExecutor | None = None
 
 
 def wake():
@@ -70,10 +75,15 @@ def _run(app):
 
 
 def deliver_due(now=None) -> int:
-    """Claim and send the deliveries that are due (at most BATCH); how many were tried."""
+    """Claim the deliveries that are due (at most BATCH) and hand them to the senders; how
+    many were. Each webhook's are sent in order by one sender at a time (a webhook being sent
+    to is skipped until its sender is done); different webhooks' at once (SENDERS), so a
+    receiver that is slow to answer delays only its own deliveries."""
     now = now or utcnow()
-    due = db.session.scalars(
-        select(WebhookDelivery.id)
+    with _lock:
+        busy = set(_busy)
+    query = (
+        select(WebhookDelivery.id, WebhookDelivery.webhook_id)
         .where(
             WebhookDelivery.state == "pending",
             WebhookDelivery.next_attempt_at <= now,
@@ -81,14 +91,48 @@ def deliver_due(now=None) -> int:
         )
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(BATCH)
-    ).all()
+    )
+    if busy:
+        query = query.where(WebhookDelivery.webhook_id.not_in(busy))
+    due = db.session.execute(query).all()
     db.session.rollback()
-    tried = 0
-    for delivery_id in due:
+    by_webhook: dict[int, list[int]] = {}
+    for delivery_id, webhook_id in due:
         if _claim(delivery_id, now):
-            _send(delivery_id)
-            tried += 1
-    return tried
+            by_webhook.setdefault(webhook_id, []).append(delivery_id)
+    app = current_app._get_current_object()
+    for webhook_id, delivery_ids in by_webhook.items():
+        with _lock:
+            _busy.add(webhook_id)
+        _senders().submit(_send_in_order, app, webhook_id, delivery_ids)
+    return sum(len(ids) for ids in by_webhook.values())
+
+
+def _senders() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SENDERS, "dtr-webhook-send")
+        return _pool
+
+
+def _lease_seconds() -> int:
+    """Long enough for a whole batch to one webhook that times out on each (sent in order)."""
+    return max(LEASE_SECONDS, BATCH * current_app.config["WEBHOOK_TIMEOUT_SECONDS"] + 30)
+
+
+def _send_in_order(app, webhook_id, delivery_ids):
+    with app.app_context():
+        try:
+            for delivery_id in delivery_ids:
+                _send(delivery_id)
+        except Exception:  # noqa: BLE001 - a sender outlives any one failure
+            log.exception("sending webhook deliveries failed")
+        finally:
+            db.session.remove()
+            with _lock:
+                _busy.discard(webhook_id)
+            wake()  # what waited for this webhook may go now
 
 
 def _claim(delivery_id, now) -> bool:
@@ -100,7 +144,7 @@ def _claim(delivery_id, now) -> bool:
                 WebhookDelivery.state == "pending",
                 or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
             )
-            .values(lease_until=now + timedelta(seconds=LEASE_SECONDS))
+            .values(lease_until=now + timedelta(seconds=_lease_seconds()))
         )
     return claimed.rowcount == 1
 
@@ -171,7 +215,7 @@ def _record(delivery_id, status, error, milliseconds):
             outcome = delivery.state = "failed"
             delivery.finished_at = now
         else:
-            outcome = "retry"
+            outcome = "retrying"
             wait = config["WEBHOOK_RETRY_SECONDS"] * 2 ** (delivery.attempts - 1)
             delivery.next_attempt_at = now + timedelta(seconds=min(wait, MAX_BACKOFF_SECONDS))
         attempts = delivery.attempts

@@ -27,8 +27,9 @@ class Receiver:
     """An HTTP server recording every POST; `answers` is the status codes to give, in order
     (200 once they run out)."""
 
-    def __init__(self, port=None, answers=()):
+    def __init__(self, port=None, answers=(), delay=0.0):
         self.port = port or free_port()
+        self.delay = delay  # seconds before each answer
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.answers = list(answers)
         self.received = []
@@ -41,6 +42,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.received.append((dict(self.headers), body))
                     status = receiver.answers.pop(0) if receiver.answers else 200
@@ -164,6 +166,9 @@ def test_a_push_is_delivered_signed_with_what_happened(server, admin_api, repo, 
 
 
 def test_a_receiver_answering_500_is_retried_with_the_same_delivery_id(server, admin_api, repo):
+    from tests.integration.test_metrics import scrape, value
+
+    before = value(scrape(server), "dtr_webhook_deliveries_total", outcome="retrying")
     receiver = Receiver(answers=[500, 503]).start()
     try:
         created = add_webhook(admin_api, repo, receiver.url, events=["tag.create"])
@@ -178,6 +183,8 @@ def test_a_receiver_answering_500_is_retried_with_the_same_delivery_id(server, a
     )[0]
     assert delivery["state"] == "delivered" and delivery["attempts"] == 3
     assert [a["statusCode"] for a in delivery["lastAttempts"]] == [200, 503, 500]
+    after = value(scrape(server), "dtr_webhook_deliveries_total", outcome="retrying")
+    assert after - before == 2  # the metric of each failed attempt
 
 
 def test_a_receiver_that_is_down_gets_the_delivery_once_it_is_up(server, admin_api, repo):
@@ -491,3 +498,20 @@ def test_a_name_that_resolves_to_this_machine_is_not_sent_to(guarded, receiver):
     assert error.startswith("not sent: localhost resolves to ") and "loopback" in error
     assert delivery["lastAttempts"][0]["statusCode"] is None
     assert receiver.received == []
+
+
+def test_a_slow_receiver_delays_only_its_own_deliveries(server, admin_api, repo, receiver):
+    slow = Receiver(delay=4).start()
+    try:
+        add_webhook(admin_api, repo, slow.url, events=("tag.create",))
+        add_webhook(admin_api, repo, receiver.url, events=("tag.create",))
+        for number in range(3):
+            push(server, repo, f"t{number}", f"hook-slow-{number}")
+        started = time.monotonic()
+        receiver.wait_for(3, seconds=3)  # the slow one holds its first for 4 s
+        assert time.monotonic() - started < 3
+        assert [p["tag"] for p in receiver.payloads()] == ["t0", "t1", "t2"]  # in order
+        slow.wait_for(3, seconds=30)
+        assert [p["tag"] for p in slow.payloads()] == ["t0", "t1", "t2"]
+    finally:
+        slow.stop()
