@@ -78,6 +78,7 @@ ROUTES = [
     ("/organizations", organization_pages.organization_list, GET, "organizations"),
     ("/organizations/new", organization_pages.new_organization, BOTH, "new_organization"),
     (ORG, organization_pages.organization, GET, "organization"),
+    (ORG + "/quota", organization_pages.set_quota, POST, "organization_quota"),
     (ORG + "/teams/new", organization_pages.new_team, BOTH, "new_team"),
     (TEAM, organization_pages.team, GET, "team"),
     (TEAM + "/users", organization_pages.user_search, GET, "user_search"),

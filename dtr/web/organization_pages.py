@@ -1,14 +1,16 @@
 """Organizations, their teams and members, and the repositories teams are granted."""
 
+import math
+
 from flask import request
 
 from .. import access
-from ..errors import DomainError
+from ..errors import DomainError, InvalidInput
 from ..models import ACCESS_LEVELS
 from ..services import grants, repositories, storage_usage, teams
 from ..services.accounts import create_organization
 from ..services.callers import require_admin
-from .credential_forms import refusal_status
+from .credential_forms import refusal_status, whole_number
 from .rendering import form_error, go, htmx_target, page
 from .repository_pages import PAGE_SIZE, logged_in, page_number
 
@@ -49,6 +51,20 @@ def organization(org):
     return organization_page(me, org, request.args.get("tab", "repositories"))
 
 
+def _typed_quota(organization) -> dict:
+    """The quota form's values: the quota in the largest unit it is a whole number of."""
+    quota, unit = organization.quota_bytes, "GiB"
+    if quota is not None:
+        unit = next((u for u, size in reversed(QUOTA_UNITS.items()) if quota % size == 0), None)
+        shown = f"{quota // QUOTA_UNITS[unit]}" if unit else f"{quota / 2**20:.2f}"
+        unit = unit or "MiB"
+    return {
+        "quota": "" if quota is None else shown,
+        "unit": unit,
+        "warningPercent": str(organization.quota_warning_percent),
+    }
+
+
 def organization_page(me, org, tab, status=200, **extra):
     """The organization with one of its tabs; `extra`: what the robots, webhooks or
     retention tab shows after a change (an error, a new secret, what was typed)."""
@@ -68,6 +84,10 @@ def organization_page(me, org, tab, status=200, **extra):
         may_administer=may_administer,
         may_create=access.may_create_repository(me, found.id),
         used_bytes=storage_usage.namespace_usage(found.id) if may_administer else None,
+        may_set_quota=me.role == "admin",
+        quota_units=QUOTA_UNITS,
+        quota_error=extra.pop("quota_error", None),
+        quota_typed=extra.pop("quota_typed", None) or _typed_quota(found),
     )
     if tab == "repositories":
         number = page_number()
@@ -106,6 +126,49 @@ def organization_page(me, org, tab, status=200, **extra):
 
         context.update(robots_tab(me, org, **extra))
     return page("organizations/organization.html", status, **context)
+
+
+QUOTA_UNITS = {"MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+QUOTA_FORM = "quota"
+
+
+def set_quota(org):
+    """The organization's storage quota (administrators): a number of MiB, GiB or TiB, empty
+    for no limit, and the warning threshold; refused values are said beside their field."""
+    me = logged_in()
+    require_admin(me, "set storage quotas")  # before anything typed is looked at
+    form = request.form
+    typed = {key: form.get(key, "").strip() for key in ("quota", "unit", "warningPercent")}
+    try:
+        quota = _quota_bytes(typed["quota"], typed["unit"])
+        percent = whole_number(typed["warningPercent"])
+        storage_usage.set_quota(me, org, quota, percent)
+    except (DomainError, ValueError) as failure:
+        if isinstance(failure, ValueError):
+            failure = InvalidInput(f"quotaBytes: {failure}", {"field": "quotaBytes"})
+        fields = {"quotaBytes": "quota", "warningPercent": "warningPercent"}
+        error = form_error(failure, QUOTA_FORM, fields, default="quota")
+        return organization_page(
+            me, org, "repositories", refusal_status(failure), quota_error=error, quota_typed=typed
+        )
+    said = "No quota." if quota is None else f"Quota set: {typed['quota']} {typed['unit']}."
+    return go("web.organization", said, org=org)
+
+
+def _quota_bytes(text, unit):
+    """Bytes of a quota typed as a number of `unit`s (None: empty, no limit); ValueError
+    saying what to type."""
+    if not text:
+        return None
+    if unit not in QUOTA_UNITS:
+        raise ValueError(f"a unit, one of {', '.join(QUOTA_UNITS)}")
+    try:
+        amount = float(text)
+    except ValueError:
+        raise ValueError(f"a number of {unit}, such as 50 or 1.5") from None
+    if not math.isfinite(amount) or amount < 0:
+        raise ValueError(f"a number of {unit} from 0, such as 50 or 1.5")
+    return round(amount * QUOTA_UNITS[unit]) if amount * QUOTA_UNITS[unit] < 2**63 else 2**63
 
 
 def owner_of(org):

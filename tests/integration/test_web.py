@@ -225,6 +225,7 @@ TABLE = [
     ("GET",  "/settings/webhooks",                ADMIN_ONLY_GET),
     ("GET",  "/organizations/acme?tab=webhooks",  "L   200 200 200 200 200 200"),
     ("GET",  "/organizations/acme?tab=retention", "L   200 200 200 200 200 200"),
+    ("POST", "/organizations/acme/quota",         "L   403 403 403 403 403 400"),
     ("POST", "/organizations/acme/retention",     "L   403 403 403 400 403 400"),
     ("POST", "/organizations/acme/retention/delete", "L   403 403 403 404 403 404"),
     ("POST", "/organizations/acme/retention/run", "L   403 403 403 303 403 303"),
@@ -279,6 +280,7 @@ FORMS = {
     OHOOK + "/state": {"enabled": "false"},
     "/organizations/acme/retention": {"keep-0": "mostRecent", "number-0": "0"},
     "/organizations/acme/retention/run": {"dryRun": "true"},
+    "/organizations/acme/quota": {"quota": "lots", "unit": "GiB", "warningPercent": "80"},
     "/settings/webhooks/99999/state": {"enabled": "false"},
     P + "/tags/delete": {"tag": "for-{caller}", "confirmed": "yes"},  # each caller their own
     P + "/tags/delete?review": {"tag": "latest"},  # the confirmation: nothing deleted

@@ -8,6 +8,7 @@ its dry run and run; Settings > Webhooks of the registry hearing a garbage colle
 organization's Webhooks and Retention tabs."""
 
 import json
+import os
 import re
 
 import pytest
@@ -16,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.integration.test_webhooks import Receiver
 from tests.support.client import RegistryClient
-from tests.support.images import simple_image
+from tests.support.images import Image, simple_image
 from tests.support.server import USERS, DTRProcess
 from tests.ui.conftest import log_in
 
@@ -402,3 +403,69 @@ def test_an_organization_retention_policy_from_its_tab(server, admin_page):
     page.get_by_role("button", name="Remove the policy").click()
     expect(page.get_by_text("Retention policy removed.")).to_be_visible()
     expect(page.locator("#retention")).to_contain_text("No retention policy")
+
+
+@pytest.fixture(scope="module")
+def quota_org(server):
+    """An organization with a repository, for the quota tests."""
+    created(server, "/accounts", {"type": "organization", "name": "quotas"})
+    created(server, "/repositories/quotas", {"name": "app"})
+    return "quotas"
+
+
+@pytest.mark.parametrize(
+    "quota, unit, percent, field, said",
+    [
+        ("lots", "GiB", "80", "quota", "A number of GiB"),
+        ("-1", "MiB", "80", "quota", "from 0"),
+        ("1", "GiB", "0", "warningPercent", "A whole number from 1 to 100"),
+        ("1", "GiB", "many", "warningPercent", "A whole number from 1 to 100"),
+    ],
+    ids=["words", "negative", "zero-percent", "percent-words"],
+)
+def test_a_refused_quota_says_why_beside_the_field(
+    server, admin_page, quota_org, quota, unit, percent, field, said
+):
+    page = admin_page
+    page.goto(f"{server.url}/organizations/{quota_org}")
+    page.get_by_text("Storage quota").click()
+    form = page.locator("#quota")
+    form.get_by_label("Quota (empty: no limit)").fill(quota)
+    form.get_by_label("Unit").select_option(unit)
+    form.get_by_label("Warn at (% used)").fill(percent)
+    form.get_by_role("button", name="Save quota").click()
+    beside(page, "quota", field, said)
+    expect(page.locator("#quota [name=quota]")).to_have_value(quota)
+    usage = requests.get(
+        f"{server.url}/api/v0/repositoryNamespaces/{quota_org}/usage", auth=ADMIN, verify=False
+    )
+    assert usage.json()["quotaBytes"] is None  # nothing saved
+
+
+def test_a_quota_is_set_from_the_organization_page_and_refuses_a_push(
+    server, admin_page, quota_org
+):
+    page = admin_page
+    page.goto(f"{server.url}/organizations/{quota_org}")
+    page.get_by_text("Storage quota").click()
+    form = page.locator("#quota")
+    form.get_by_label("Quota (empty: no limit)").fill("1.5")
+    form.get_by_label("Unit").select_option("MiB")
+    form.get_by_label("Warn at (% used)").fill("90")
+    form.get_by_role("button", name="Save quota").click()
+    expect(page.get_by_text("Quota set: 1.5 MiB.")).to_be_visible()
+    expect(page.locator("#storage-used")).to_contain_text("of a 1.5 MiB quota")
+    url = f"{server.url}/api/v0/repositoryNamespaces/{quota_org}/usage"
+    usage = requests.get(url, auth=ADMIN, verify=False).json()
+    assert (usage["quotaBytes"], usage["warningPercent"]) == (1572864, 90)
+    big = Image([{"big.bin": os.urandom(2 * 2**20)}])  # random: 2 MiB gzipped too
+    client = RegistryClient(server.url, *ADMIN)
+    for blob in big.blobs:
+        client.push_blob(f"{quota_org}/app", blob)
+    refused = client.push_manifest(f"{quota_org}/app", "big", big.manifest, big.media_type)
+    assert refused.status_code == 403 and "quota exceeded" in refused.text
+    page.get_by_text("Storage quota").click()
+    page.locator("#quota").get_by_label("Quota (empty: no limit)").fill("")
+    page.locator("#quota").get_by_role("button", name="Save quota").click()
+    expect(page.get_by_text("No quota.")).to_be_visible()
+    assert requests.get(url, auth=ADMIN, verify=False).json()["quotaBytes"] is None
