@@ -60,6 +60,14 @@ def created(server, path, body):
     return response
 
 
+def delete_webhook_back_to(page, address):
+    """Delete the webhook whose page is shown; back on the list (`address`, a pattern), empty."""
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Webhook deleted.")).to_be_visible()
+    expect(page).to_have_url(re.compile(address))
+    expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+
+
 def beside(page, form, field, text):
     message = page.locator(f"#{form}-{field}-error")
     expect(message).to_be_visible()
@@ -150,10 +158,7 @@ def test_a_webhook_from_creation_to_deletion(server, admin_page):
         assert receiver.received[1][1] == body
         page.get_by_role("button", name="Disable").click()
         expect(page.locator("#webhook-state")).to_have_text("disabled")
-        page.get_by_role("button", name="Delete").click()
-        expect(page.get_by_text("Webhook deleted.")).to_be_visible()
-        expect(page).to_have_url(re.compile(re.escape(SETTINGS)))
-        expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+        delete_webhook_back_to(page, re.escape(SETTINGS))
     finally:
         receiver.stop()
 
@@ -325,10 +330,7 @@ def test_a_registry_webhook_hears_a_garbage_collection(server, admin_page):
                 break
         expect(rows.first).to_contain_text("gc.finish")
         expect(rows.first.locator(".delivery-state")).to_have_text("delivered")
-        page.get_by_role("button", name="Delete").click()
-        expect(page.get_by_text("Webhook deleted.")).to_be_visible()
-        expect(page).to_have_url(re.compile(r"/settings/webhooks$"))
-        expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+        delete_webhook_back_to(page, r"/settings/webhooks$")
     finally:
         receiver.stop()
 
@@ -358,10 +360,7 @@ def test_an_organization_webhook_from_its_tab(server, admin_page):
         page.get_by_role("link", name="Deliveries").click()
         expect(page.get_by_role("link", name="hookers › Webhooks")).to_be_visible()
         expect(page.locator("#deliveries tbody tr").first).to_contain_text("repository.create")
-        page.get_by_role("button", name="Delete").click()
-        expect(page.get_by_text("Webhook deleted.")).to_be_visible()
-        expect(page).to_have_url(re.compile(r"/organizations/hookers\?tab=webhooks$"))
-        expect(page.locator("#webhooks table")).to_contain_text("No webhook yet.")
+        delete_webhook_back_to(page, r"/organizations/hookers\?tab=webhooks$")
     finally:
         receiver.stop()
 
