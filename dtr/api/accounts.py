@@ -3,7 +3,7 @@
 from ..auth.authentication import request_is_local
 from ..errors import InvalidInput
 from ..services import accounts
-from ..services.known_fields import refuse_unknown_fields
+from ..services.field_checks import refuse_unknown_fields
 from . import serialize
 from .common import caller, field, json_body, listing, page
 

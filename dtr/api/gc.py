@@ -6,7 +6,7 @@ import json
 from ..errors import InvalidInput, JobUnknown
 from ..services import gc_jobs, gc_settings
 from ..services.callers import require_admin
-from ..services.known_fields import refuse_unknown_fields
+from ..services.field_checks import refuse_unknown_fields
 from .common import caller, field, json_body, listing, page
 from .serialize import iso, job_fields
 

@@ -2,7 +2,7 @@
 
 from ..errors import InvalidInput
 from ..services import deletion, grants, repositories, signatures
-from ..services.known_fields import refuse_unknown_fields
+from ..services.field_checks import refuse_unknown_fields
 from ..services.manifests import list_tag_details
 from . import serialize
 from .common import caller, field, json_body, listing, page

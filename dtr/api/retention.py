@@ -3,7 +3,7 @@ history (services/retention.py)."""
 
 from ..errors import InvalidInput
 from ..services import retention
-from ..services.known_fields import refuse_unknown_fields
+from ..services.field_checks import refuse_unknown_fields
 from ..services.retention import Scope
 from . import serialize
 from .common import caller, json_body, scoped_routes

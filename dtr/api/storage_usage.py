@@ -3,7 +3,7 @@
 
 from ..errors import InvalidInput
 from ..services import storage_usage
-from ..services.known_fields import refuse_unknown_fields
+from ..services.field_checks import refuse_unknown_fields
 from .common import caller, json_body
 
 

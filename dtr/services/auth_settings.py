@@ -12,7 +12,7 @@ from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
 from .credential_rules import PASSWORD_MIN_LENGTH_RANGE, TOKEN_MAX_DAYS_RANGE
-from .known_fields import refuse_unknown_fields
+from .field_checks import checked_whole_number, refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 MODES = ("managed", "ldap")
@@ -43,12 +43,7 @@ def _check_rules(body) -> dict:
     for name, (key, (lowest, highest)) in RULES.items():
         if name not in body:
             continue
-        value = body[name]
-        if not isinstance(value, int) or isinstance(value, bool) or not lowest <= value <= highest:
-            raise InvalidInput(
-                f"{name}: a whole number from {lowest} to {highest}", {"field": name}
-            )
-        changes[key] = value
+        changes[key] = checked_whole_number(body[name], name, lowest, highest)
     return changes
 
 

@@ -10,6 +10,7 @@ from ..auth.secret_tokens import ACCESS_TOKEN_PREFIX, ROBOT_SECRET_PREFIX
 from ..database import db
 from ..errors import InvalidInput, NameTaken
 from ..models import utcnow
+from .field_checks import checked_whole_number
 from .settings import get_setting
 
 PASSWORD_MIN_LENGTH_RANGE = (8, 128)
@@ -81,11 +82,8 @@ def expiry_from_days(days, field="expiresInDays"):
     maximum = token_max_days()
     if days is None:
         days = min(DEFAULT_TOKEN_DAYS, maximum)
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= maximum:
-        raise InvalidInput(
-            f"{field}: whole days from 1 to {maximum} (the maximum of Settings > Auth)",
-            {"field": field},
-        )
+    says = f"whole days from 1 to {maximum} (the maximum of Settings > Auth)"
+    checked_whole_number(days, field, 1, maximum, says)
     return utcnow() + timedelta(days=days)
 
 

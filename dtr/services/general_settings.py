@@ -11,7 +11,7 @@ from ..database import db
 from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
-from .known_fields import refuse_unknown_fields
+from .field_checks import checked_whole_number, refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -101,14 +101,14 @@ def update(actor, body: dict) -> dict:
             raise InvalidInput("createOnPush: true or false", {"field": "createOnPush"})
         changes["create_on_push"] = body["createOnPush"]
     if "tokenLifetimeSeconds" in body:
-        value = body["tokenLifetimeSeconds"]
         low, high = TOKEN_LIFETIME_RANGE
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise InvalidInput(
-                f"tokenLifetimeSeconds: whole seconds from {low} to {high}",
-                {"field": "tokenLifetimeSeconds"},
-            )
-        changes["token_lifetime_seconds"] = value
+        changes["token_lifetime_seconds"] = checked_whole_number(
+            body["tokenLifetimeSeconds"],
+            "tokenLifetimeSeconds",
+            low,
+            high,
+            f"whole seconds from {low} to {high}",
+        )
     new_name = changes.get("domain_name")
     if new_name is not None and new_name != get_setting("domain_name"):
         from ..tls import ensure_certificate

@@ -34,6 +34,7 @@ from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, RetentionPolicy, RetentionRun, Tag, utcnow
 from . import audit, immutable_tags
 from .deletion import delete_reference
+from .field_checks import checked_whole_number
 from .gc_settings import next_runs, parse_schedule, previous_run
 from .job_leases import new_holder, take_lease
 from .namespace_scopes import AdministeredScope, of_scope
@@ -80,11 +81,9 @@ def check_rules(rules) -> list[dict]:
         unknown = set(rule) - {"keep", number_field, "tags", "exclude"}
         if unknown:
             raise _invalid(f"{where}.{sorted(unknown)[0][:64]}", "not a field of this rule")
-        number = rule.get(number_field)
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise _invalid(f"{where}.{number_field}", f"a whole number from 1 to {MAX_NUMBER}")
-        if not 1 <= number <= MAX_NUMBER:
-            raise _invalid(f"{where}.{number_field}", f"a whole number from 1 to {MAX_NUMBER}")
+        number = checked_whole_number(
+            rule.get(number_field), f"{where}.{number_field}", 1, MAX_NUMBER, field="rules"
+        )
         patterns = {"tags": rule.get("tags", "*"), "exclude": rule.get("exclude")}
         for name, pattern in patterns.items():
             if pattern is not None and (not isinstance(pattern, str) or not PATTERN.match(pattern)):

@@ -29,7 +29,7 @@ from ..storage import BACKENDS, PathNotFound, StorageError, backend_fields, crea
 from ..storage.fields import check_options
 from . import audit, change_signals
 from .callers import require_admin
-from .known_fields import refuse_unknown_fields
+from .field_checks import refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 KEY = "storage"

@@ -19,10 +19,11 @@ limit may both pass (the check reads before the push's write transaction).
 from sqlalchemy import func, select
 
 from ..database import db
-from ..errors import Denied, InvalidInput
+from ..errors import Denied
 from ..models import Account, Blob, Manifest, ManifestReference, Repository
 from . import audit, events
 from .callers import require_admin
+from .field_checks import checked_whole_number
 from .repositories import administered_namespace, namespace_or_404, visible_repository
 
 MAX_QUOTA = 2**62
@@ -91,24 +92,11 @@ def set_quota(identity, namespace, quota_bytes, warning_percent=None) -> Account
     """Administrators only; `quota_bytes` None removes the limit."""
     require_admin(identity, "set storage quotas")
     account = namespace_or_404(namespace)
-    if quota_bytes is not None and (
-        not isinstance(quota_bytes, int)
-        or isinstance(quota_bytes, bool)
-        or not 0 <= quota_bytes <= MAX_QUOTA
-    ):
-        raise InvalidInput(
-            f"quotaBytes: a whole number of bytes from 0 to {MAX_QUOTA}, or null",
-            {"field": "quotaBytes"},
-        )
+    if quota_bytes is not None:
+        says = f"a whole number of bytes from 0 to {MAX_QUOTA}, or null"
+        checked_whole_number(quota_bytes, "quotaBytes", 0, MAX_QUOTA, says)
     if warning_percent is not None:
-        if (
-            not isinstance(warning_percent, int)
-            or isinstance(warning_percent, bool)
-            or not 1 <= warning_percent <= 100
-        ):
-            raise InvalidInput(
-                "warningPercent: a whole number from 1 to 100", {"field": "warningPercent"}
-            )
+        checked_whole_number(warning_percent, "warningPercent", 1, 100)
         account.quota_warning_percent = warning_percent
     account.quota_bytes = quota_bytes
     audit.record(

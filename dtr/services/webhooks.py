@@ -33,7 +33,7 @@ from ..names import row_id
 from . import audit, events
 from .callers import require_admin
 from .credential_rules import is_text
-from .known_fields import refuse_unknown_fields
+from .field_checks import refuse_unknown_fields
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import split_repository_name
 from .webhook_addresses import refused_literal
