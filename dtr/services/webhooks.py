@@ -141,14 +141,7 @@ def update(identity, scope: Scope, webhook_id, body: dict) -> Webhook:
 def remove(identity, scope: Scope, webhook_id):
     webhook = scope.webhook(webhook_id)
     audit.record(identity.name, "webhook.delete", scope.target, _described(webhook))
-    db.session.execute(
-        delete(WebhookAttempt).where(
-            WebhookAttempt.delivery_id.in_(
-                select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == webhook.id)
-            )
-        )
-    )
-    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id))
+    _delete_deliveries(WebhookDelivery.webhook_id == webhook.id)
     db.session.delete(webhook)
     db.session.commit()
 
@@ -375,7 +368,7 @@ _dropped = [0]  # pulls dropped since the worker last took them (said once, by t
 def _hear_pull(event: events.Event):
     """A pull writes nothing (the hot path): it is kept in memory until the delivery worker
     queues it (`queue_heard_pulls`)."""
-    if len(_pulls) == MAX_BUFFERED_PULLS:
+    if len(_pulls) == _pulls.maxlen:
         _dropped[0] += 1
     _pulls.append(event)
 
@@ -392,7 +385,7 @@ def queue_heard_pulls() -> int:
         log.warning(
             "%s pulls were not queued for webhooks: more than %s waited",
             dropped,
-            MAX_BUFFERED_PULLS,
+            _pulls.maxlen,
         )
     if not heard:
         return 0
@@ -418,13 +411,18 @@ def forget_old_deliveries(now=None) -> int:
     """Housekeeping: deliveries that ended (delivered or failed) more than
     WEBHOOK_HISTORY_DAYS ago go, with their attempts; pending ones stay. How many went."""
     cutoff = (now or utcnow()) - timedelta(days=current_app.config["WEBHOOK_HISTORY_DAYS"])
-    old = select(WebhookDelivery.id).where(
+    gone = _delete_deliveries(
         WebhookDelivery.state != "pending", WebhookDelivery.finished_at < cutoff
     )
-    db.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
-    gone = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(old)))
     db.session.commit()
-    return gone.rowcount
+    return gone
+
+
+def _delete_deliveries(*conditions) -> int:
+    """Delete the deliveries matching `conditions` and their attempts; how many went."""
+    chosen = select(WebhookDelivery.id).where(*conditions)
+    db.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(chosen)))
+    return db.session.execute(delete(WebhookDelivery).where(*conditions)).rowcount
 
 
 def _wake_worker():

@@ -123,7 +123,6 @@ def test_pulls_wait_in_memory_for_webhooks_and_only_a_subscription_makes_a_write
     from dtr.services import webhooks
 
     monkeypatch.setattr(webhooks, "_pulls", deque(maxlen=2))
-    monkeypatch.setattr(webhooks, "MAX_BUFFERED_PULLS", 2)
     with writes_of(client) as writes:
         for _ in range(3):
             pull(client, pushed[0])
