@@ -164,6 +164,15 @@ def run_for_repository(identity, full_name, dry_run) -> tuple[RetentionRun, list
     return record, json.loads(record.report).get(full_name, {}).get("deleted", [])
 
 
+def deleted_by(run: RetentionRun) -> list[str]:
+    """`repository:tag` of every tag a run deleted (or, a dry run, would delete)."""
+    return [
+        f"{name}:{tag}"
+        for name, outcome in json.loads(run.report).items()
+        for tag in outcome["deleted"]
+    ]
+
+
 def _apply(policy, scope, dry_run, actor, triggered_by) -> RetentionRun:
     rules = json.loads(policy.rules)
     started = utcnow()

@@ -8,7 +8,6 @@ The same views serve both places: a repository's are given its `namespace` and `
 path, an organization's its `org`; an organization's endpoints have the prefix
 `organization_`."""
 
-import json
 import re
 
 from flask import request
@@ -140,12 +139,7 @@ def run_retention(**path):
         if _of_repository(path):
             _, deleted = retention.run_for_repository(me, scope.target, dry_run)
         else:
-            run = retention.run(me, scope, dry_run)
-            deleted = [
-                f"{name}:{tag}"
-                for name, outcome in json.loads(run.report).items()
-                for tag in outcome["deleted"]
-            ]
+            deleted = retention.deleted_by(retention.run(me, scope, dry_run))
     except DomainError as failure:
         return go(endpoint, failure.message, "error", **values)
     verb = "would delete" if dry_run else "deleted"
