@@ -143,9 +143,7 @@ def set_quota(org):
         quota = _quota_bytes(typed["quota"], typed["unit"])
         percent = whole_number(typed["warningPercent"])
         storage_usage.set_quota(me, org, quota, percent)
-    except (DomainError, ValueError) as failure:
-        if isinstance(failure, ValueError):
-            failure = InvalidInput(f"quotaBytes: {failure}", {"field": "quotaBytes"})
+    except DomainError as failure:
         fields = {"quotaBytes": "quota", "warningPercent": "warningPercent"}
         error = form_error(failure, QUOTA_FORM, fields, default="quota")
         return organization_page(
@@ -156,19 +154,23 @@ def set_quota(org):
 
 
 def _quota_bytes(text, unit):
-    """Bytes of a quota typed as a number of `unit`s (None: empty, no limit); ValueError
-    saying what to type."""
+    """Bytes of a quota typed as a number of `unit`s (None: empty, no limit); InvalidInput
+    (of quotaBytes) saying what to type."""
     if not text:
         return None
     if unit not in QUOTA_UNITS:
-        raise ValueError(f"a unit, one of {', '.join(QUOTA_UNITS)}")
+        raise _quota_refused(f"a unit, one of {', '.join(QUOTA_UNITS)}")
     try:
         amount = float(text)
     except ValueError:
-        raise ValueError(f"a number of {unit}, such as 50 or 1.5") from None
+        raise _quota_refused(f"a number of {unit}, such as 50 or 1.5") from None
     if not math.isfinite(amount) or amount < 0:
-        raise ValueError(f"a number of {unit} from 0, such as 50 or 1.5")
+        raise _quota_refused(f"a number of {unit} from 0, such as 50 or 1.5")
     return round(amount * QUOTA_UNITS[unit]) if amount * QUOTA_UNITS[unit] < 2**63 else 2**63
+
+
+def _quota_refused(says) -> InvalidInput:
+    return InvalidInput(f"quotaBytes: {says}", {"field": "quotaBytes"})
 
 
 def owner_of(org):
