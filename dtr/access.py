@@ -9,7 +9,7 @@ visibility, grants, deleting the repository). What a caller may do is the union 
 - everything on the repositories of an organization whose `owners` team has the caller;
 - the levels granted to the caller's teams on the repository or on its whole organization
   namespace, and to the caller on a repository of a user namespace.
-Grants add up; the highest wins.
+Grants add up; the highest wins. Nobody pushes into a proxy namespace (pulls fill it).
 
 A personal access token does what its owner may, within its scopes (SCOPE_ACTIONS); a robot
 account does what its grants name on its organization's repositories, and pulls public ones.
@@ -99,6 +99,8 @@ def allowed_actions(identity: Identity, repository) -> frozenset:
     if identity.kind == ROBOT:
         return _robot_actions(identity, repository)
     actions = _account_actions(identity, repository)
+    if getattr(repository, "proxied", False):
+        actions.discard(PUSH)  # pulls through a proxy namespace fill it, nobody pushes
     if identity.scopes is not None:
         scoped = set()
         for scope in identity.scopes:
@@ -127,6 +129,8 @@ def _robot_actions(identity, repository) -> frozenset:
             continue
         if grant.repository_id is None or grant.repository_id == repository.id:
             actions |= grant.actions
+    if getattr(repository, "proxied", False):
+        actions.discard(PUSH)
     return frozenset(actions)
 
 

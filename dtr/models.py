@@ -48,6 +48,9 @@ class Account(db.Model):
     # would go over it is refused, one that crosses `quota_warning_percent` of it is an event.
     quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
     quota_warning_percent: Mapped[int] = mapped_column(Integer, default=80, server_default="80")
+    # An organization whose repositories mirror an upstream registry (a `ProxyCache`): pulls
+    # fill them, nobody pushes into them (services/pull_through.py).
+    is_proxy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Team(db.Model):
@@ -87,6 +90,11 @@ class Repository(db.Model):
     long_description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     namespace: Mapped[Account] = relationship(lazy="joined")
+
+    @property
+    def proxied(self):
+        """A repository of a proxy namespace: filled by pulls through it, never pushed."""
+        return self.namespace.is_proxy
 
     @property
     def full_name(self):
@@ -226,6 +234,9 @@ class Tag(db.Model):
     # pulls by this tag (a manifest GET naming it), batched in (services/pull_statistics.py)
     pull_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_pulled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A tag of a proxy namespace: when the upstream last confirmed (or gave) its manifest
+    # (services/pull_through.py re-checks it after the proxy's interval).
+    upstream_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class DeletedTag(db.Model):
@@ -629,3 +640,33 @@ class LoginFailure(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ProxyCache(db.Model):
+    """A proxy namespace: the organization `namespace_id` mirrors the registry at
+    `upstream_url` (pull-through cache, services/pull_through.py). `hosts`: the upstream host
+    names a containerd `?ns=` parameter names it by (comma-separated); `default_mirror`: the
+    one that answers docker's `registry-mirrors` pulls (names outside any namespace here).
+    `password` is a secret: never shown back."""
+
+    __tablename__ = "proxy_caches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
+    )
+    upstream_url: Mapped[str] = mapped_column(String(2048))
+    username: Mapped[str | None] = mapped_column(String(255))
+    password: Mapped[str | None] = mapped_column(String(1024))
+    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    # of the repositories pulls create in it (and of names not pulled yet)
+    visibility: Mapped[str] = mapped_column(String(16), default="private")
+    hosts: Mapped[str] = mapped_column(String(1024), default="")
+    default_mirror: Mapped[bool] = mapped_column(Boolean, default=False)
+    tag_check_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    evict_after_days: Mapped[int] = mapped_column(Integer, default=7)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # upstream health, as the last requests found it
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failure: Mapped[str | None] = mapped_column(String(1024))

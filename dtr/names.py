@@ -13,14 +13,26 @@ DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})\Z")
 MAX_NAME_LENGTH = 255
 
 
+def _no_nested_names(namespace: str) -> bool:
+    return False
+
+
+# Whether a namespace's repository names may have more components (`hub/library/alpine`):
+# the proxy namespaces', which keep the upstream's names (set by services/proxy_caches.py).
+has_nested_names = _no_nested_names
+
+
 def split_repository_name(name: str) -> tuple[str, str]:
-    """Check a `namespace/name` repository name and return its two parts."""
+    """Check a `namespace/name` repository name and return its two parts; in a proxy
+    namespace the name may have several components (`library/alpine`)."""
     if len(name) > MAX_NAME_LENGTH or not REPOSITORY_NAME.match(name):
         raise NameInvalid(
             "invalid repository name",
             {"name": name[:300], "rule": "lowercase components [a-z0-9] joined by . _ __ -"},
         )
     parts = name.split("/")
+    if len(parts) > 2 and has_nested_names(parts[0]):
+        return parts[0], name.split("/", 1)[1]
     if len(parts) != 2:
         raise NameInvalid(
             "repository names are NAMESPACE/NAME (a user or an organization, then the name)",

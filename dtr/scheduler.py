@@ -84,6 +84,7 @@ def _ldap_sync_if_due() -> bool:
 def _housekeeping_if_due() -> bool:
     from .auth.login_throttle import forget_old
     from .services.periodic_jobs import run_once_per_interval
+    from .services.pull_through import evict_unpulled
     from .services.tag_restore import forget_expired
     from .services.webhooks import forget_old_deliveries
 
@@ -91,6 +92,7 @@ def _housekeeping_if_due() -> bool:
         forget_old()
         forget_expired()
         forget_old_deliveries()
+        evict_unpulled()
 
     return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, housekeeping)
 

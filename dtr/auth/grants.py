@@ -3,6 +3,7 @@ allows. A partial grant is still a grant (the registry then asks for more where 
 
 from .. import access
 from ..errors import DomainError
+from ..services.proxy_caches import mirror_route
 from ..services.repositories import repository_or_prospect
 from ..trust.gun import repository_name
 from .tokens import parse_scope
@@ -37,7 +38,8 @@ def grant_scopes(identity, scopes):
 def _repository_actions(identity, name):
     try:
         # a trust GUN (HOST/ns/repo, docker's notary client) stands for ns/repo
-        repository = repository_or_prospect(repository_name(name))
+        # a name docker's registry-mirrors asks for stands for the proxy namespace's copy
+        repository = repository_or_prospect(mirror_route(repository_name(name)))
     except DomainError:
         return set()
     return access.token_actions(access.allowed_actions(identity, repository))

@@ -8,6 +8,7 @@ from ..storage import StorageError
 from . import base, blobs, manifests, trust, uploads
 from .authorization import AuthChallenge, challenge_header
 from .errors import domain_error_response, oci_error, storage_error_response
+from .repository_lookup import route_mirrored_name
 
 bp = Blueprint("registry", __name__, url_prefix="/v2")
 
@@ -34,6 +35,9 @@ ROUTES = [
 
 for rule, view, methods in ROUTES:
     bp.add_url_rule(rule, f"{view.__name__}", view, methods=methods, strict_slashes=False)
+
+
+bp.url_value_preprocessor(route_mirrored_name)
 
 
 @bp.before_request

@@ -1,11 +1,14 @@
 """Blob download (GET/HEAD with Range) and unlinking (DELETE)."""
 
-from flask import Response, redirect, request, send_file
+from flask import Response, redirect, request, send_file, stream_with_context
 
 from .. import access
 from ..names import check_digest
+from ..services import pull_through
 from ..services.blobs import check_stored_size, linked_blob_size
 from ..services.deletion import unlink_blob
+from ..services.proxy_caches import proxy_of
+from ..services.repositories import lookup_repository
 from ..storage import current_storage
 from ..storage.layout import blob_path
 from .repository_lookup import authorized_repository
@@ -18,16 +21,47 @@ UNSATISFIABLE = "unsatisfiable"
 def get_blob(name, digest):
     repository, _ = authorized_repository(name, access.PULL)
     check_digest(digest)
+    proxy = proxy_of(name) if repository.proxied else None
+    if proxy is not None:
+        mirrored = _mirrored_blob(proxy, repository, name, digest)
+        if mirrored is not None:
+            return _blob_headers(mirrored, digest)
+        repository = lookup_repository(name)
     size = linked_blob_size(repository, digest)
     if request.method == "HEAD":  # answered from the database, the file is not opened
         response = Response(status=200, mimetype=OCTET_STREAM)
         response.headers["Content-Length"] = str(size)
     else:
         response = _blob_body(digest, size)
+    return _blob_headers(response, digest)
+
+
+def _blob_headers(response, digest):
     response.headers["Docker-Content-Digest"] = digest
     response.headers["ETag"] = f'"{digest}"'
     response.headers["Cache-Control"] = "max-age=31536000"
     response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _mirrored_blob(proxy, repository, name, digest):
+    """A blob of a proxy namespace not cached yet: its size from the upstream (HEAD), or
+    its bytes streamed from it while they are stored (GET); None once it is cached."""
+    if request.method == "HEAD":
+        if pull_through.cached_blob(proxy, repository, name, digest):
+            return None
+        response = Response(status=200, mimetype=OCTET_STREAM)
+        response.headers["Content-Length"] = str(
+            pull_through.upstream_blob_size(proxy, name, digest)
+        )
+        return response
+    fetch = pull_through.blob_to_fetch(proxy, repository, name, digest)
+    if fetch is None:
+        return None
+    response = Response(stream_with_context(fetch.chunks()), 200, mimetype=OCTET_STREAM)
+    response.call_on_close(fetch.close)
+    if fetch.size is not None:
+        response.headers["Content-Length"] = str(fetch.size)
     return response
 
 

@@ -4,6 +4,7 @@ from flask import jsonify
 
 from .. import errors
 from ..logs import component_logger
+from ..services.upstream_registry import UpstreamFailed
 from ..storage import PathNotFound, StorageError, StorageFull
 
 log = component_logger("storage")
@@ -40,6 +41,8 @@ def oci_error(code, message, status, detail=None, headers=None):
 
 
 def domain_error_response(error: errors.DomainError):
+    if isinstance(error, UpstreamFailed):  # a proxy namespace's upstream, nothing cached
+        return _upstream_failed(error)
     for kind in type(error).__mro__:
         if kind in OCI_ERRORS:
             code, status = OCI_ERRORS[kind]
@@ -59,3 +62,12 @@ def storage_error_response(error: StorageError):
         return oci_error("BLOB_UNKNOWN", "blob unknown to registry", 404, {"path": str(error)})
     log.error("storage backend failed: %s", error, exc_info=error)
     return oci_error("UNAVAILABLE", f"storage backend failed: {error}", 503, {"reason": str(error)})
+
+
+def _upstream_failed(error: UpstreamFailed):
+    """429 when the upstream rate-limits (with its Retry-After), else 503: the client may
+    try again later, its request was not wrong."""
+    if error.status == 429:
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        return oci_error("TOOMANYREQUESTS", error.message, 429, error.detail, headers)
+    return oci_error("UNAVAILABLE", error.message, 503, error.detail)

@@ -6,9 +6,11 @@ from .. import access
 from ..database import read_only_transactions
 from ..errors import InvalidInput
 from ..names import check_digest, is_digest
-from ..services import events, manifest_pushes, manifests, signatures
+from ..services import events, manifest_pushes, manifests, pull_through, signatures
 from ..services.catalog import list_repository_names
 from ..services.deletion import delete_reference
+from ..services.proxy_caches import proxy_of
+from ..services.repositories import lookup_repository
 from .authorization import CATALOG_SCOPE, current_caller, require_catalog
 from .repository_lookup import authorized_repository
 from .request_body import body_stream
@@ -18,7 +20,16 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 def get_manifest(name, reference):
     repository, caller = authorized_repository(name, access.PULL)
-    manifest = manifests.fetch_manifest(repository, reference)
+    stale = None
+    proxy = proxy_of(name) if repository.proxied else None
+    if proxy is not None:
+        served = pull_through.fetch_manifest(
+            proxy, repository, name, reference, head=request.method == "HEAD"
+        )
+        manifest, stale = served.content, served.stale
+        repository = lookup_repository(name) or repository  # created by this first pull
+    else:
+        manifest = manifests.fetch_manifest(repository, reference)
     signatures.check_pull(
         repository,
         name,
@@ -29,7 +40,11 @@ def get_manifest(name, reference):
     response = Response(manifest.payload, content_type=manifest.media_type)
     response.headers["Docker-Content-Digest"] = manifest.digest
     response.headers["ETag"] = f'"{manifest.digest}"'
-    if request.method == "GET":  # a pull; a HEAD only asks whether it changed
+    if stale is not None:  # the upstream failed: this is what was cached
+        response.headers[pull_through.STALE_HEADER] = stale
+        response.headers["Warning"] = '110 - "Response is Stale"'
+    # a pull; a HEAD only asks whether it changed
+    if request.method == "GET" and repository.id is not None:
         _pulled(repository, name, reference, manifest, caller)
     return response
 

@@ -134,6 +134,13 @@ def import_users_csv(actor: Identity | None, text: str) -> list[Account]:
 
 def create_organization(name, actor: Identity):
     """Organizations are created by admins; each gets an `owners` team with its creator."""
+    organization = new_organization(name, actor)
+    db.session.commit()
+    return organization
+
+
+def new_organization(name, actor: Identity, audited="organization.create") -> Account:
+    """Add an organization and its `owners` team to the session (not committed)."""
     require_admin(actor)
     check_account_name(name)
     if find_account(name) is not None:
@@ -146,8 +153,7 @@ def create_organization(name, actor: Identity):
     db.session.flush()
     if actor.account_id is not None:
         db.session.add(TeamMember(team_id=owners.id, account_id=actor.account_id))
-    audit.record(actor.name, "organization.create", name)
-    db.session.commit()
+    audit.record(actor.name, audited, name)
     return organization
 
 

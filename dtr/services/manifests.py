@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from ..database import db, has_written, prepared, write_transaction
 from ..errors import (
@@ -89,6 +89,30 @@ def push_manifest(
     if changed:
         lookup_caches.manifests.invalidate(repository.id, announced=True)
     return digest, parsed
+
+
+def store_mirrored_manifest(repository, tag, digest, payload, content_type, actor):
+    """Keep a manifest a pull brought from a proxy namespace's upstream (its digest checked
+    by the caller), under `tag` when given; returns its media type. Unlike a push, what it
+    names need not be here: the blobs come when they are pulled."""
+    parsed = parse_manifest(payload, content_type)
+    with write_transaction():
+        manifest_id = _manifest_id(repository, digest, lock=True)
+        if manifest_id is None:
+            manifest_id = _store_manifest(repository, digest, parsed, payload, actor)
+        if tag is not None:
+            now = utcnow()
+            values = {"repository_id": repository.id, "name": tag}
+            values.update(manifest_id=manifest_id, pushed_by=actor, updated_at=now)
+            db.session.execute(_tag_statement(), values)
+            db.session.execute(
+                update(Tag)
+                .where(Tag.repository_id == repository.id, Tag.name == tag)
+                .values(upstream_checked_at=now)
+            )
+        change_signals.announce(change_signals.CONTENT)
+    lookup_caches.manifests.invalidate(repository.id, announced=True)
+    return parsed.media_type
 
 
 def _digest_of(reference, payload):

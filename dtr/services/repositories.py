@@ -14,6 +14,7 @@ from .accounts import find_account
 from .callers import require_logged_in
 from .content_trust import delete_trust_data
 from .events import Event
+from .proxy_caches import proxy_visibility
 from .search import contains_pattern
 
 
@@ -27,6 +28,7 @@ class RepositoryRef:
     name: str
     visibility: str
     pull_only_signed: bool = False  # see services/signatures.py
+    proxied: bool = False  # of a proxy namespace: pulls fill it (services/pull_through.py)
 
 
 def find_repository(full_name) -> Repository | None:
@@ -54,6 +56,7 @@ def lookup_repository(full_name) -> RepositoryRef | None:
         repository.name,
         repository.visibility,
         repository.pull_only_signed,
+        repository.proxied,
     )
     cache.put(full_name, None, ref, generation)
     return ref
@@ -66,6 +69,8 @@ def repository_or_prospect(full_name) -> RepositoryRef:
         return repository
     namespace, name = split_repository_name(full_name)
     account = find_account(namespace)
+    if account is not None and account.is_proxy:  # what a pull through it would create
+        return RepositoryRef(None, account.id, name, proxy_visibility(account.id), proxied=True)
     return RepositoryRef(None, account.id if account else None, name, "private")
 
 

@@ -4,14 +4,16 @@ so the host must be one this registry answers to."""
 
 from flask import has_request_context, request
 
+from .. import names
 from ..errors import NameUnknown
 from ..names import split_repository_name
 from ..services.settings import domain_name
 
 
 def is_gun(name: str) -> bool:
-    """Repository names have two components; a GUN has the host in front."""
-    return name.count("/") >= 2
+    """Repository names have two components (or more in a proxy namespace); a GUN has the
+    host in front."""
+    return name.count("/") >= 2 and not names.has_nested_names(name.split("/", 1)[0])
 
 
 def repository_name(name: str) -> str:
