@@ -383,7 +383,57 @@ ROBOT_ACCESS_400 = (
 )
 ROBOT_DESCRIPTION_400 = "description not text of at most 1024 characters"
 
+PROXY_FIELDS = {
+    "upstreamUrl": string(
+        "the upstream registry (default https://registry-1.docker.io, Docker Hub)",
+        maxLength=2048,
+    ),
+    "username": string("for the upstream (optional)", nullable=True, maxLength=255),
+    "verifyTls": boolean("false: accept any certificate of the upstream"),
+    "visibility": enum(VISIBILITIES, "of the repositories pulls create (public: anyone may pull)"),
+    "hosts": array(string("a host name, as containerd's ns= parameter names the upstream")),
+    "defaultMirror": boolean(
+        "answers docker's registry-mirrors pulls (names outside every namespace here); one "
+        "proxy at most"
+    ),
+    "tagCheckSeconds": integer(
+        "a tag is asked upstream again only after this long (0: every pull)",
+        minimum=0,
+        maximum=7 * 86400,
+    ),
+    "evictAfterDays": integer(
+        "tags not pulled for this long are deleted (0: never)", minimum=0, maximum=3650
+    ),
+}
+PROXY_PASSWORD = {"password": string("for the upstream: stored, never shown back", nullable=True)}
+
 SCHEMAS = {
+    "Proxy": obj(
+        {
+            "name": string(),
+            **PROXY_FIELDS,
+            "hasPassword": boolean(),
+            "createdBy": NULLABLE_STRING,
+            "createdAt": TIMESTAMP,
+            "health": obj(
+                {
+                    "state": enum(("healthy", "unhealthy", "unknown")),
+                    "lastSuccessAt": string(format="date-time", nullable=True),
+                    "lastFailureAt": string(format="date-time", nullable=True),
+                    "lastFailure": NULLABLE_STRING,
+                }
+            ),
+        },
+        description="An organization mirroring an upstream registry: pulls of its "
+        "repositories fill them from the upstream; nobody pushes into it",
+    ),
+    "ProxyList": wrapper("proxies", ref("Proxy"), "Proxy namespaces, by name"),
+    "NewProxy": obj(
+        {"name": string("the organization to create"), **PROXY_FIELDS, **PROXY_PASSWORD},
+        required=["name"],
+    ),
+    "ProxyChanges": obj({**PROXY_FIELDS, **PROXY_PASSWORD}),
+    "ProxyCheck": obj({"reachable": boolean(), "error": NULLABLE_STRING}),
     "Account": obj(
         {
             "id": integer(),
@@ -1342,6 +1392,7 @@ PATH_PARAMETERS = {
     "key": "a trusted key's name",
     "rule": "an immutable tag rule's id",
     "webhook": "a webhook's id",
+    "proxy": "a proxy namespace's name (an organization)",
     "delivery": "a webhook delivery's id",
     "deleted": "a deleted tag's id (as its listing shows it)",
     "token_id": "an access token's id (as its listing shows it)",
@@ -3064,6 +3115,84 @@ OPERATIONS = [
     ),
     Op(
         "GET",
+        "/admin/proxies",
+        "listProxies",
+        "proxies",
+        "List proxy namespaces",
+        "With each upstream's health as the last requests found it. Administrators only.",
+        {200: ("the proxy namespaces", "ProxyList")},
+        errors={401: "no or wrong credentials", 403: "not an administrator"},
+    ),
+    Op(
+        "POST",
+        "/admin/proxies",
+        "createProxy",
+        "proxies",
+        "Create a proxy namespace",
+        "A new organization (its owners team has the caller) whose repositories mirror the "
+        "upstream: `docker pull HOST/<name>/library/alpine` pulls through it. Administrators "
+        "only. Audited.",
+        {201: ("the proxy namespace", "Proxy")},
+        body="NewProxy",
+        errors={
+            400: "not a JSON object, an unknown field, a field of the wrong type or out of "
+            "range, an invalid name or URL",
+            401: "no or wrong credentials",
+            403: "not an administrator",
+            409: "the name is taken",
+        },
+    ),
+    Op(
+        "GET",
+        "/admin/proxies/{proxy}",
+        "getProxy",
+        "proxies",
+        "A proxy namespace",
+        "Administrators only.",
+        {200: ("the proxy namespace", "Proxy")},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such proxy"},
+    ),
+    Op(
+        "PATCH",
+        "/admin/proxies/{proxy}",
+        "updateProxy",
+        "proxies",
+        "Change a proxy namespace",
+        "Only the fields given change; a password of null removes it. Administrators only. "
+        "Audited.",
+        {200: ("the proxy namespace", "Proxy")},
+        body="ProxyChanges",
+        errors={
+            400: "not a JSON object, an unknown field, a field of the wrong type or out of range",
+            401: "no or wrong credentials",
+            403: "not an administrator",
+            404: "no such proxy",
+        },
+    ),
+    Op(
+        "DELETE",
+        "/admin/proxies/{proxy}",
+        "deleteProxy",
+        "proxies",
+        "Stop mirroring",
+        "The organization and what was cached stay, as normal repositories. Administrators "
+        "only. Audited.",
+        {204: ("no longer a proxy", None)},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such proxy"},
+    ),
+    Op(
+        "POST",
+        "/admin/proxies/{proxy}/check",
+        "checkProxy",
+        "proxies",
+        "Reach the upstream now",
+        "Asks the upstream's /v2/ and records the outcome in the proxy's health. "
+        "Administrators only.",
+        {200: ("whether it answered", "ProxyCheck")},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such proxy"},
+    ),
+    Op(
+        "GET",
         "/admin/usage",
         "getRegistryUsage",
         "usage",
@@ -3099,6 +3228,7 @@ TAGS = [
     {"name": "webhooks", "description": "Signed HTTP POSTs of pushes, tags and deletions"},
     {"name": "usage", "description": "Storage used by repositories and namespaces; quotas"},
     {"name": "retention", "description": "Which tags to keep; runs and dry runs"},
+    {"name": "proxies", "description": "Proxy namespaces: pull-through caches of upstreams"},
     {
         "name": "admin",
         "description": "Auth settings, LDAP, the license, the audit log and the logs",

@@ -224,3 +224,33 @@ def job_fields(run, job) -> dict:
         "startedAt": iso(run.started_at),
         "finishedAt": iso(run.finished_at),
     }
+
+
+def proxy_cache(row, name):
+    """A proxy namespace; its password is never shown, only whether it has one."""
+    return {
+        "name": name,
+        "upstreamUrl": row.upstream_url,
+        "username": row.username,
+        "hasPassword": bool(row.password),
+        "verifyTls": row.verify_tls,
+        "visibility": row.visibility,
+        "hosts": [host for host in row.hosts.split(",") if host],
+        "defaultMirror": row.default_mirror,
+        "tagCheckSeconds": row.tag_check_seconds,
+        "evictAfterDays": row.evict_after_days,
+        "createdBy": row.created_by,
+        "createdAt": iso(row.created_at),
+        "health": proxy_health(row),
+    }
+
+
+def proxy_health(row):
+    from ..services.proxy_caches import health_state
+
+    return {
+        "state": health_state(row),
+        "lastSuccessAt": iso(row.last_success_at),
+        "lastFailureAt": iso(row.last_failure_at),
+        "lastFailure": row.last_failure,
+    }
