@@ -10,6 +10,7 @@ SETTINGS_TABS = [
     ("storage", "Storage"),
     ("garbage-collection", "Garbage collection"),
     ("webhooks", "Webhooks"),
+    ("proxies", "Proxies"),
     ("logs", "Logs"),
 ]
 

@@ -1,5 +1,5 @@
 """Settings (admins): Auth (mode, managed users, LDAP), License, General; the tabs of the
-others (Storage, Garbage collection, Webhooks, Logs) are in their own modules."""
+others (Storage, Garbage collection, Webhooks, Proxies, Logs) are in their own modules."""
 
 from dataclasses import replace
 
@@ -42,6 +42,7 @@ def settings():
 def settings_tab(tab):
     me = admin()
     from .gc_page import gc_tab
+    from .proxy_pages import proxies_tab
     from .storage_page import storage_tab
     from .webhook_pages import registry_tab
 
@@ -52,6 +53,7 @@ def settings_tab(tab):
         "storage": storage_tab,
         "garbage-collection": gc_tab,
         "webhooks": registry_tab,
+        "proxies": proxies_tab,
     }
     if tab not in views:
         abort(404)
