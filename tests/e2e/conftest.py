@@ -138,14 +138,15 @@ class DockerDaemon:
         self.env.pop("DOCKER_TLS_VERIFY", None)
 
 
-@pytest.fixture(scope="session")
-def dockerd():
-    """A private dockerd (vfs storage, no networking), its own socket and data folders."""
+@contextlib.contextmanager
+def running_dockerd(config=None):
+    """A private dockerd (vfs storage, no networking), its own socket and data folders;
+    `config`: more of its daemon.json (registry-mirrors...)."""
     dockerd_path = tool("dockerd")
     tool("docker")
     folder = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))  # short: unix socket path limit
     (folder / "daemon.json").write_text(
-        json.dumps({"deprecated-key-path": str(folder / "key.json")})
+        json.dumps({"deprecated-key-path": str(folder / "key.json"), **(config or {})})
     )
     daemon = DockerDaemon(folder)
     log = open(folder / "dockerd.log", "wb")
@@ -192,6 +193,13 @@ def dockerd():
             process.wait()
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    """A private dockerd for the session."""
+    with running_dockerd() as daemon:
+        yield daemon
 
 
 class Docker:
