@@ -337,6 +337,19 @@ def setting_command(key, value, instance_dir):
         click.echo(f"{key} = {str(get_setting(key)).lower()}")
 
 
+@cli.command("evict-proxies")
+@instance_option
+def evict_proxies_command(instance_dir):
+    """Delete the tags of proxy namespaces not pulled for their proxy's eviction time (as
+    the hourly housekeeping does); garbage collection then frees what only they used."""
+    from dtr.services.pull_through import evict_unpulled
+
+    app = prepared_app(instance_dir)
+    with app.app_context():
+        evicted = evict_unpulled()
+    click.echo(f"evicted {evicted} tag{'' if evicted == 1 else 's'}")
+
+
 @cli.command("gc")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @instance_option

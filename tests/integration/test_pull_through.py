@@ -345,3 +345,27 @@ def test_only_admins_manage_proxies(dtr, front_passing):
     assert api(dtr).post("/admin/proxies/up10/check").json() == {"reachable": True, "error": None}
     assert api(dtr).delete("/admin/proxies/up10").status_code == 204
     assert api(dtr).get("/admin/proxies/up10").status_code == 404
+
+
+def test_tags_not_pulled_for_the_eviction_time_go_and_come_back_on_the_next_pull(
+    dtr, front_passing
+):
+    create_proxy(dtr, "up11", front_passing.url, evictAfterDays=3)
+    digest = push_image(front_passing.url, "team/old", "1", layers=[b"old"])
+    push_image(front_passing.url, "team/old", "2", layers=[b"recent"])
+    pull_image(client(dtr), "up11/team/old", "1")
+    pull_image(client(dtr), "up11/team/old", "2")
+    dtr.sql(
+        "UPDATE tags SET updated_at = '2020-01-01 00:00:00', last_pulled_at = NULL "
+        "WHERE name = '1' AND repository_id IN (SELECT r.id FROM repositories r "
+        "JOIN accounts a ON a.id = r.namespace_id WHERE a.name = 'up11')"
+    )
+    evicted = dtr.cli("evict-proxies")
+    assert evicted.returncode == 0, evicted.stderr
+    assert evicted.stdout.strip() == "evicted 1 tag"
+    tags = client(dtr).request("GET", "/v2/up11/team/old/tags/list").json()
+    assert tags["tags"] == ["2"]
+    front_passing.reset()
+    again = pull_image(client(dtr), "up11/team/old", "1")
+    assert again.headers["Docker-Content-Digest"] == digest
+    assert front_passing.count("GET", "/v2/team/old/manifests/1") == 1
