@@ -1316,6 +1316,7 @@ NOT_SET_UP = "NOT_SET_UP: DTR has no auth mode yet (a fresh install)"
 BEARER_REFUSED = (
     "a registry token (Bearer, from /auth/token: it is for /v2 only, /api/v0 refuses it)"
 )
+NUL_REFUSED = "INVALID_INPUT: a NUL (U+0000) in a path segment, a query parameter or the body"
 ERROR_RESPONSES = {
     400: (
         "BadRequest",
@@ -1463,6 +1464,8 @@ class Op:
         who the caller is may answer is added here, merged into the operation's own reasons."""
         errors = dict(self.errors)
         errors.setdefault(414, None)  # any request line can be too long
+        # any request can carry a NUL (dtr/nul_guard.py refuses it before the operation)
+        errors[400] = "; ".join(filter(None, (errors.get(400), NUL_REFUSED)))
         if self.authenticated:
             if errors.get(401):
                 errors[401] += "; " + BEARER_REFUSED

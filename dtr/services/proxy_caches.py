@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
+from flask import has_app_context
 from sqlalchemy import select, update
 
 from .. import names
@@ -97,7 +98,8 @@ def _proxy(row, name) -> Proxy:
 
 
 def _is_proxy_namespace(namespace) -> bool:
-    return namespace in proxies()
+    """Outside an application (a pure name check) no namespace is a proxy."""
+    return has_app_context() and namespace in proxies()
 
 
 names.has_nested_names = _is_proxy_namespace
