@@ -17,10 +17,10 @@ from ..errors import InvalidInput, NameUnknown
 from ..models import Account, ProxyCache, utcnow
 from ..names import split_repository_name
 from . import audit, lookup_caches
-from .accounts import new_organization
+from .accounts import find_account, new_organization
 from .callers import require_admin
 from .field_checks import checked_whole_number, refuse_unknown_fields
-from .upstream_registry import UpstreamFailed, UpstreamRegistry
+from .upstream_registry import DOCKER_HUB_HOSTS, UpstreamFailed, UpstreamRegistry
 
 DOCKER_HUB_URL = "https://registry-1.docker.io"
 SNAPSHOT_SECONDS = 2.0
@@ -142,16 +142,9 @@ def mirror_route(name, ns=None) -> str:
             chosen = proxy
     if chosen is None:
         return name
-    from .accounts import find_account  # a local namespace of that name keeps its names
-
     if "/" in name and find_account(namespace) is not None:
-        return name
-    if "/" not in name and urllib.parse.urlsplit(chosen.upstream_url).hostname in (
-        "registry-1.docker.io",
-        "docker.io",
-    ):
-        name = f"library/{name}"
-    return f"{chosen.namespace}/{name}"
+        return name  # a local namespace of that name keeps its names
+    return f"{chosen.namespace}/{chosen.upstream.upstream_name(name)}"
 
 
 # Health: what the last requests to the upstream found.
@@ -226,7 +219,7 @@ def create_proxy(actor, name, body: dict) -> tuple[ProxyCache, str]:
     organization = new_organization(name, actor, audited="proxy.create")
     organization.is_proxy = True
     row = ProxyCache(namespace_id=organization.id, created_by=actor.name, **values)
-    _defaults(row)
+    row.hosts = row.hosts or _host_of(row.upstream_url)
     db.session.add(row)
     _one_default_mirror(row)
     db.session.commit()
@@ -272,21 +265,6 @@ def check_upstream(actor, name) -> str | None:
     return None
 
 
-def _defaults(row):
-    for column, value in (
-        ("verify_tls", True),
-        ("visibility", "private"),
-        ("hosts", ""),
-        ("default_mirror", False),
-        ("tag_check_seconds", 300),
-        ("evict_after_days", 7),
-    ):
-        if getattr(row, column) is None:
-            setattr(row, column, value)
-    if not row.hosts:
-        row.hosts = _host_of(row.upstream_url)
-
-
 def _one_default_mirror(row):
     if row.default_mirror:
         db.session.flush()
@@ -302,7 +280,7 @@ def _changed(name):
 
 def _host_of(url):
     host = urllib.parse.urlsplit(url).hostname or ""
-    return "docker.io" if host == "registry-1.docker.io" else host
+    return "docker.io" if host in DOCKER_HUB_HOSTS else host
 
 
 def _checked(body) -> dict:

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 from ..database import db, write_transaction
 from ..errors import BlobUnknown, DigestInvalid, DomainError, ManifestUnknown, NameTaken
 from ..models import Blob, Repository, Tag, utcnow
-from ..names import check_digest, is_digest
+from ..names import check_digest, is_digest, split_repository_name
 from ..storage import current_storage
 from ..storage.layout import upload_path
 from . import blobs, deletion, manifests, proxy_caches
@@ -53,7 +53,7 @@ def fetch_manifest(proxy, repository, full_name, reference, head=False) -> Serve
     """The manifest `reference` names, from the cache or the upstream (then cached).
     `repository`: a RepositoryRef, `id` None when nothing was pulled into it yet."""
     local = _cached(repository, reference)
-    upstream_name = full_name.split("/", 1)[1]
+    upstream_name = split_repository_name(full_name)[1]
     if is_digest(reference):
         check_digest(reference)
         if local is not None:
@@ -228,7 +228,7 @@ def _link_stored(proxy, repository, full_name, digest):
 
 def _lead(proxy, repository, full_name, digest, fetch):
     try:
-        response = proxy.upstream.blob(full_name.split("/", 1)[1], digest)
+        response = proxy.upstream.blob(split_repository_name(full_name)[1], digest)
     except UpstreamFailed as failure:
         _finish(digest, fetch)
         proxy_caches.record_failure(proxy, failure)
@@ -317,7 +317,7 @@ def upstream_blob_size(proxy, full_name, digest) -> int:
     """A HEAD of a blob not cached: the upstream's size of it."""
     check_digest(digest)
     try:
-        size = proxy.upstream.blob_size(full_name.split("/", 1)[1], digest)
+        size = proxy.upstream.blob_size(split_repository_name(full_name)[1], digest)
     except UpstreamFailed as failure:
         if failure.status == 404:
             raise BlobUnknown("blob unknown to registry", {"digest": digest}) from None

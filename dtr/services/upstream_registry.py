@@ -22,7 +22,7 @@ MANIFEST_TYPES = ", ".join(
 )
 CONNECT_SECONDS = 5
 READ_SECONDS = 30
-DOCKER_HUB = "registry-1.docker.io"
+DOCKER_HUB_HOSTS = ("registry-1.docker.io", "docker.io")
 
 
 class UpstreamFailed(DomainError):
@@ -58,7 +58,7 @@ class UpstreamRegistry:
 
     def upstream_name(self, name):
         """Docker Hub keeps official images under `library/`."""
-        if "/" not in name and urllib.parse.urlsplit(self.url).hostname == DOCKER_HUB:
+        if "/" not in name and urllib.parse.urlsplit(self.url).hostname in DOCKER_HUB_HOSTS:
             return f"library/{name}"
         return name
 
