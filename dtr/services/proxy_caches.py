@@ -19,7 +19,13 @@ from ..names import split_repository_name
 from . import audit, lookup_caches
 from .accounts import find_account, new_organization
 from .callers import require_admin
-from .field_checks import checked_whole_number, refuse_unknown_fields
+from .field_checks import (
+    checked_flag,
+    checked_optional_string,
+    checked_registry_url,
+    checked_whole_number,
+    refuse_unknown_fields,
+)
 from .upstream_registry import DOCKER_HUB_HOSTS, UpstreamFailed, UpstreamRegistry
 
 DOCKER_HUB_URL = "https://registry-1.docker.io"
@@ -287,34 +293,13 @@ def _checked(body) -> dict:
     """Column values from the client's fields, each checked."""
     values = {}
     if "upstreamUrl" in body:
-        url = body["upstreamUrl"]
-        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-        if (
-            parts is None
-            or len(url) > 2048
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or parts.query
-            or parts.fragment
-            or parts.username
-        ):
-            raise InvalidInput(
-                "upstreamUrl: an http:// or https:// URL of a registry (no credentials, "
-                "query or fragment)",
-                {"field": "upstreamUrl"},
-            )
-        values["upstream_url"] = url.rstrip("/")
+        values["upstream_url"] = checked_registry_url(body["upstreamUrl"], "upstreamUrl")
     for field, column, limit in (("username", "username", 255), ("password", "password", 1024)):
         if field in body:
-            value = body[field]
-            if value is not None and (not isinstance(value, str) or len(value) > limit):
-                raise InvalidInput(f"{field}: a string of at most {limit} characters or null")
-            values[column] = value or None
+            values[column] = checked_optional_string(body[field], field, limit)
     for field, column in (("verifyTls", "verify_tls"), ("defaultMirror", "default_mirror")):
         if field in body:
-            if not isinstance(body[field], bool):
-                raise InvalidInput(f"{field}: true or false", {"field": field})
-            values[column] = body[field]
+            values[column] = checked_flag(body[field], field)
     if "visibility" in body:
         if body["visibility"] not in VISIBILITIES:
             raise InvalidInput("visibility: public or private", {"field": "visibility"})

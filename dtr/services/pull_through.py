@@ -16,7 +16,6 @@ by pulls, from its upstream.
 
 import hashlib
 import logging
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -28,9 +27,8 @@ from ..database import db, write_transaction
 from ..errors import BlobUnknown, DigestInvalid, DomainError, ManifestUnknown, NameTaken
 from ..models import Blob, Repository, Tag, utcnow
 from ..names import check_digest, is_digest, split_repository_name
-from ..storage import current_storage
-from ..storage.layout import upload_path
 from . import blobs, deletion, manifests, proxy_caches
+from .blob_downloads import VerifiedDownload
 from .repositories import create_repository, lookup_repository
 from .upstream_registry import UpstreamFailed
 
@@ -264,37 +262,13 @@ class BlobFetch:
         return self._chunks
 
     def _stream(self, chunk):
-        path = upload_path(f"proxy-{int(time.time())}-{secrets.token_hex(8)}")
-        storage = current_storage()
-        writer = storage.writer(path)
-        hasher = hashlib.new(self.digest.split(":", 1)[0])
-        size = 0
-        kept = committed = False
+        download = VerifiedDownload(self.repository, self.digest, self.proxy.upstream_url)
         try:
-            for data in self._response.iter_content(chunk):
-                writer.write(data)
-                hasher.update(data)
-                size += len(data)
-                yield data
-            writer.commit()
-            committed = True
-            actual = f"{self.digest.split(':', 1)[0]}:{hasher.hexdigest()}"
-            if actual != self.digest:
-                log.error(
-                    "upstream %s sent %s for blob %s: not kept",
-                    self.proxy.upstream_url,
-                    actual,
-                    self.digest,
-                )
-                return
-            blobs.store_blob(self.repository, path, self.digest, size)
-            kept = self._fetch.kept = True
-            proxy_caches.record_success(self.proxy)
+            yield from download.chunks(self._response.iter_content(chunk))
+            if download.kept:
+                self._fetch.kept = True
+                proxy_caches.record_success(self.proxy)
         finally:
-            if not kept:
-                if not committed:
-                    writer.cancel()
-                storage.delete(path)
             self._chunks = None  # this generator ends: close() must not close it again
             self.close()
 
