@@ -1,7 +1,8 @@
-"""A client of an upstream registry (Docker Hub or any OCI registry) for the pull-through
-cache: manifests and blobs by repository, with the upstream's authentication (a Docker
-token from its realm, or HTTP Basic) done as its challenge asks. Every failure is an
-`UpstreamFailed` that says what the upstream answered."""
+"""A client of another registry (Docker Hub or any OCI registry): what the pull-through
+cache reads from its upstream, and what replication reads from and writes to a remote
+(manifests, blobs, tags, referrers, uploads and mounts), with the other side's
+authentication (a Docker token from its realm, or HTTP Basic) done as its challenge asks.
+Every failure is an `UpstreamFailed` that says what the other side answered."""
 
 import threading
 import time
@@ -52,7 +53,7 @@ class UpstreamRegistry:
         self.url = url.rstrip("/")
         self._basic = (username, password) if username else None
         self._verify = verify_tls
-        self._tokens = {}  # repository -> (token, expiry)
+        self._tokens = {}  # (repository, scopes) -> (token, expiry)
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -83,6 +84,89 @@ class UpstreamRegistry:
             length = response.headers.get("Content-Length", "")
             return int(length) if length.isdigit() else None
 
+    def has_manifest(self, name, digest) -> bool:
+        return self._exists(name, f"manifests/{digest}", {"Accept": MANIFEST_TYPES})
+
+    def has_blob(self, name, digest) -> bool:
+        return self._exists(name, f"blobs/{digest}")
+
+    def tags(self, name, page=1000) -> list[str]:
+        """Every tag of the repository, following the `Link` of each page."""
+        found, last = [], None
+        while True:
+            query = {"n": page, **({"last": last} if last else {})}
+            with self._request("GET", name, "tags/list", params=query) as response:
+                try:
+                    listed = response.json().get("tags") or []
+                except (ValueError, AttributeError):
+                    raise UpstreamFailed(self.url, reason="its tag list is not JSON") from None
+                more = "next" in response.links
+            found += [tag for tag in listed if isinstance(tag, str)]
+            if not more or not listed or len(found) > 100_000:
+                return found
+            last = listed[-1]
+
+    def referrers(self, name, digest) -> list[dict]:
+        """The referrers API's descriptors; [] from a registry without it."""
+        try:
+            response = self._request("GET", name, f"referrers/{digest}")
+        except UpstreamFailed as failure:
+            if failure.status in (404, 405):
+                return []
+            raise
+        with response:
+            try:
+                manifests = response.json().get("manifests") or []
+            except (ValueError, AttributeError):
+                return []
+        return [entry for entry in manifests if isinstance(entry, dict)]
+
+    def put_manifest(self, name, reference, payload, media_type):
+        headers = {"Content-Type": media_type}
+        path = f"manifests/{reference}"
+        self._request("PUT", name, path, headers=headers, data=payload, push=True).close()
+
+    def mount_blob(self, name, digest, source) -> str | None:
+        """Mount a blob the remote has in `source` into `name`: None when mounted, else
+        the upload the remote started instead (its location)."""
+        query = {"mount": digest, "from": source}
+        extra = (f"repository:{self.upstream_name(source)}:pull",)
+        with self._request(
+            "POST", name, "blobs/uploads/", params=query, push=True, extra_scopes=extra
+        ) as response:
+            return None if response.status_code == 201 else self._location(response)
+
+    def upload_blob(self, name, digest, size, reader, location=None):
+        """Upload a blob in one streamed PUT (`reader`: a file-like object of `size` bytes)."""
+        if location is None:
+            with self._request("POST", name, "blobs/uploads/", push=True) as response:
+                location = self._location(response)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        self._request(
+            "PUT",
+            name,
+            location,
+            headers=headers,
+            data=_Sized(reader, size),
+            params={"digest": digest},
+            push=True,
+        ).close()
+
+    def _location(self, response):
+        location = response.headers.get("Location")
+        if not location:
+            raise UpstreamFailed(self.url, reason="it started an upload without a Location")
+        return urllib.parse.urljoin(f"{self.url}/", location)
+
+    def _exists(self, name, path, headers=None) -> bool:
+        try:
+            self._request("HEAD", name, path, headers=headers).close()
+        except UpstreamFailed as failure:
+            if failure.status == 404:
+                return False
+            raise
+        return True
+
     def check(self):
         """Reach /v2/ (any answer but a 5xx or none: a 401 is a registry asking for a
         token). Raises UpstreamFailed."""
@@ -101,11 +185,29 @@ class UpstreamRegistry:
             session.verify = self._verify
         return session
 
-    def _request(self, method, name, path, headers=None, stream=False):
-        url = f"{self.url}/v2/{self.upstream_name(name)}/{path}"
+    def _request(
+        self,
+        method,
+        name,
+        path,
+        headers=None,
+        stream=False,
+        params=None,
+        data=None,
+        push=False,
+        extra_scopes=(),
+    ):
+        """`path` below the repository, or an absolute URL (an upload's location). With
+        `push`, the token asked for covers pushing to `name` (and `extra_scopes`)."""
+        if path.startswith(("http://", "https://")):
+            url = path
+        else:
+            url = f"{self.url}/v2/{self.upstream_name(name)}/{path}"
         headers = dict(headers or {})
+        actions = "pull,push" if push else "pull"
+        scopes = (f"repository:{self.upstream_name(name)}:{actions}", *extra_scopes)
         for attempt in range(2):
-            auth = self._authorization(name)
+            auth = self._authorization(scopes)
             if auth:
                 headers["Authorization"] = auth
             try:
@@ -113,7 +215,10 @@ class UpstreamRegistry:
                     method,
                     url,
                     headers=headers,
+                    params=params,
+                    data=data,
                     stream=stream or method == "GET",
+                    allow_redirects=method in ("GET", "HEAD"),
                     timeout=(CONNECT_SECONDS, READ_SECONDS),
                 )
             except requests.RequestException as error:
@@ -121,7 +226,7 @@ class UpstreamRegistry:
             if response.status_code == 401 and attempt == 0:
                 challenge = response.headers.get("WWW-Authenticate", "")
                 response.close()
-                self._authenticate(name, challenge)
+                self._authenticate(scopes, challenge)
                 continue
             if response.status_code >= 300:
                 response.close()
@@ -131,19 +236,19 @@ class UpstreamRegistry:
             return response
         raise UpstreamFailed(self.url, 401)
 
-    def _authorization(self, name):
+    def _authorization(self, scopes):
         with self._lock:
-            token, expiry = self._tokens.get(name, (None, 0))
+            token, expiry = self._tokens.get(scopes, (None, 0))
         if token is not None and time.monotonic() < expiry:
             return token
         return None
 
-    def _authenticate(self, name, challenge):
-        """Answer a 401's challenge: a token from the realm for pulling `name`, or Basic."""
+    def _authenticate(self, scopes, challenge):
+        """Answer a 401's challenge: a token from the realm for these scopes, or Basic."""
         scheme, _, parameters = challenge.partition(" ")
         if scheme.lower() == "basic" and self._basic:
             value = requests.auth._basic_auth_str(*self._basic)
-            self._remember(name, value, 3600)
+            self._remember(scopes, value, 3600)
             return
         if scheme.lower() != "bearer":
             raise UpstreamFailed(self.url, 401)
@@ -151,7 +256,7 @@ class UpstreamRegistry:
         realm = fields.get("realm")
         if not realm:
             raise UpstreamFailed(self.url, 401)
-        query = {"scope": f"repository:{self.upstream_name(name)}:pull"}
+        query = {"scope": list(scopes)}
         if fields.get("service"):
             query["service"] = fields["service"]
         try:
@@ -170,11 +275,21 @@ class UpstreamRegistry:
             token = None
         if not isinstance(token, str):
             raise UpstreamFailed(realm, reason="its token service gave no token")
-        self._remember(name, f"Bearer {token}", lifetime)
+        self._remember(scopes, f"Bearer {token}", lifetime)
 
-    def _remember(self, name, value, lifetime):
+    def _remember(self, scopes, value, lifetime):
         with self._lock:
-            self._tokens[name] = (value, time.monotonic() + max(lifetime - 10, 5))
+            self._tokens[scopes] = (value, time.monotonic() + max(lifetime - 10, 5))
+
+
+class _Sized:
+    """A stream with a known length, which requests sends as a body of that length."""
+
+    def __init__(self, reader, size):
+        self._reader, self.len = reader, size
+
+    def read(self, amount=-1):
+        return self._reader.read(amount)
 
 
 def _challenge_fields(parameters):
