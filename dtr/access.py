@@ -99,8 +99,8 @@ def allowed_actions(identity: Identity, repository) -> frozenset:
     if identity.kind == ROBOT:
         return _robot_actions(identity, repository)
     actions = _account_actions(identity, repository)
-    if getattr(repository, "proxied", False):
-        actions.discard(PUSH)  # pulls through a proxy namespace fill it, nobody pushes
+    if getattr(repository, "read_only", False):
+        actions.discard(PUSH)  # filled by pulls through a proxy namespace or a replication
     if identity.scopes is not None:
         scoped = set()
         for scope in identity.scopes:
@@ -129,7 +129,7 @@ def _robot_actions(identity, repository) -> frozenset:
             continue
         if grant.repository_id is None or grant.repository_id == repository.id:
             actions |= grant.actions
-    if getattr(repository, "proxied", False):
+    if getattr(repository, "read_only", False):
         actions.discard(PUSH)
     return frozenset(actions)
 

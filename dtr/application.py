@@ -23,6 +23,7 @@ from .services import (
     instance_keys,
     lookup_caches,
     pull_statistics,
+    replication_runs,
     tag_restore,
     webhooks,
 )
@@ -32,6 +33,7 @@ EVENT_SUBSCRIBERS = (
     audit,
     webhooks,
     pull_statistics,
+    replication_runs,
     tag_restore,
 )  # imported for what they do of events
 

@@ -59,6 +59,13 @@ DEFAULTS = {
     "WEBHOOK_POLL_SECONDS": 5,
     "WEBHOOK_ALLOW_LOCAL": 0,  # 1: webhooks may go to loopback and link-local addresses
     "WEBHOOK_HISTORY_DAYS": 30,  # finished deliveries are kept this long
+    # Replication (services/replication_runs.py): attempts of each artifact, seconds before
+    # the first retry (doubled for each next one), seconds between two looks for queued runs
+    # (a push wakes the worker at once in its process), days finished runs are kept.
+    "REPLICATION_ATTEMPTS": 3,
+    "REPLICATION_RETRY_SECONDS": 2,
+    "REPLICATION_POLL_SECONDS": 5,
+    "REPLICATION_HISTORY_DAYS": 30,
     # Seconds between two writes of the pull counts (services/pull_statistics.py): a tag's
     # "last pulled" is at most this late.
     "PULL_FLUSH_SECONDS": 10,

@@ -89,12 +89,21 @@ class Repository(db.Model):
     short_description: Mapped[str] = mapped_column(String(140), default="")
     long_description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # kept in sync with a remote repository by this pull replication rule: read-only here
+    mirror_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("replication_rules.id", ondelete="SET NULL"), index=True
+    )
     namespace: Mapped[Account] = relationship(lazy="joined")
 
     @property
     def proxied(self):
         """A repository of a proxy namespace: filled by pulls through it, never pushed."""
         return self.namespace.is_proxy
+
+    @property
+    def read_only(self):
+        """Filled from elsewhere (a proxy namespace or a pull replication): nobody pushes."""
+        return self.proxied or self.mirror_rule_id is not None
 
     @property
     def full_name(self):
@@ -670,3 +679,80 @@ class ProxyCache(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_failure_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_failure: Mapped[str | None] = mapped_column(String(1024))
+
+
+class ReplicationRule(db.Model):
+    """A replication rule (services/replication_rules.py) with the registry at `remote_url`.
+    `direction` "push": the local repositories whose full names match `repositories` (glob
+    patterns, one per line) are copied there, under `remote_prefix/` when set, on pushes
+    (`on_push`) and/or on the cron `schedule`. "pull": the local repository
+    `local_repository` is kept in sync with `remote_repository` there on the schedule
+    (read-only here). Only tags matching `tags` (glob patterns, one per line) are copied.
+    `password` is a secret: never shown back."""
+
+    __tablename__ = "replication_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    remote_url: Mapped[str] = mapped_column(String(2048))
+    username: Mapped[str | None] = mapped_column(String(255))
+    password: Mapped[str | None] = mapped_column(String(1024))
+    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    repositories: Mapped[str] = mapped_column(String(4096), default="")
+    remote_prefix: Mapped[str] = mapped_column(String(255), default="")
+    remote_repository: Mapped[str] = mapped_column(String(255), default="")
+    local_repository: Mapped[str] = mapped_column(String(255), default="")
+    tags: Mapped[str] = mapped_column(String(4096), default="*")
+    on_push: Mapped[bool] = mapped_column(Boolean, default=True)
+    schedule: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReplicationRun(db.Model):
+    """One execution of a rule (services/replication_runs.py). `trigger`: push, schedule,
+    manual or retry; `repository`, `tag`, `digest` narrow a push-triggered run to what was
+    pushed. `state`: queued, running, succeeded or failed (something could not be copied);
+    a running run whose `lease_until` passed is taken again by any process."""
+
+    __tablename__ = "replication_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(
+        ForeignKey("replication_rules.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(String(64))
+    triggered_by: Mapped[str | None] = mapped_column(String(255))
+    repository: Mapped[str | None] = mapped_column(String(255))
+    tag: Mapped[str | None] = mapped_column(String(128))
+    digest: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    copied: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(String(1024))
+
+
+class ReplicationItem(db.Model):
+    """One artifact of a run: a tag (or a manifest by digest) of `repository` and what
+    became of it: copied, skipped (the other side had it) or failed, after `attempts`."""
+
+    __tablename__ = "replication_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("replication_runs.id", ondelete="CASCADE"), index=True
+    )
+    repository: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(String(1024))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

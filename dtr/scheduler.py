@@ -2,10 +2,11 @@
 
 Every tick (SCHEDULER_TICK_SECONDS of the configuration, `TICK_SECONDS` by default): the
 LDAP sync, every `sync_interval_minutes` while the auth mode is LDAP; garbage collection,
-when its cron schedule (UTC) says so; retention policies, when theirs do; every hour,
-forgetting failed logins that no longer count and deleted tags that can no longer be
-restored. Each runs once per due time across every process and replica sharing the database
-(leases: `services/periodic_jobs.py`, and GC's own run rows). The clock and the sleep are
+when its cron schedule (UTC) says so; retention policies and replication rules (queued for
+the replication worker), when theirs do; every hour, forgetting failed logins that no longer
+count, deleted tags that can no longer be restored and old replication runs. Each runs once
+per due time across every process and replica sharing the database (leases:
+`services/periodic_jobs.py`, and GC's own run rows). The clock and the sleep are
 parameters, so a test can make a job fire without waiting.
 """
 
@@ -54,6 +55,10 @@ def run_scheduler(app, clock=utc_now, sleep=time.sleep, ticks=None):
             except Exception:  # noqa: BLE001
                 log.exception("scheduled retention failed")
             try:
+                _replication_if_due(clock())
+            except Exception:  # noqa: BLE001
+                log.exception("scheduled replication failed")
+            try:
                 _housekeeping_if_due()
             except Exception:  # noqa: BLE001
                 log.exception("housekeeping failed")
@@ -85,6 +90,7 @@ def _housekeeping_if_due() -> bool:
     from .auth.login_throttle import forget_old
     from .services.periodic_jobs import run_once_per_interval
     from .services.pull_through import evict_unpulled
+    from .services.replication_runs import forget_old_runs
     from .services.tag_restore import forget_expired
     from .services.webhooks import forget_old_deliveries
 
@@ -93,6 +99,7 @@ def _housekeeping_if_due() -> bool:
         forget_expired()
         forget_old_deliveries()
         evict_unpulled()
+        forget_old_runs()
 
     return run_once_per_interval("housekeeping", HOUSEKEEPING_SECONDS, housekeeping)
 
@@ -101,6 +108,12 @@ def _retention_if_due(now):
     from .services.retention import run_scheduled
 
     run_scheduled(now)
+
+
+def _replication_if_due(now):
+    from .services.replication_runs import queue_scheduled
+
+    queue_scheduled(now)
 
 
 def _gc_if_due(state, now):

@@ -112,6 +112,7 @@ class DTRServer(BaseApplication):
         from . import create_app
         from .scheduler import start_scheduler
         from .services.pull_statistics import start_pull_recorder
+        from .services.replication_runs import start_replication_worker
         from .services.webhook_delivery import start_delivery_worker
         from .tls import follow_shared_certificate
 
@@ -122,6 +123,7 @@ class DTRServer(BaseApplication):
             app.config["SESSION_COOKIE_SECURE"] = False
         start_scheduler(app)
         start_delivery_worker(app)
+        start_replication_worker(app)
         start_pull_recorder(app)
         follow_shared_certificate(app)  # another replica's new certificate, served here
         return app

@@ -407,7 +407,92 @@ PROXY_FIELDS = {
 }
 PROXY_PASSWORD = {"password": string("for the upstream: stored, never shown back", nullable=True)}
 
+REPLICATION_FIELDS = {
+    "url": string("the other registry (another DTR or any OCI registry)", maxLength=2048),
+    "username": string("for the other registry (optional)", nullable=True, maxLength=255),
+    "verifyTls": boolean("false: accept any certificate of the other registry"),
+    "tags": array(string('a tag pattern: * matches any characters; default ["*"]')),
+    "schedule": string("a cron schedule (UTC) of whole runs; empty: none"),
+    "enabled": boolean("false: neither pushes nor the schedule queue runs"),
+    "repositories": array(
+        string("push: a pattern of local repository names (* within a component, ** across)")
+    ),
+    "remotePrefix": string("push: a name path put before each name on the other registry"),
+    "onPush": boolean("push: each push of a matching tag queues a run (default true)"),
+    "remoteRepository": string("pull: the repository on the other registry"),
+    "localRepository": string(
+        "pull: the local repository kept in sync (created when missing; read-only here)"
+    ),
+}
+REPLICATION_PASSWORD = {
+    "password": string("for the other registry: stored, never shown back", nullable=True)
+}
+REPLICATION_RUN_FIELDS = {
+    "id": integer(),
+    "trigger": enum(("push", "schedule", "manual", "retry")),
+    "triggeredBy": NULLABLE_STRING,
+    "repository": string("a push-triggered run: the repository pushed to", nullable=True),
+    "tag": string("a push-triggered run: the tag pushed", nullable=True),
+    "digest": string("a push-triggered run: a referrer pushed by digest", nullable=True),
+    "state": enum(("queued", "running", "succeeded", "failed")),
+    "queuedAt": TIMESTAMP,
+    "startedAt": string(format="date-time", nullable=True),
+    "finishedAt": string(format="date-time", nullable=True),
+    "copied": integer("artifacts copied"),
+    "skipped": integer("artifacts the other side had"),
+    "failed": integer("artifacts that failed every attempt"),
+    "bytes": integer("blob bytes sent or fetched"),
+    "error": string("why the run could not start (the other registry unreachable)", nullable=True),
+}
+
 SCHEMAS = {
+    "ReplicationRule": obj(
+        {
+            "name": string(),
+            "direction": enum(("push", "pull")),
+            **REPLICATION_FIELDS,
+            "hasPassword": boolean(),
+            "createdBy": NULLABLE_STRING,
+            "createdAt": TIMESTAMP,
+            "lastRun": nullable(obj(REPLICATION_RUN_FIELDS)),
+        },
+        description="What is copied to (push) or from (pull) another registry, and when",
+    ),
+    "ReplicationRuleList": wrapper(
+        "rules", ref("ReplicationRule"), "Replication rules, by name, each with its last run"
+    ),
+    "NewReplicationRule": obj(
+        {
+            "name": string("the rule's name (lowercase letters, digits, - _ .)"),
+            "direction": enum(("push", "pull"), "default push"),
+            **REPLICATION_FIELDS,
+            **REPLICATION_PASSWORD,
+        },
+        required=["name", "url"],
+    ),
+    "ReplicationRuleChanges": obj({**REPLICATION_FIELDS, **REPLICATION_PASSWORD}),
+    "ReplicationRun": obj(REPLICATION_RUN_FIELDS, description="One execution of a rule"),
+    "ReplicationRunList": wrapper("runs", ref("ReplicationRun"), "The latest runs, newest first"),
+    "ReplicationRunDetail": obj(
+        {
+            **REPLICATION_RUN_FIELDS,
+            "items": array(
+                obj(
+                    {
+                        "repository": string("the local repository"),
+                        "reference": string("a tag, or a digest"),
+                        "digest": NULLABLE_STRING,
+                        "outcome": enum(("copied", "skipped", "failed")),
+                        "attempts": integer(),
+                        "bytes": integer(),
+                        "error": NULLABLE_STRING,
+                        "at": TIMESTAMP,
+                    }
+                )
+            ),
+        },
+        description="A run with what became of each artifact (the first 500)",
+    ),
     "Proxy": obj(
         {
             "name": string(),
@@ -1394,6 +1479,8 @@ PATH_PARAMETERS = {
     "rule": "an immutable tag rule's id",
     "webhook": "a webhook's id",
     "proxy": "a proxy namespace's name (an organization)",
+    "rule_name": "a replication rule's name",
+    "run": "a replication run's id",
     "delivery": "a webhook delivery's id",
     "deleted": "a deleted tag's id (as its listing shows it)",
     "token_id": "an access token's id (as its listing shows it)",
@@ -3196,6 +3283,122 @@ OPERATIONS = [
     ),
     Op(
         "GET",
+        "/admin/replication",
+        "listReplicationRules",
+        "replication",
+        "List replication rules",
+        "Each with its last run. Administrators only.",
+        {200: ("the rules", "ReplicationRuleList")},
+        errors={401: "no or wrong credentials", 403: "not an administrator"},
+    ),
+    Op(
+        "POST",
+        "/admin/replication",
+        "createReplicationRule",
+        "replication",
+        "Create a replication rule",
+        "push: copy the local repositories matching `repositories` (their tags matching "
+        "`tags`, with index children, referrers and cosign signatures) to the other registry, "
+        "on each push and/or on the schedule. pull: keep `localRepository` (created when "
+        "missing, read-only here) in sync with `remoteRepository` on the schedule. "
+        "Administrators only. Audited.",
+        {201: ("the rule", "ReplicationRule")},
+        body="NewReplicationRule",
+        errors={
+            400: "not a JSON object, an unknown field, a field of the wrong type or of the "
+            "other direction, an invalid name, URL, pattern or schedule, a missing scope",
+            401: "no or wrong credentials",
+            403: "not an administrator",
+            409: "the name is taken",
+        },
+    ),
+    Op(
+        "GET",
+        "/admin/replication/{rule_name}",
+        "getReplicationRule",
+        "replication",
+        "A replication rule",
+        "Administrators only.",
+        {200: ("the rule", "ReplicationRule")},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such rule"},
+    ),
+    Op(
+        "PATCH",
+        "/admin/replication/{rule_name}",
+        "updateReplicationRule",
+        "replication",
+        "Change a replication rule",
+        "Only the fields given change; a password of null removes it; the name and direction "
+        "stay. Administrators only. Audited.",
+        {200: ("the rule", "ReplicationRule")},
+        body="ReplicationRuleChanges",
+        errors={
+            400: "not a JSON object, an unknown field, a field of the wrong type or of the "
+            "other direction, an invalid URL, pattern or schedule",
+            401: "no or wrong credentials",
+            403: "not an administrator",
+            404: "no such rule",
+        },
+    ),
+    Op(
+        "DELETE",
+        "/admin/replication/{rule_name}",
+        "deleteReplicationRule",
+        "replication",
+        "Delete a replication rule",
+        "With its history. A pull rule's local repository stays, writable again. "
+        "Administrators only. Audited.",
+        {204: ("deleted", None)},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such rule"},
+    ),
+    Op(
+        "POST",
+        "/admin/replication/{rule_name}/run",
+        "runReplicationRule",
+        "replication",
+        "Run a rule now",
+        "Queues a whole run (every matching tag); what the other side has is skipped. "
+        "Administrators only.",
+        {202: ("the queued run", "ReplicationRun")},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such rule"},
+    ),
+    Op(
+        "GET",
+        "/admin/replication/{rule_name}/runs",
+        "listReplicationRuns",
+        "replication",
+        "A rule's runs",
+        "The latest 50, newest first. Administrators only.",
+        {200: ("the runs", "ReplicationRunList")},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such rule"},
+    ),
+    Op(
+        "GET",
+        "/admin/replication-runs/{run}",
+        "getReplicationRun",
+        "replication",
+        "A run, with each artifact's outcome",
+        "Administrators only.",
+        {200: ("the run", "ReplicationRunDetail")},
+        errors={401: "no or wrong credentials", 403: "not an administrator", 404: "no such run"},
+    ),
+    Op(
+        "POST",
+        "/admin/replication-runs/{run}/retry",
+        "retryReplicationRun",
+        "replication",
+        "Run again what a finished run covered",
+        "Queues a new run of the same scope. Administrators only.",
+        {202: ("the queued run", "ReplicationRun")},
+        errors={
+            400: "the run has not finished",
+            401: "no or wrong credentials",
+            403: "not an administrator",
+            404: "no such run",
+        },
+    ),
+    Op(
+        "GET",
         "/admin/usage",
         "getRegistryUsage",
         "usage",
@@ -3232,6 +3435,10 @@ TAGS = [
     {"name": "usage", "description": "Storage used by repositories and namespaces; quotas"},
     {"name": "retention", "description": "Which tags to keep; runs and dry runs"},
     {"name": "proxies", "description": "Proxy namespaces: pull-through caches of upstreams"},
+    {
+        "name": "replication",
+        "description": "Replication rules: copies to and from other registries, with history",
+    },
     {
         "name": "admin",
         "description": "Auth settings, LDAP, the license, the audit log and the logs",

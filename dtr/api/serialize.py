@@ -245,6 +245,65 @@ def proxy_cache(row, name):
     }
 
 
+def replication_rule(rule, last_run):
+    """A replication rule; its password is never shown, only whether it has one."""
+    return {
+        "name": rule.name,
+        "direction": rule.direction,
+        "url": rule.remote_url,
+        "username": rule.username,
+        "hasPassword": bool(rule.password),
+        "verifyTls": rule.verify_tls,
+        "tags": rule.tags.splitlines(),
+        "schedule": rule.schedule,
+        "enabled": rule.enabled,
+        "createdBy": rule.created_by,
+        "createdAt": iso(rule.created_at),
+        # push: what goes where, and whether pushes trigger; pull: from where to where
+        "repositories": rule.repositories.splitlines(),
+        "remotePrefix": rule.remote_prefix,
+        "onPush": rule.direction == "push" and rule.on_push,
+        "remoteRepository": rule.remote_repository,
+        "localRepository": rule.local_repository,
+        "lastRun": replication_run(last_run) if last_run is not None else None,
+    }
+
+
+def replication_run(run, items=None):
+    shown = {
+        "id": run.id,
+        "trigger": run.trigger,
+        "triggeredBy": run.triggered_by,
+        "repository": run.repository,
+        "tag": run.tag,
+        "digest": run.digest,
+        "state": run.state,
+        "queuedAt": iso(run.queued_at),
+        "startedAt": iso(run.started_at),
+        "finishedAt": iso(run.finished_at),
+        "copied": run.copied,
+        "skipped": run.skipped,
+        "failed": run.failed,
+        "bytes": run.bytes,
+        "error": run.error,
+    }
+    if items is not None:
+        shown["items"] = [
+            {
+                "repository": item.repository,
+                "reference": item.reference,
+                "digest": item.digest,
+                "outcome": item.outcome,
+                "attempts": item.attempts,
+                "bytes": item.bytes,
+                "error": item.error,
+                "at": iso(item.at),
+            }
+            for item in items
+        ]
+    return shown
+
+
 def proxy_health(row):
     from ..services.proxy_caches import health_state
 

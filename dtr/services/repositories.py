@@ -29,6 +29,7 @@ class RepositoryRef:
     visibility: str
     pull_only_signed: bool = False  # see services/signatures.py
     proxied: bool = False  # of a proxy namespace: pulls fill it (services/pull_through.py)
+    read_only: bool = False  # nobody pushes: proxied, or a pull replication's mirror
 
 
 def find_repository(full_name) -> Repository | None:
@@ -57,6 +58,7 @@ def lookup_repository(full_name) -> RepositoryRef | None:
         repository.visibility,
         repository.pull_only_signed,
         repository.proxied,
+        repository.read_only,
     )
     cache.put(full_name, None, ref, generation)
     return ref
@@ -70,7 +72,9 @@ def repository_or_prospect(full_name) -> RepositoryRef:
     namespace, name = split_repository_name(full_name)
     account = find_account(namespace)
     if account is not None and account.is_proxy:  # what a pull through it would create
-        return RepositoryRef(None, account.id, name, proxy_visibility(account.id), proxied=True)
+        return RepositoryRef(
+            None, account.id, name, proxy_visibility(account.id), proxied=True, read_only=True
+        )
     return RepositoryRef(None, account.id if account else None, name, "private")
 
 

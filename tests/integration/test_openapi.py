@@ -143,7 +143,14 @@ def test_request_bodies_name_their_required_fields():
     operations = documented_operations()
     for (method, path), operation in operations.items():
         bodiless = path.endswith(
-            ("/redeliver", "/webhooks/{webhook}/test", "/restore", "/proxies/{proxy}/check")
+            (
+                "/redeliver",
+                "/webhooks/{webhook}/test",
+                "/restore",
+                "/proxies/{proxy}/check",
+                "/replication/{rule_name}/run",
+                "/retry",
+            )
         )
         if (
             method in ("POST", "PATCH")
