@@ -11,6 +11,7 @@ SETTINGS_TABS = [
     ("garbage-collection", "Garbage collection"),
     ("webhooks", "Webhooks"),
     ("proxies", "Proxies"),
+    ("replication", "Replication"),
     ("logs", "Logs"),
 ]
 

@@ -1,5 +1,6 @@
 """Settings (admins): Auth (mode, managed users, LDAP), License, General; the tabs of the
-others (Storage, Garbage collection, Webhooks, Proxies, Logs) are in their own modules."""
+others (Storage, Garbage collection, Webhooks, Proxies, Replication, Logs) are in their own
+modules."""
 
 from dataclasses import replace
 
@@ -43,6 +44,7 @@ def settings_tab(tab):
     me = admin()
     from .gc_page import gc_tab
     from .proxy_pages import proxies_tab
+    from .replication_pages import replication_tab
     from .storage_page import storage_tab
     from .webhook_pages import registry_tab
 
@@ -54,6 +56,7 @@ def settings_tab(tab):
         "garbage-collection": gc_tab,
         "webhooks": registry_tab,
         "proxies": proxies_tab,
+        "replication": replication_tab,
     }
     if tab not in views:
         abort(404)
