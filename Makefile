@@ -41,7 +41,8 @@ system-deps:
 PG_TESTS := test_api.py test_hostile_client.py test_manifests.py test_blobs_and_uploads.py \
 	test_gc.py test_deletion.py test_shared_database.py test_uploads_across_processes.py \
 	test_workers.py test_login_security.py test_webhooks.py test_storage_usage.py \
-	test_retention.py test_tag_restore.py test_pull_statistics.py test_metrics.py
+	test_retention.py test_tag_restore.py test_pull_statistics.py test_metrics.py \
+	test_pull_through.py test_replication.py
 
 ## Install what the tests need and run every test; the database-bound ones again on PostgreSQL.
 test: system-deps install-dev

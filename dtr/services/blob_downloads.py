@@ -4,12 +4,11 @@ digest asked for; nothing is left behind otherwise."""
 
 import hashlib
 import logging
-import secrets
-import time
 
 from ..storage import current_storage
 from ..storage.layout import upload_path
 from . import blobs
+from .uploads import monolithic_upload_name
 
 log = logging.getLogger("dtr.registry")
 
@@ -25,7 +24,8 @@ class VerifiedDownload:
 
     def chunks(self, arriving):
         """Yield the `arriving` chunks while writing and hashing them; then keep them."""
-        path = upload_path(f"fetch-{int(time.time())}-{secrets.token_hex(8)}")
+        # named as a monolithic upload's: garbage collection leaves it alone until it is old
+        path = upload_path(monolithic_upload_name())
         storage = current_storage()
         writer = storage.writer(path)
         algorithm = self.digest.split(":", 1)[0]

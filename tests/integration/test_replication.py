@@ -4,7 +4,9 @@ second DTR; both DTRs run under the production server with the replication worke
 
 import hashlib
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -427,3 +429,84 @@ def test_rules_are_for_admins_and_secrets_stay_secret(dtr):
     huge = api(dtr).patch("/admin/replication/secretive", json={"schedule": "x" * 100_000})
     assert huge.status_code in (400, 413)
     assert api(dtr).get("/admin/replication/secretive").json()["tags"] == ["*"]
+
+
+class _LyingRemote(BaseHTTPRequestHandler):
+    """A registry whose tag 1 names a layer it then serves other bytes for."""
+
+    layer = b"the layer the manifest names"
+    config = b"{}"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(),
+                "size": 2,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+
+    def do_HEAD(self):
+        self.do_GET(head=True)
+
+    def do_GET(self, head=False):
+        status, body, headers = self.answer()
+        self.send_response(status)
+        headers.setdefault("Content-Type", "application/json")
+        for key, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def answer(self):
+        if self.path.startswith("/v2/lie/tags/list"):
+            return 200, b'{"name":"lie","tags":["1"]}', {}
+        if self.path == "/v2/lie/manifests/1":
+            digest = "sha256:" + hashlib.sha256(self.manifest).hexdigest()
+            kind = "application/vnd.oci.image.manifest.v1+json"
+            return 200, self.manifest, {"Content-Type": kind, "Docker-Content-Digest": digest}
+        if self.path.endswith(hashlib.sha256(self.config).hexdigest()):
+            return 200, self.config, {"Content-Type": "application/octet-stream"}
+        if self.path.startswith("/v2/lie/blobs/"):
+            lie = b"other bytes than the manifest says"
+            return 200, lie, {"Content-Type": "application/octet-stream"}
+        return 404, b"{}", {}
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_remote_sending_wrong_bytes_leaves_nothing_behind(dtr):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LyingRemote)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        create_rule(
+            dtr,
+            name="liar",
+            direction="pull",
+            url=f"http://127.0.0.1:{server.server_address[1]}",
+            remoteRepository="lie",
+            localRepository="admin/lie",
+        )
+        run = run_now(dtr, "liar", 0)
+    finally:
+        server.shutdown()
+    assert run["state"] == "failed"
+    [item] = run["items"]
+    assert item["outcome"] == "failed" and "other bytes" in item["error"], item
+    local = RegistryClient(dtr.url, *ADMIN)
+    assert local.request("GET", "/v2/admin/lie/tags/list").json()["tags"] == []
+    layer = "sha256:" + hashlib.sha256(_LyingRemote.layer).hexdigest()
+    assert local.request("HEAD", f"/v2/admin/lie/blobs/{layer}").status_code == 404
+    uploads = dtr.instance / "storage" / "uploads"
+    assert not uploads.exists() or not [p for p in uploads.iterdir() if "mono-" in p.name]

@@ -205,3 +205,23 @@ def test_global_admin_check(world, monkeypatch):
     assert not access.is_admin(Identity("root", "read-write", 1))
     assert not access.is_admin(Identity("org+bot", "admin", kind=ROBOT))
     assert not access.is_admin(ANONYMOUS)
+
+
+def test_read_only_repositories_are_never_pushed(world, monkeypatch):
+    """A proxy namespace's repository or a pull replication's mirror: no push for anyone,
+    its owner, a global admin and a robot granted push included; the rest stays."""
+    from dtr.services.repositories import RepositoryRef
+
+    me_id, relations = world
+    monkeypatch.setattr(access, "get_setting", lambda key: "managed")
+    owned = relations["owner"]
+    mirror = RepositoryRef(owned.id, owned.namespace_id, owned.name, "private", read_only=True)
+    writable = RepositoryRef(owned.id, owned.namespace_id, owned.name, "private")
+    me, admin = Identity("me", "none", me_id), Identity("root", "admin", 999)
+    assert access.allowed_actions(me, writable) == {"pull", "push", "delete", "admin"}
+    assert access.allowed_actions(me, mirror) == {"pull", "delete", "admin"}
+    assert access.allowed_actions(admin, mirror) == {"pull", "delete", "admin"}
+    grant = RobotGrant(None, owned.namespace_id, frozenset({"pull", "push"}))
+    robot = Identity("me+ci", "none", None, kind=ROBOT, robot_grants=(grant,))
+    assert access.allowed_actions(robot, writable) == {"pull", "push"}
+    assert access.allowed_actions(robot, mirror) == {"pull"}
