@@ -14,7 +14,6 @@ by pulls, from its upstream.
   for it, then read it from storage).
 """
 
-import hashlib
 import logging
 import threading
 import time
@@ -24,13 +23,13 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from ..database import db, write_transaction
-from ..errors import BlobUnknown, DigestInvalid, DomainError, ManifestUnknown, NameTaken
+from ..errors import BlobUnknown, DomainError, ManifestUnknown, NameTaken
 from ..models import Blob, Repository, Tag, utcnow
 from ..names import check_digest, is_digest, split_repository_name
 from . import blobs, deletion, manifests, proxy_caches
 from .blob_downloads import VerifiedDownload
 from .repositories import create_repository, lookup_repository
-from .upstream_registry import UpstreamFailed
+from .upstream_registry import UpstreamFailed, verified_digest
 
 log = logging.getLogger("dtr.registry")
 STALE_HEADER = "X-DTR-Proxy-Stale"  # the upstream's failure, on an answer from the cache
@@ -133,13 +132,7 @@ def _confirmed(repository, tag):
 
 def _keep(proxy, repository, full_name, reference, answer):
     """Store what the upstream gave (its digest checked) under the tag."""
-    digest = "sha256:" + hashlib.sha256(answer.payload).hexdigest()
-    expected = reference if is_digest(reference) else answer.digest
-    if expected and expected.startswith("sha256:") and expected != digest:
-        raise DigestInvalid(
-            f"upstream {proxy.upstream_url} sent a manifest whose digest is not {expected}",
-            {"expected": expected, "actual": digest},
-        )
+    digest = verified_digest(f"upstream {proxy.upstream_url}", answer, reference)
     repository = ensure_repository(proxy, repository, full_name)
     tag = None if is_digest(reference) else reference
     media_type = manifests.store_mirrored_manifest(

@@ -9,12 +9,9 @@ whose content is not all here. Referrers (the referrers API, where the remote ha
 cosign's tag-scheme signatures of the tag's manifest come with it.
 """
 
-import hashlib
-
 from ..database import db
 from ..errors import BlobUnknown, DigestInvalid, ManifestUnknown, NameUnknown
 from ..models import Blob
-from ..names import is_digest
 from . import blobs, manifests
 from .blob_downloads import VerifiedDownload
 from .manifest_parsing import parse_manifest
@@ -22,6 +19,7 @@ from .replication_push import SIGNATURE_SUFFIXES, SIGNATURE_TAG, Artifact, Copie
 from .replication_rules import matches, remote_of
 from .repositories import find_repository
 from .signature_formats import signature_tag
+from .upstream_registry import verified_digest
 
 ACTOR = "replication"  # who "pushed" what a pull replication brought
 
@@ -74,13 +72,7 @@ class PullCopy:
         """(digest, payload, media type, bytes fetched) of a manifest and everything it
         names, all stored but the manifest itself (the caller stores it, under its tag)."""
         answer = self.remote.manifest(self._name, reference)
-        digest = "sha256:" + hashlib.sha256(answer.payload).hexdigest()
-        expected = reference if is_digest(reference) else answer.digest
-        if expected and expected.startswith("sha256:") and expected != digest:
-            raise DigestInvalid(
-                f"{self.rule.remote_url} sent a manifest whose digest is not {expected}",
-                {"expected": expected, "actual": digest},
-            )
+        digest = verified_digest(self.rule.remote_url, answer, reference)
         parsed = parse_manifest(answer.payload, answer.media_type)
         moved = 0
         for child in parsed.manifests:

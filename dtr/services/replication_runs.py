@@ -69,17 +69,7 @@ def queue_pushed(event):
     for rule in rules:
         wanted = digest or replication_push.SIGNATURE_TAG.match(tag) or matches(rule.tags, tag)
         if wanted and not _queued(rule.id, event.repository, tag, digest):
-            db.session.add(
-                ReplicationRun(
-                    rule_id=rule.id,
-                    trigger="push",
-                    triggered_by=event.actor,
-                    repository=event.repository,
-                    tag=tag,
-                    digest=digest,
-                    queued_at=utcnow(),
-                )
-            )
+            db.session.add(_new_run(rule.id, "push", event.actor, event.repository, tag, digest))
 
 
 @events.listens(events.TAG_CREATE, events.TAG_MOVE, events.MANIFEST_PUSH)
@@ -136,17 +126,21 @@ def retry_run(actor, run_id) -> ReplicationRun:
     return _queue(run.rule_id, "retry", actor.name, run.repository, run.tag, run.digest)
 
 
+def _new_run(rule_id, trigger, actor_name, repository=None, tag=None, digest=None):
+    return ReplicationRun(
+        rule_id=rule_id,
+        trigger=trigger,
+        triggered_by=actor_name,
+        repository=repository,
+        tag=tag,
+        digest=digest,
+        queued_at=utcnow(),
+    )
+
+
 def _queue(rule_id, trigger, actor_name, repository=None, tag=None, digest=None):
     with write_transaction():
-        run = ReplicationRun(
-            rule_id=rule_id,
-            trigger=trigger,
-            triggered_by=actor_name,
-            repository=repository,
-            tag=tag,
-            digest=digest,
-            queued_at=utcnow(),
-        )
+        run = _new_run(rule_id, trigger, actor_name, repository, tag, digest)
         db.session.add(run)
     wake()
     return run
@@ -296,7 +290,6 @@ def _copy_with_retries(run_id, copier, artifact):
 
 
 def _record(run_id, artifact, outcome, digest, size, attempts, error):
-    counter = {"copied": "copied", "skipped": "skipped", "failed": "failed"}[outcome]
     with write_transaction():
         db.session.add(
             ReplicationItem(
@@ -311,13 +304,13 @@ def _record(run_id, artifact, outcome, digest, size, attempts, error):
                 at=utcnow(),
             )
         )
-        column = getattr(ReplicationRun, counter)
+        counter = getattr(ReplicationRun, outcome)  # the run's count of this outcome
         db.session.execute(
             update(ReplicationRun)
             .where(ReplicationRun.id == run_id)
             .values(
                 {
-                    counter: column + 1,
+                    outcome: counter + 1,
                     "bytes": ReplicationRun.bytes + size,
                     "lease_until": _lease_end(),
                 }

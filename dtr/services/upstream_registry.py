@@ -4,6 +4,7 @@ cache reads from its upstream, and what replication reads from and writes to a r
 authentication (a Docker token from its realm, or HTTP Basic) done as its challenge asks.
 Every failure is an `UpstreamFailed` that says what the other side answered."""
 
+import hashlib
 import threading
 import time
 import urllib.parse
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import requests
 
-from ..errors import DomainError
+from ..errors import DigestInvalid, DomainError
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -44,6 +45,19 @@ class Answer:
     digest: str | None
     media_type: str | None
     payload: bytes | None
+
+
+def verified_digest(url, answer: Answer, reference) -> str:
+    """The digest of a manifest the other registry at `url` gave for `reference` (a tag or
+    digest); DigestInvalid when it is not the digest asked for, or the one it said."""
+    digest = "sha256:" + hashlib.sha256(answer.payload).hexdigest()
+    expected = reference if reference.startswith("sha256:") else answer.digest
+    if expected and expected.startswith("sha256:") and expected != digest:
+        raise DigestInvalid(
+            f"{url} sent a manifest whose digest is not {expected}",
+            {"expected": expected, "actual": digest},
+        )
+    return digest
 
 
 class UpstreamRegistry:

@@ -11,21 +11,7 @@ from .navigation import settings_tabs
 from .rendering import form_error, go, page
 from .settings_pages import admin
 
-FORM_FIELDS = (
-    "name",
-    "direction",
-    "url",
-    "username",
-    "password",
-    "verifyTls",
-    "repositories",
-    "remotePrefix",
-    "remoteRepository",
-    "localRepository",
-    "tags",
-    "onPush",
-    "schedule",
-)
+FORM_FIELDS = tuple(field for field in replication_rules.FIELDS if field != "enabled")
 # The fields only one direction takes: the other's are not sent (the service refuses them).
 DIRECTION_FIELDS = {
     replication_rules.PUSH: ("repositories", "remotePrefix"),
