@@ -693,7 +693,7 @@ SCHEMAS = {
                 **array(enum(WEBHOOK_EVENTS)),
                 "minItems": 1,
                 "description": f"{', '.join(CONTENT_EVENTS)}; for the registry's webhooks "
-                "also gc.finish and storage.verified",
+                "also gc.finish, storage.verified and replication.finish",
             },
             "secret": string(
                 "signs each delivery; generated (and returned once) when omitted",
@@ -736,7 +736,9 @@ SCHEMAS = {
                 "description": "gc.finish and storage.verified: the job's outcome (job, "
                 "state, and what it deleted or checked and found: manifestsDeleted, "
                 "blobsDeleted, bytesReclaimed, uploadsDeleted, dryRun, triggeredBy, seconds; "
-                "blobsChecked, bytesChecked, corrupt, missing, restored)",
+                "blobsChecked, bytesChecked, corrupt, missing, restored); replication.finish: "
+                "the run's (rule, direction, run, trigger, state, copied, skipped, failed, "
+                "bytes, error)",
             },
         },
         required=("id", "event", "time"),
@@ -3417,8 +3419,8 @@ OPERATIONS = [
         "/admin",
         "registry",
         "Registry",
-        "Administrators only. Hears the events of every repository, and gc.finish and "
-        "storage.verified.",
+        "Administrators only. Hears the events of every repository, and gc.finish, "
+        "storage.verified and replication.finish.",
         {401: "no or wrong credentials", 403: "not an administrator"},
     ),
 ]

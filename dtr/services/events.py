@@ -39,7 +39,8 @@ QUOTA_WARNING = "quota.warning"  # a push took a namespace past its quota's warn
 QUOTA_EXCEEDED = "quota.exceeded"  # a push was refused: it would go over the quota
 GC_FINISH = "gc.finish"  # a garbage collection ended (done or failed); detail: its outcome
 STORAGE_VERIFIED = "storage.verified"  # a storage verification ended; detail: its outcome
-REGISTRY_KINDS = (GC_FINISH, STORAGE_VERIFIED)  # of the registry: no repository
+REPLICATION_FINISH = "replication.finish"  # a replication run ended; detail: its outcome
+REGISTRY_KINDS = (GC_FINISH, STORAGE_VERIFIED, REPLICATION_FINISH)  # of the registry
 KINDS = (
     MANIFEST_PUSH,
     TAG_CREATE,
@@ -94,7 +95,11 @@ class Event:
         return {key: value for key, value in fields.items() if value is not None}
 
 
-_REGISTRY_TARGETS = {GC_FINISH: "garbageCollection", STORAGE_VERIFIED: "storage"}
+_REGISTRY_TARGETS = {
+    GC_FINISH: "garbageCollection",
+    STORAGE_VERIFIED: "storage",
+    REPLICATION_FINISH: "replication",
+}
 _recorders: list = []  # (kinds, function)
 _listeners: list = []
 

@@ -257,14 +257,31 @@ def execute(run_id):
 
 
 def _finish(run_id, error):
+    """End the run and publish `replication.finish` with its outcome."""
     with write_transaction():
         run = db.session.get(ReplicationRun, run_id)
         run.finished_at = utcnow()
         run.lease_until = None
         run.error = error
         run.state = "failed" if error or run.failed else "succeeded"
-        summary = (run.rule_id, run.id, run.state, run.copied, run.skipped, run.failed)
-    log.info("replication rule %s run %s %s: %s copied, %s skipped, %s failed", *summary)
+        rule = rule_of(run)
+        outcome = {
+            "rule": rule.name,
+            "direction": rule.direction,
+            "run": run.id,
+            "trigger": run.trigger,
+            "state": run.state,
+            "copied": run.copied,
+            "skipped": run.skipped,
+            "failed": run.failed,
+            "bytes": run.bytes,
+            "error": error,
+        }
+        events.publish(events.Event(events.REPLICATION_FINISH, None, detail=outcome))
+    log.info(
+        "replication rule %s run %s %s: %s copied, %s skipped, %s failed",
+        *(outcome[key] for key in ("rule", "run", "state", "copied", "skipped", "failed")),
+    )
 
 
 def _copy_with_retries(run_id, copier, artifact):

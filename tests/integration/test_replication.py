@@ -257,6 +257,13 @@ def test_a_failing_remote_leaves_failed_items_and_a_retry_copies_them(dtr, front
     whole = run_now(dtr, "flaky", 2)
     assert whole["state"] == "failed" and whole["items"][0]["outcome"] == "failed"
 
+    # each run's end is an event of the registry (audit log, registry webhooks)
+    audited = api(dtr).get("/admin/audit").json()["events"]
+    ends = [e for e in audited if e["action"] == "replication.finish"]
+    ends = [e for e in ends if e["detail"]["rule"] == "flaky"]
+    assert [e["detail"]["state"] for e in ends][:3] == ["failed", "succeeded", "failed"]
+    assert ends[0]["target"] == "replication" and ends[0]["detail"]["run"] == whole["id"]
+
 
 def test_replication_to_a_second_dtr_keeps_referrers(dtr, other_dtr):
     create_rule(
