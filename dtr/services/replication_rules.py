@@ -115,6 +115,13 @@ def refresh_push_rules():
     db.session.rollback()
 
 
+def mirror_rule(repository) -> ReplicationRule | None:
+    """The pull rule that keeps `repository` (a Repository) in sync, if one does."""
+    if repository.mirror_rule_id is None:
+        return None
+    return db.session.get(ReplicationRule, repository.mirror_rule_id)
+
+
 # Administration
 
 

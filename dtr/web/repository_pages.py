@@ -13,6 +13,7 @@ from ..services import (
     deletion,
     grants,
     immutable_tags,
+    replication_rules,
     repositories,
     retention,
     storage_usage,
@@ -173,6 +174,8 @@ def _repository_page(
     if htmx_target() == "tag-results":
         return page("repositories/_tags.html", status, **context)
     context["used_bytes"] = storage_usage.repository_usage(found.id)
+    context["mirror_rule"] = replication_rules.mirror_rule(found)
+    context["sees_rules"] = access.is_admin(me)
     context["deleted_tags"] = tag_restore.deleted_of(found.id) if access.PUSH in allowed else []
     context["restore_days"] = tag_restore.window().days
     return page("repositories/repository.html", status, **context)

@@ -169,6 +169,13 @@ def test_a_pull_rule_copies_a_remote_repository_here(server, registry, admin_pag
     tags = RegistryClient(server.url, *ADMIN).request("GET", "/v2/admin/base/tags/list")
     assert tags.json()["tags"] == ["2"]
 
+    # the repository's page says it is a read-only mirror, and of what (to an admin)
+    page.goto(server.url + "/repositories/admin/base")
+    mirror = page.locator("#mirror-of")
+    expect(mirror).to_contain_text(f"Read-only mirror of {registry.url}/library/base")
+    mirror.get_by_role("link", name="from-reference").click()
+    expect(page.locator("#runs tbody tr")).to_have_count(1)
+
     page.goto(server.url + REPLICATION)
     page.locator("#rule-from-reference").get_by_role("button", name="Delete").click()
     expect(page.locator("#rule-from-reference")).to_have_count(0)
