@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from ..database import db
@@ -92,18 +93,18 @@ class PushRule:
     tags: str
 
 
-_push_rules: list[PushRule] = []  # read by pushes; refreshed by the worker and rule changes
+_PUSH_RULES = "dtr_push_rules"  # the application's extensions: its push rules in memory
 
 
 def push_rules() -> list[PushRule]:
-    """The enabled push rules that pushes trigger, from memory: a push's write transaction
-    does not query them. Refreshed by each look of this process's worker (a rule changed in
-    another process applies within REPLICATION_POLL_SECONDS) and by a change made here."""
-    return _push_rules
+    """The enabled push rules that pushes trigger, from the application's memory: a push's
+    write transaction does not query them. Refreshed by each look of this process's worker
+    (a rule changed in another process applies within REPLICATION_POLL_SECONDS) and by a
+    change made here."""
+    return current_app.extensions.get(_PUSH_RULES, [])
 
 
 def refresh_push_rules():
-    global _push_rules
     rows = db.session.execute(
         select(ReplicationRule.id, ReplicationRule.repositories, ReplicationRule.tags).where(
             ReplicationRule.direction == PUSH,
@@ -111,7 +112,7 @@ def refresh_push_rules():
             ReplicationRule.on_push.is_(True),
         )
     )
-    _push_rules = [PushRule(*row) for row in rows]
+    current_app.extensions[_PUSH_RULES] = [PushRule(*row) for row in rows]
     db.session.rollback()
 
 
