@@ -4,6 +4,7 @@ registry, an artifact at a time.
 An artifact is a tag with its whole tree: an index's child manifests, each manifest's config
 and layers, then the manifest under the tag; after it its referrers (OCI `subject`:
 signatures, SBOMs) and cosign's tag-scheme signatures (`sha256-<hex>.sig`, `.att`, `.sbom`).
+A referrer pushed by digest is an artifact too, its subject copied (by digest) before it.
 What the remote has is skipped: a tag already at the same digest, manifests and blobs by a
 HEAD of their digest. A blob the remote has in another repository is mounted (from where
 this run, or this rule earlier, put it) instead of uploaded. Blobs stream from storage.
@@ -86,7 +87,10 @@ class PushCopy:
         content = manifests.fetch_manifest(repository, artifact.reference)
         self._wrote = False
         moved = 0
-        if is_digest(artifact.reference):
+        if is_digest(artifact.reference):  # a referrer: its subject goes first, by digest
+            subject = parse_manifest(content.payload, content.media_type).subject
+            if subject and self._has_local(repository, subject):
+                moved += self._tree(repository, target, subject)
             moved += self._tree(repository, target, content.digest)
         elif self._remote_tag(target, artifact.reference) != content.digest:
             moved += self._tree(repository, target, content.digest)
@@ -96,6 +100,14 @@ class PushCopy:
             self._wrote = True
         moved += self._referrers(repository, target, content.digest, 0)
         return Copied("copied" if self._wrote else "skipped", content.digest, moved)
+
+    @staticmethod
+    def _has_local(repository, digest) -> bool:
+        try:
+            manifests.fetch_manifest(repository, digest)
+        except ManifestUnknown:
+            return False
+        return True
 
     def _remote_tag(self, target, tag) -> str | None:
         try:

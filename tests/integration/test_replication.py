@@ -280,7 +280,12 @@ def test_replication_to_a_second_dtr_keeps_referrers(dtr, other_dtr):
     push_index(dtr.url, "admin/release", "nightly", auth=ADMIN, marker="nightly")  # not v*
     index = manifest_of(local, "admin/release", "v1")
     signature = sign(local, "admin/release", digest, len(index.content), True)
-    runs = settled_runs(dtr, "to-other-dtr", 2)
+    settled_runs(dtr, "to-other-dtr", 2)
+    # a signature of a tag no pattern covers goes with its subject (by digest, untagged)
+    nightly = manifest_of(local, "admin/release", "nightly")
+    nightly_digest = nightly.headers["Docker-Content-Digest"]
+    nightly_signature = sign(local, "admin/release", nightly_digest, len(nightly.content), True)
+    runs = settled_runs(dtr, "to-other-dtr", 3)
     assert all(run["state"] == "succeeded" for run in runs), runs
 
     remote = RegistryClient(other_dtr.url, *ADMIN)
@@ -290,6 +295,9 @@ def test_replication_to_a_second_dtr_keeps_referrers(dtr, other_dtr):
     referrers = remote.request("GET", f"/v2/admin/release/referrers/{digest}")
     assert referrers.status_code == 200, referrers.text
     assert [m["digest"] for m in referrers.json()["manifests"]] == [signature.digest]
+    assert assert_whole(remote, "admin/release", nightly_digest) == nightly_digest
+    of_nightly = remote.request("GET", f"/v2/admin/release/referrers/{nightly_digest}")
+    assert [m["digest"] for m in of_nightly.json()["manifests"]] == [nightly_signature.digest]
 
 
 def test_a_pull_rule_keeps_a_read_only_mirror_in_sync(dtr, plain_registry):
