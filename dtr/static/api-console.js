@@ -8,6 +8,9 @@ document.addEventListener("DOMContentLoaded", () => {
     url: element.dataset.spec,
     domNode: element,
     deepLinking: true,
+    // Tags start folded: Swagger UI 5.35 stops rendering partway (no error shown) when it
+    // lays out every one of the document's 140-odd operations at once.
+    docExpansion: "none",
     tryItOutEnabled: true,
     displayRequestDuration: true,
     requestInterceptor: (request) => {

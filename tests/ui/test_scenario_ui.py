@@ -11,7 +11,9 @@ import sys
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
+from dtr.api.openapi import DOCUMENT
 from tests.support.client import RegistryClient
 from tests.support.images import simple_image
 from tests.support.server import ROOT, DTRProcess
@@ -268,6 +270,9 @@ def test_scenario_in_the_browser(fresh_dtr, page, license_keys, tmp_path, screen
     # 6. API docs in the user menu: run GET /api/v0/repositories as gordon
     page.locator(".user-menu summary").click()
     page.get_by_role("link", name="API docs").click()
+    # every tag of the document is listed (folded: see api-console.js)
+    expect(page.locator(".opblock-tag")).to_have_count(len(DOCUMENT["tags"]))
+    page.locator("#operations-tag-repositories").click()
     operation = page.locator(".opblock-get", has_text="/repositories").first
     operation.locator(".opblock-summary").click()
     # the console opens with "Try it out" on: Execute calls the API as gordon
