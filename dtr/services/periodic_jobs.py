@@ -7,7 +7,10 @@ passed. A process that dies mid-job leaves the next run to whichever process tic
 the interval.
 """
 
+from datetime import datetime
+
 from ..database import db, write_transaction
+from .gc_settings import next_runs, previous_run
 from .job_leases import lease_holder, new_holder, take_lease
 
 
@@ -23,3 +26,16 @@ def run_once_per_interval(name: str, interval_seconds: float, job) -> bool:
     if taken:
         job()
     return taken
+
+
+def take_scheduled_time(lease, schedule, now, last, changed_at) -> datetime | None:
+    """The cron `schedule`'s latest time at or before `now` (naive UTC) when it is due: it
+    came after `last` (the latest run on schedule, or None) and after `changed_at`, and this
+    process took the lease `lease` (held until the schedule's next time, so that one process
+    across every replica runs it); else None."""
+    due, following = previous_run(schedule, now), next_runs(schedule, now, 1)[0]
+    if due < changed_at or (last is not None and last >= due):
+        return None
+    with write_transaction():
+        taken = take_lease(lease, new_holder(), (following - now).total_seconds())
+    return due if taken else None

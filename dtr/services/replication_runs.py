@@ -29,8 +29,7 @@ from ..names import row_id
 from ..storage.driver import StorageError
 from . import events, replication_pull, replication_push
 from .callers import require_admin
-from .gc_settings import next_runs, previous_run
-from .job_leases import new_holder, take_lease
+from .periodic_jobs import take_scheduled_time
 from .replication_rules import PUSH, get_rule, matches, push_rules, refresh_push_rules
 from .repositories import find_repository
 
@@ -157,20 +156,14 @@ def queue_scheduled(now) -> int:
         )
     ).all()
     for rule_id, schedule, updated_at in rules:
-        due, following = previous_run(schedule, now), next_runs(schedule, now, 1)[0]
         last = db.session.scalar(
             select(ReplicationRun.queued_at)
             .where(ReplicationRun.rule_id == rule_id, ReplicationRun.trigger == "schedule")
             .order_by(ReplicationRun.id.desc())
             .limit(1)
         )
-        if due < updated_at or (last is not None and last >= due):
-            continue
-        with write_transaction():
-            taken = take_lease(
-                f"replication:{rule_id}", new_holder(), (following - now).total_seconds()
-            )
-        if taken:
+        lease = f"replication:{rule_id}"
+        if take_scheduled_time(lease, schedule, now, last, updated_at) is not None:
             _queue(rule_id, "schedule", None)
             queued += 1
     db.session.commit()

@@ -29,15 +29,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..database import db, write_transaction
+from ..database import db
 from ..errors import InvalidInput, NameUnknown
 from ..models import Account, Repository, RetentionPolicy, RetentionRun, Tag, utcnow
 from . import audit, immutable_tags
 from .deletion import delete_reference
 from .field_checks import checked_whole_number
-from .gc_settings import next_runs, parse_schedule, previous_run
-from .job_leases import new_holder, take_lease
+from .gc_settings import parse_schedule
 from .namespace_scopes import AdministeredScope, of_scope
+from .periodic_jobs import take_scheduled_time
 from .repositories import RepositoryRef
 
 KEEPS = {"mostRecent": "count", "pushedOrPulledWithinDays": "days"}
@@ -276,7 +276,6 @@ def run_scheduled(now) -> int:
         .where(RetentionPolicy.schedule != "")
     ).all()
     for policy, namespace, name in policies:
-        due, following = _due_times(policy.schedule, now)
         last = db.session.scalar(
             select(RetentionRun.started_at)
             .where(
@@ -285,12 +284,9 @@ def run_scheduled(now) -> int:
             .order_by(RetentionRun.id.desc())
             .limit(1)
         )
-        if due < policy.updated_at or (last is not None and last >= due):
-            continue
         lease = f"retention:{policy.id}"
-        with write_transaction():
-            taken = take_lease(lease, new_holder(), (following - now).total_seconds())
-        if not taken:
+        due = take_scheduled_time(lease, policy.schedule, now, last, policy.updated_at)
+        if due is None:
             continue
         target = f"{namespace}/{name}" if name else namespace
         scope = Scope(policy.namespace_id, policy.repository_id, target)
@@ -298,8 +294,3 @@ def run_scheduled(now) -> int:
         ran += 1
     db.session.commit()
     return ran
-
-
-def _due_times(schedule, now):
-    """(the latest time the schedule named at or before `now`, the next one after it)."""
-    return previous_run(schedule, now), next_runs(schedule, now, 1)[0]
