@@ -11,7 +11,7 @@ from ..database import db
 from ..errors import InvalidInput
 from . import audit
 from .callers import require_admin
-from .field_checks import checked_whole_number, refuse_unknown_fields
+from .field_checks import checked_flag, checked_whole_number, refuse_unknown_fields
 from .settings import forget_cached_setting, get_setting, set_setting
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -97,9 +97,7 @@ def update(actor, body: dict) -> dict:
         name = body["domainName"]
         changes["domain_name"] = None if name is None else check_domain_name(name)
     if "createOnPush" in body:
-        if not isinstance(body["createOnPush"], bool):
-            raise InvalidInput("createOnPush: true or false", {"field": "createOnPush"})
-        changes["create_on_push"] = body["createOnPush"]
+        changes["create_on_push"] = checked_flag(body["createOnPush"], "createOnPush")
     if "tokenLifetimeSeconds" in body:
         low, high = TOKEN_LIFETIME_RANGE
         changes["token_lifetime_seconds"] = checked_whole_number(

@@ -14,6 +14,7 @@ from .accounts import find_account
 from .callers import require_logged_in
 from .content_trust import delete_trust_data
 from .events import Event
+from .field_checks import checked_flag
 from .proxy_caches import proxy_visibility
 from .search import contains_pattern
 
@@ -171,9 +172,7 @@ def update_repository(identity, full_name, changes: dict) -> Repository:
     if "longDescription" in changes:
         repository.long_description = _text(changes["longDescription"], "longDescription", 100_000)
     if "pullOnlySigned" in changes:
-        if not isinstance(changes["pullOnlySigned"], bool):
-            raise InvalidInput("pullOnlySigned: true or false", {"field": "pullOnlySigned"})
-        repository.pull_only_signed = changes["pullOnlySigned"]
+        repository.pull_only_signed = checked_flag(changes["pullOnlySigned"], "pullOnlySigned")
     audit.record(identity.name, "repository.update", full_name, changes)
     db.session.commit()
     lookup_caches.repositories.invalidate(full_name)

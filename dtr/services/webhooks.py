@@ -33,7 +33,7 @@ from ..names import row_id
 from . import audit, events
 from .callers import require_admin
 from .credential_rules import is_text
-from .field_checks import refuse_unknown_fields
+from .field_checks import checked_flag, refuse_unknown_fields
 from .namespace_scopes import AdministeredScope, of_scope
 from .repositories import split_repository_name
 from .webhook_addresses import refused_literal
@@ -111,7 +111,7 @@ def create(identity, scope: Scope, body: dict) -> tuple[Webhook, str]:
         url=_checked_url(body.get("url")),
         events=",".join(_checked_events(body.get("events"), scope.events())),
         secret=secret,
-        enabled=_checked_bool(body.get("enabled", True), "enabled"),
+        enabled=checked_flag(body.get("enabled", True), "enabled"),
         created_by=identity.name,
     )
     db.session.add(webhook)
@@ -131,7 +131,7 @@ def update(identity, scope: Scope, webhook_id, body: dict) -> Webhook:
     if "secret" in body:
         webhook.secret = _checked_secret(body["secret"])
     if "enabled" in body:
-        webhook.enabled = _checked_bool(body["enabled"], "enabled")
+        webhook.enabled = checked_flag(body["enabled"], "enabled")
     detail = _described(webhook) | {"secretChanged": "secret" in body}
     audit.record(identity.name, "webhook.update", scope.target, detail)
     db.session.commit()
@@ -252,12 +252,6 @@ def _checked_secret(secret) -> str:
     ):
         raise _invalid("secret", f"{low} to {high} printable characters")
     return secret
-
-
-def _checked_bool(value, name) -> bool:
-    if not isinstance(value, bool):
-        raise _invalid(name, "true or false")
-    return value
 
 
 def _invalid(name, message) -> InvalidInput:
