@@ -84,6 +84,24 @@ def store_blob(repository, source_path, digest, size, ending_upload=None, looked
     clear_storage_full()
 
 
+def usable_blob(repository, digest) -> bool:
+    """Whether `repository` may use the blob, linking it first when it is stored already for
+    another repository (not quarantined, its bytes still there)."""
+    try:
+        linked_blob_size(repository, digest)
+        return True
+    except BlobUnknown:
+        pass
+    row = db.session.get(Blob, digest)
+    if row is None or row.quarantine is not None:
+        return False
+    try:
+        link_blob(repository, digest, row.size)
+    except BlobUnknown:  # its bytes are gone
+        return False
+    return True
+
+
 def link_blob(repository, digest, size):
     """Let `repository` use a blob that is already stored (a cross-repository mount);
     BlobUnknown when its bytes are gone."""

@@ -287,6 +287,19 @@ def fetch_manifest(repository, reference) -> ManifestContent:
     return content
 
 
+def stored_manifest(repository, reference) -> ManifestContent | None:
+    """`fetch_manifest`, or None when the reference names nothing in the repository."""
+    try:
+        return fetch_manifest(repository, reference)
+    except ManifestUnknown:
+        return None
+
+
+def stored_digest(repository, reference) -> str | None:
+    content = stored_manifest(repository, reference)
+    return content.digest if content is not None else None
+
+
 def list_tags(repository, limit=None, last=None):
     query = select(Tag.name).where(Tag.repository_id == repository.id).order_by(Tag.name)
     if last:

@@ -83,12 +83,7 @@ def fetch_manifest(proxy, repository, full_name, reference, head=False) -> Serve
 
 
 def _cached(repository, reference):
-    if repository.id is None:
-        return None
-    try:
-        return manifests.fetch_manifest(repository, reference)
-    except ManifestUnknown:
-        return None
+    return None if repository.id is None else manifests.stored_manifest(repository, reference)
 
 
 _checked = {}  # (repository id, tag) -> monotonic time the upstream last confirmed it
@@ -171,7 +166,12 @@ _fetches_lock = threading.Lock()
 
 def cached_blob(proxy, repository, full_name, digest) -> bool:
     """The repository has the blob, or has it now (it was stored for another)."""
-    return _linked(repository, digest) or _link_stored(proxy, repository, full_name, digest)
+    if repository.id is None:  # nothing pulled into it yet: created only for a stored blob
+        row = db.session.get(Blob, digest)
+        if row is None or row.quarantine is not None:
+            return False
+        repository = ensure_repository(proxy, repository, full_name)
+    return blobs.usable_blob(repository, digest)
 
 
 def blob_to_fetch(proxy, repository, full_name, digest):
@@ -192,29 +192,6 @@ def blob_to_fetch(proxy, repository, full_name, digest):
         fetch.done.wait(WAIT_SECONDS)
         db.session.commit()  # end the read that began before the blob was stored
     raise BlobUnknown("blob unknown: its fetch from the upstream failed", {"digest": digest})
-
-
-def _linked(repository, digest):
-    if repository.id is None:
-        return False
-    try:
-        blobs.linked_blob_size(repository, digest)
-        return True
-    except BlobUnknown:
-        return False
-
-
-def _link_stored(proxy, repository, full_name, digest):
-    """A blob stored already (for another repository): linked to this one too."""
-    row = db.session.get(Blob, digest)
-    if row is None or row.quarantine is not None:
-        return False
-    repository = ensure_repository(proxy, repository, full_name)
-    try:
-        blobs.link_blob(repository, digest, row.size)
-    except BlobUnknown:  # its bytes are gone
-        return False
-    return True
 
 
 def _lead(proxy, repository, full_name, digest, fetch):

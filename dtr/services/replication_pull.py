@@ -9,9 +9,7 @@ whose content is not all here. Referrers (the referrers API, where the remote ha
 cosign's tag-scheme signatures of the tag's manifest come with it.
 """
 
-from ..database import db
-from ..errors import BlobUnknown, DigestInvalid, ManifestUnknown, NameUnknown
-from ..models import Blob
+from ..errors import DigestInvalid, NameUnknown
 from . import blobs, manifests
 from .blob_downloads import VerifiedDownload
 from .manifest_parsing import parse_manifest
@@ -24,18 +22,6 @@ from .upstream_registry import verified_digest
 ACTOR = "replication"  # who "pushed" what a pull replication brought
 
 
-def plan(rule, run) -> list[Artifact]:
-    """The remote's tags that match the rule (or the one a run names)."""
-    if run.tag:
-        return [Artifact(rule.local_repository, run.tag)]
-    tags = remote_of(rule).tags(rule.remote_repository)
-    return [
-        Artifact(rule.local_repository, tag)
-        for tag in sorted(tags)
-        if matches(rule.tags, tag) and not SIGNATURE_TAG.match(tag)
-    ]
-
-
 class PullCopy:
     """The copies of one run, with one remote client."""
 
@@ -44,12 +30,22 @@ class PullCopy:
         self._name = rule.remote_repository
         self._tags: set[str] | None = None
 
+    def plan(self, run) -> list[Artifact]:
+        """The remote's tags that match the rule (or the one a run names)."""
+        if run.tag:
+            return [Artifact(self.rule.local_repository, run.tag)]
+        return [
+            Artifact(self.rule.local_repository, tag)
+            for tag in sorted(self._remote_tags())
+            if matches(self.rule.tags, tag) and not SIGNATURE_TAG.match(tag)
+        ]
+
     def copy(self, artifact: Artifact) -> Copied:
         repository = find_repository(self.rule.local_repository)
         if repository is None or repository.mirror_rule_id != self.rule.id:
             raise NameUnknown(f"{self.rule.local_repository} is no longer this rule's mirror")
         digest = self._remote_digest(artifact.reference)
-        if digest is not None and self._local_digest(repository, artifact.reference) == digest:
+        if digest is not None and manifests.stored_digest(repository, artifact.reference) == digest:
             moved, wrote = self._signatures(repository, digest)
             return Copied("copied" if wrote else "skipped", digest, moved)
         digest, payload, media_type, moved = self._tree(repository, artifact.reference)
@@ -61,12 +57,6 @@ class PullCopy:
 
     def _remote_digest(self, tag) -> str | None:
         return self.remote.manifest(self._name, tag, head=True).digest
-
-    def _local_digest(self, repository, reference) -> str | None:
-        try:
-            return manifests.fetch_manifest(repository, reference).digest
-        except ManifestUnknown:
-            return None
 
     def _tree(self, repository, reference):
         """(digest, payload, media type, bytes fetched) of a manifest and everything it
@@ -82,7 +72,7 @@ class PullCopy:
         return digest, answer.payload, answer.media_type, moved
 
     def _stored_tree(self, repository, digest) -> int:
-        if self._local_digest(repository, digest) is not None:
+        if manifests.stored_digest(repository, digest) is not None:
             return 0
         digest, payload, media_type, moved = self._tree(repository, digest)
         manifests.store_mirrored_manifest(repository, None, digest, payload, media_type, ACTOR)
@@ -94,7 +84,7 @@ class PullCopy:
         moved, wrote = 0, False
         for descriptor in self.remote.referrers(self._name, digest):
             referrer = descriptor.get("digest")
-            if isinstance(referrer, str) and self._local_digest(repository, referrer) is None:
+            if isinstance(referrer, str) and manifests.stored_digest(repository, referrer) is None:
                 moved += self._stored_tree(repository, referrer)
                 wrote = True
         for suffix in SIGNATURE_SUFFIXES:
@@ -102,7 +92,7 @@ class PullCopy:
             if tag not in self._remote_tags():
                 continue
             remote = self._remote_digest(tag)
-            if remote is not None and self._local_digest(repository, tag) == remote:
+            if remote is not None and manifests.stored_digest(repository, tag) == remote:
                 continue
             signed, payload, media_type, fetched = self._tree(repository, tag)
             manifests.store_mirrored_manifest(repository, tag, signed, payload, media_type, ACTOR)
@@ -110,12 +100,13 @@ class PullCopy:
         return moved, wrote
 
     def _remote_tags(self) -> set[str]:
+        """The remote repository's tags, listed once a run."""
         if self._tags is None:
             self._tags = set(self.remote.tags(self._name))
         return self._tags
 
     def _blob(self, repository, digest) -> int:
-        if _has_blob(repository, digest):
+        if blobs.usable_blob(repository, digest):
             return 0
         response = self.remote.blob(self._name, digest)
         download = VerifiedDownload(repository, digest, self.rule.remote_url)
@@ -127,20 +118,3 @@ class PullCopy:
                 f"{self.rule.remote_url} sent other bytes for blob {digest}", {"digest": digest}
             )
         return download.size
-
-
-def _has_blob(repository, digest) -> bool:
-    """The repository has the blob, or has it now (it was stored for another)."""
-    try:
-        blobs.linked_blob_size(repository, digest)
-        return True
-    except BlobUnknown:
-        pass
-    row = db.session.get(Blob, digest)
-    if row is None or row.quarantine is not None:
-        return False
-    try:
-        blobs.link_blob(repository, digest, row.size)
-    except BlobUnknown:  # its bytes are gone
-        return False
-    return True

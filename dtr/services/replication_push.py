@@ -46,30 +46,6 @@ class Copied:
     bytes: int
 
 
-def plan(rule, run) -> list[Artifact]:
-    """What the run copies: what was pushed (a push-triggered run), else every tag that
-    matches the rule in every repository that does (cosign signature tags go with the tag
-    they sign)."""
-    if run.repository:
-        names = [run.repository] if matches(rule.repositories, run.repository) else []
-    else:
-        rows = select(Account.name, Repository.name).join(
-            Account, Account.id == Repository.namespace_id
-        )
-        names = sorted(f"{ns}/{name}" for ns, name in db.session.execute(rows))
-        names = [name for name in names if matches(rule.repositories, name)]
-    planned = []
-    for name in names:
-        if run.digest or run.tag:
-            planned.append(Artifact(name, run.digest or run.tag))
-            continue
-        repository = find_repository(name)
-        for tag in manifests.list_tags(repository) if repository else []:
-            if matches(rule.tags, tag) and not SIGNATURE_TAG.match(tag):
-                planned.append(Artifact(name, tag))
-    return planned
-
-
 class PushCopy:
     """The copies of one run: one remote client (its tokens reused), and where blobs were
     put on the remote (mount sources)."""
@@ -78,6 +54,29 @@ class PushCopy:
         self.rule, self.remote = rule, remote_of(rule)
         self._placed: dict[str, set[str]] = {}  # remote repository -> blob digests there
         self._wrote = False
+
+    def plan(self, run) -> list[Artifact]:
+        """What the run copies: what was pushed (a push-triggered run), else every tag that
+        matches the rule in every repository that does (cosign signature tags go with the tag
+        they sign)."""
+        if run.repository:
+            names = [run.repository] if matches(self.rule.repositories, run.repository) else []
+        else:
+            rows = select(Account.name, Repository.name).join(
+                Account, Account.id == Repository.namespace_id
+            )
+            names = sorted(f"{ns}/{name}" for ns, name in db.session.execute(rows))
+            names = [name for name in names if matches(self.rule.repositories, name)]
+        planned = []
+        for name in names:
+            if run.digest or run.tag:
+                planned.append(Artifact(name, run.digest or run.tag))
+                continue
+            repository = find_repository(name)
+            for tag in manifests.list_tags(repository) if repository else []:
+                if matches(self.rule.tags, tag) and not SIGNATURE_TAG.match(tag):
+                    planned.append(Artifact(name, tag))
+        return planned
 
     def copy(self, artifact: Artifact) -> Copied:
         repository = find_repository(artifact.repository)
@@ -89,7 +88,7 @@ class PushCopy:
         moved = 0
         if is_digest(artifact.reference):  # a referrer: its subject goes first, by digest
             subject = parse_manifest(content.payload, content.media_type).subject
-            if subject and self._has_local(repository, subject):
+            if subject and manifests.stored_digest(repository, subject):
                 moved += self._tree(repository, target, subject)
             moved += self._tree(repository, target, content.digest)
         elif self._remote_tag(target, artifact.reference) != content.digest:
@@ -100,14 +99,6 @@ class PushCopy:
             self._wrote = True
         moved += self._referrers(repository, target, content.digest, 0)
         return Copied("copied" if self._wrote else "skipped", content.digest, moved)
-
-    @staticmethod
-    def _has_local(repository, digest) -> bool:
-        try:
-            manifests.fetch_manifest(repository, digest)
-        except ManifestUnknown:
-            return False
-        return True
 
     def _remote_tag(self, target, tag) -> str | None:
         try:

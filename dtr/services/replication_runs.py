@@ -27,9 +27,11 @@ from ..errors import DomainError, InvalidInput, JobUnknown
 from ..models import Manifest, ReplicationItem, ReplicationRule, ReplicationRun, utcnow
 from ..names import row_id
 from ..storage.driver import StorageError
-from . import events, replication_pull, replication_push
+from . import events
 from .callers import require_admin
 from .periodic_jobs import take_scheduled_time
+from .replication_pull import PullCopy
+from .replication_push import SIGNATURE_TAG, PushCopy
 from .replication_rules import PUSH, get_rule, matches, push_rules, refresh_push_rules
 from .repositories import find_repository
 
@@ -66,7 +68,7 @@ def queue_pushed(event):
     else:
         tag = event.tag
     for rule in rules:
-        wanted = digest or replication_push.SIGNATURE_TAG.match(tag) or matches(rule.tags, tag)
+        wanted = digest or SIGNATURE_TAG.match(tag) or matches(rule.tags, tag)
         if wanted and not _queued(rule.id, event.repository, tag, digest):
             db.session.add(_new_run(rule.id, "push", event.actor, event.repository, tag, digest))
 
@@ -235,11 +237,10 @@ def execute(run_id):
     rule = db.session.get(ReplicationRule, run.rule_id) if run else None
     if run is None or rule is None:
         return
-    engine = replication_push if rule.direction == PUSH else replication_pull
-    copier = engine.PushCopy(rule) if rule.direction == PUSH else engine.PullCopy(rule)
+    copier = (PushCopy if rule.direction == PUSH else PullCopy)(rule)
     error = None
     try:
-        artifacts = engine.plan(rule, run)
+        artifacts = copier.plan(run)
     except Exception as failure:  # noqa: BLE001 - recorded as the run's error
         artifacts, error = [], _text(failure)
         log.warning("replication rule %s: %s", rule.name, error, exc_info=True)
