@@ -525,3 +525,30 @@ def test_a_remote_sending_wrong_bytes_leaves_nothing_behind(dtr):
     assert local.request("HEAD", f"/v2/admin/lie/blobs/{layer}").status_code == 404
     uploads = dtr.instance / "storage" / "uploads"
     assert not uploads.exists() or not [p for p in uploads.iterdir() if "mono-" in p.name]
+
+
+def test_narrowed_and_revoked_credentials(dtr):
+    """An admin's api:read token reads rules but runs and changes none; a registry-only
+    token reads nothing; a revoked token is refused."""
+    create_rule(dtr, name="narrowed", url="http://127.0.0.1:9", repositories=["x/*"])
+    tokens = {}
+    for scopes in (["api:read"], ["registry:pull"]):
+        body = {"name": f"repl-{scopes[0].replace(':', '-')}", "scopes": scopes}
+        made = api(dtr).post("/accounts/admin/tokens", json=body)
+        assert made.status_code == 201, made.text
+        tokens[scopes[0]] = made.json()
+    reader = Api(dtr.url, "admin", tokens["api:read"]["token"])
+    assert reader.get("/admin/replication/narrowed").status_code == 200
+    for method, path in (
+        ("POST", "/admin/replication/narrowed/run"),
+        ("PATCH", "/admin/replication/narrowed"),
+        ("DELETE", "/admin/replication/narrowed"),
+    ):
+        refused = reader.request(method, path, json={"enabled": False})
+        assert refused.status_code == 403 and "api:write" in refused.text, (method, path)
+    registry_only = Api(dtr.url, "admin", tokens["registry:pull"]["token"])
+    assert registry_only.get("/admin/replication").status_code == 403
+    revoked = api(dtr).delete(f"/accounts/admin/tokens/{tokens['api:read']['id']}")
+    assert revoked.status_code == 204
+    assert reader.get("/admin/replication").status_code == 401
+    assert api(dtr).get("/admin/replication/narrowed/runs").json()["runs"] == []
