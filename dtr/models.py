@@ -40,6 +40,8 @@ class Account(db.Model):
     role: Mapped[str] = mapped_column(String(16), default="none")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     ldap_dn: Mapped[str | None] = mapped_column(String(1024))  # set for users synced from LDAP
+    # "<issuer> <sub>" for users who sign in with an OpenID Connect provider (auth/oidc_client)
+    oidc_subject: Mapped[str | None] = mapped_column(String(1300), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Moves on when the password, role or state changes: registry and refresh tokens carry it
     # and stop working when it moved (dtr/auth/credentials.py).
@@ -54,7 +56,8 @@ class Account(db.Model):
 
 
 class Team(db.Model):
-    """A team of an organization: managed members, or members synced from an LDAP group.
+    """A team of an organization: managed members, or members synced from an LDAP group or
+    from a group of the OpenID Connect provider (at each of its members' sign-in).
     Every organization has a team named `owners` whose members administer it."""
 
     __tablename__ = "teams"
@@ -64,6 +67,7 @@ class Team(db.Model):
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(String(1024), default="")
     ldap_group_dn: Mapped[str | None] = mapped_column(String(1024))
+    oidc_group: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -120,6 +120,7 @@ ROUTES = [
     ("/admin/settings/general", admin.put_general_settings, "PUT"),
     ("/admin/settings/auth/ldap/tryLogin", admin.ldap_try_login, "POST"),
     ("/admin/settings/auth/ldap/sync", admin.ldap_sync, "POST"),
+    ("/admin/settings/auth/oidc/test", admin.oidc_test, "POST"),
     ("/admin/settings/storage", storage.get_settings, "GET"),
     ("/admin/settings/storage", storage.put_settings, "PUT"),
     ("/admin/settings/storage/test", storage.test_connection, "POST"),

@@ -1,4 +1,5 @@
-"""Admin endpoints: auth and general settings, LDAP try-login and sync, the audit log."""
+"""Admin endpoints: auth and general settings, LDAP try-login and sync, the OpenID Connect
+provider test, the audit log."""
 
 from ..services import audit, auth_settings, general_settings
 from ..services.callers import require_admin
@@ -25,6 +26,12 @@ def put_general_settings():
 
 def ldap_try_login():
     return auth_settings.try_login(caller(), json_body())
+
+
+def oidc_test():
+    actor = caller()
+    require_admin(actor, "change the auth settings")  # before reading the body
+    return auth_settings.test_oidc(actor, json_body())
 
 
 def ldap_sync():

@@ -11,6 +11,7 @@ from flask import current_app
 from ..auth.csrf import HEADER as CSRF_HEADER
 from ..auth.identity import SCOPES
 from ..auth.ldap_directory import LdapSettings, LdapUser
+from ..auth.oidc_client import OidcSettings
 from ..config import DEFAULTS as CONFIG_DEFAULTS
 from ..license import STATES as LICENSE_STATES
 from ..license import LicenseError
@@ -129,9 +130,9 @@ PULL_ONLY_SIGNED = boolean(
 SIGNATURE_TYPES = ("cosign", "notation", "sigstore", "dct")
 REFERRER_KINDS = ("signature", "sbom", "attestation", "other")
 
-# --- the LDAP settings, from the dataclass ---------------------------------------------------
+# --- the LDAP and OIDC settings, from the dataclasses ---------------------------------------
 
-LDAP_FIELD_DOCS = {
+SETTINGS_FIELD_DOCS = {
     "server_url": "ldap://host[:port] or ldaps://host[:port]",
     "start_tls": "upgrade an ldap:// connection with StartTLS (not with ldaps://)",
     "ca_certificate": "PEM certificate(s) to verify the server with; null: the system's CAs",
@@ -149,12 +150,27 @@ LDAP_FIELD_DOCS = {
     "email": "the user's mail, if any",
     "full_name": "the user's cn, if any",
     "is_admin": "member of the admin group",
+    "issuer": "the OpenID Connect provider's issuer URL, exactly as its discovery document "
+    "names it (https://; http:// only on 127.0.0.1)",
+    "client_id": "DTR's client id at the provider",
+    "client_secret": "DTR's client secret at the provider (never returned)",
+    "display_name": 'shown as "Sign in with ..."; empty: the issuer\'s host',
+    "scopes": "requested scopes, separated by spaces; openid among them",
+    "username_claim": "the claim whose value becomes the account name (lowercased)",
+    "groups_claim": "the claim listing the person's groups",
+    "admin_group": "people in this group are DTR administrators (checked at each sign-in)",
+    "allowed_groups": "only people in one of these groups may sign in; empty: anyone",
+    "allowed_domains": "only people with a verified e-mail address of these domains may sign "
+    "in; empty: any",
+    "default_role": "the global role of accounts made at a first sign-in",
+    "clock_skew_seconds": "tolerated difference between the provider's clock and DTR's (0 to 300)",
 }
 _PYTHON_TYPES = {
     "str": {"type": "string"},
     "str | None": {"type": "string", "nullable": True},
     "bool": {"type": "boolean"},
     "int": {"type": "integer"},
+    "list": {"type": "array", "items": {"type": "string"}},
 }
 
 
@@ -172,8 +188,8 @@ def dataclass_schema(cls, omit=(), for_input=False):
         if f.name in omit:
             continue
         schema = dict(_PYTHON_TYPES[_type_name(f.type)])
-        if f.name in LDAP_FIELD_DOCS:
-            schema["description"] = LDAP_FIELD_DOCS[f.name]
+        if f.name in SETTINGS_FIELD_DOCS:
+            schema["description"] = SETTINGS_FIELD_DOCS[f.name]
         has_default = f.default is not MISSING or f.default_factory is not MISSING
         if for_input:
             if has_default:
@@ -190,6 +206,13 @@ def dataclass_schema(cls, omit=(), for_input=False):
     return obj(properties, required)
 
 
+OIDC_SETTINGS_INPUT = dataclass_schema(OidcSettings, for_input=True)
+OIDC_SETTINGS_INPUT["description"] = (
+    "OpenID Connect settings; without client_secret, the stored secret is kept"
+)
+OIDC_SETTINGS_INPUT["required"] = [
+    n for n in OIDC_SETTINGS_INPUT["required"] if n != "client_secret"
+]
 LDAP_SETTINGS_INPUT = dataclass_schema(LdapSettings, for_input=True)
 LDAP_SETTINGS_INPUT["description"] = (
     "LDAP settings; without bind_password, the stored password is kept"
@@ -528,10 +551,12 @@ SCHEMAS = {
             "isAdmin": boolean("users only: role is admin"),
             "isActive": boolean("users only: may log in"),
             "isLdap": boolean("users only: comes from LDAP"),
+            "isOidc": boolean("users only: signs in with the OpenID Connect provider"),
             "createdAt": TIMESTAMP,
         },
         required=["id", "name", "type", "createdAt"],
-        description="A user or an organization; role, isAdmin, isActive, isLdap: users only",
+        description="A user or an organization; role, isAdmin, isActive, isLdap, isOidc: "
+        "users only",
     ),
     "Team": obj(
         {
@@ -539,8 +564,13 @@ SCHEMAS = {
             "name": string(),
             "organization": string("the organization's name"),
             "description": string(),
-            "type": enum(("managed", "ldap"), "ldap: members come from an LDAP group"),
+            "type": enum(
+                ("managed", "ldap", "oidc"),
+                "ldap: members come from an LDAP group; oidc: from a group of the OpenID "
+                "Connect provider, at each member's sign-in",
+            ),
             "ldapGroupDN": NULLABLE_STRING,
+            "oidcGroup": NULLABLE_STRING,
         },
         description="A team of an organization",
     ),
@@ -958,14 +988,33 @@ SCHEMAS = {
     "LdapSettings": dataclass_schema(LdapSettings, omit=("bind_password",)),
     "LdapSettingsInput": LDAP_SETTINGS_INPUT,
     "LdapUser": dataclass_schema(LdapUser),
+    "OidcSettingsInput": OIDC_SETTINGS_INPUT,
     "AuthSettings": obj(
         {
             "mode": enum(MODES),
             "ldap": nullable(dataclass_schema(LdapSettings, omit=("bind_password",))),
+            "oidc": nullable(dataclass_schema(OidcSettings, omit=("client_secret",))),
             **CREDENTIAL_RULE_FIELDS,
         },
-        description="The auth mode, the stored LDAP settings (null: none saved) and the "
-        "credential rules",
+        description="The auth mode, the stored LDAP and OpenID Connect settings (null: none "
+        "saved) and the credential rules",
+    ),
+    "OidcTest": obj(
+        {"oidc": ref("OidcSettingsInput")},
+        required=[],
+        additionalProperties=False,
+        description="OpenID Connect settings to test; left out: the saved ones",
+    ),
+    "OidcTestResult": obj(
+        {
+            "ok": boolean("the discovery document and the keys were fetched"),
+            "message": string("what was found, or what is wrong"),
+            "issuer": string(),
+            "authorizationEndpoint": string(),
+            "endSessionEndpoint": NULLABLE_STRING,
+            "keys": integer("signing keys published"),
+        },
+        required=["ok", "message"],
     ),
     "GeneralSettings": obj(
         {
@@ -1342,6 +1391,10 @@ SCHEMAS = {
             "name": ACCOUNT_NAME_SCHEMA,
             "description": string(default=""),
             "ldapGroupDN": string("members come from this LDAP group at each sync"),
+            "oidcGroup": string(
+                "members come from this group of the OpenID Connect provider, at each "
+                "member's sign-in"
+            ),
         },
         required=["name"],
     ),
@@ -1351,6 +1404,10 @@ SCHEMAS = {
             "ldapGroupDN": {
                 **NULLABLE_STRING,
                 "description": "null or empty: a managed team",
+            },
+            "oidcGroup": {
+                **NULLABLE_STRING,
+                "description": "null or empty: not bound to a group of the provider",
             },
         },
         required=[],
@@ -1379,6 +1436,7 @@ SCHEMAS = {
         {
             "mode": {**enum(MODES), "description": "unchanged when left out"},
             "ldap": ref("LdapSettingsInput"),
+            "oidc": ref("OidcSettingsInput"),
             **CREDENTIAL_RULE_FIELDS,
         },
         required=[],
@@ -2168,12 +2226,14 @@ OPERATIONS = [
         "teams",
         "Create a team",
         "For owners of the organization and administrators. A team with an ldapGroupDN gets "
-        "its members from that LDAP group at each sync.",
+        "its members from that LDAP group at each sync; one with an oidcGroup, from that "
+        "group of the OpenID Connect provider at each member's sign-in. Members of either "
+        "are not added or removed by hand.",
         {201: ("the team", "Team")},
         body="NewTeam",
         errors={
-            400: "not a JSON object, name missing or not a string, description or ldapGroupDN "
-            "not a string; INVALID_NAME: an invalid name",
+            400: "not a JSON object, name missing or not a string, description, ldapGroupDN "
+            "or oidcGroup not a string, both groups given; INVALID_NAME: an invalid name",
             401: "no or wrong credentials",
             403: OWNERS_ONLY,
             404: "no such organization",
@@ -2757,9 +2817,9 @@ OPERATIONS = [
         "getAuthSettings",
         "admin",
         "Get the auth settings",
-        "The auth mode, the saved LDAP settings (without the bind password) and the "
-        "credential rules: the shortest password and the longest access token and robot "
-        "lifetime. Administrators only.",
+        "The auth mode, the saved LDAP and OpenID Connect settings (without the bind "
+        "password and the client secret) and the credential rules: the shortest password "
+        "and the longest access token and robot lifetime. Administrators only.",
         {200: ("the settings", "AuthSettings")},
         errors={401: "no or wrong credentials", **ADMINS_ONLY},
     ),
@@ -2769,18 +2829,21 @@ OPERATIONS = [
         "putAuthSettings",
         "admin",
         "Change the auth settings",
-        "Choose the auth mode, save LDAP settings, set the credential rules; fields left "
-        "out keep their value. Settings are saved only once the search account binds, so a "
-        "typo cannot lock everybody out; local administrators keep logging in with their "
-        "local password in LDAP mode. A new passwordMinLength applies to passwords set from "
-        "then on; a new tokenMaxLifetimeDays to tokens and robots made from then on. "
+        "Choose the auth mode, save LDAP or OpenID Connect settings, set the credential "
+        "rules; fields left out keep their value. LDAP settings are saved only once the "
+        "search account binds, OIDC settings once the provider's discovery document and keys "
+        "are fetched, so a typo cannot lock everybody out; local administrators keep logging "
+        "in with their local password in LDAP and OIDC modes. A new passwordMinLength "
+        "applies to passwords set from then on; a new tokenMaxLifetimeDays to tokens and "
+        "robots made from then on. "
         "Audited. Administrators only.",
         {200: ("the settings now", "AuthSettings")},
         body="AuthSettingsChange",
         errors={
-            400: "not a JSON object, an unknown field, an unknown mode, mode ldap without LDAP "
-            f"settings, invalid LDAP settings, {RULES_400}, or the LDAP server refused the "
-            "bind or could not be reached; nothing is saved",
+            400: "not a JSON object, an unknown field, an unknown mode, mode ldap or oidc "
+            f"without its settings, invalid LDAP or OIDC settings, {RULES_400}, the LDAP "
+            "server refused the bind or could not be reached, or the OpenID Connect provider's "
+            "discovery document or keys could not be fetched; nothing is saved",
             401: "no or wrong credentials",
             **ADMINS_ONLY,
         },
@@ -2826,6 +2889,24 @@ OPERATIONS = [
         errors={
             400: "not a JSON object, username or password missing, invalid LDAP settings, or "
             "none given or saved",
+            401: "no or wrong credentials",
+            **ADMINS_ONLY,
+        },
+    ),
+    Op(
+        "POST",
+        "/admin/settings/auth/oidc/test",
+        "testOidcProvider",
+        "admin",
+        "Test OpenID Connect settings",
+        "Fetch the provider's discovery document and signing keys with the given settings "
+        "(else the saved ones); nothing is saved. Whether it worked, and why not, is in the "
+        "body. Administrators only.",
+        {200: ("the outcome", "OidcTestResult")},
+        body="OidcTest",
+        errors={
+            400: "not a JSON object, an unknown field, invalid OIDC settings, or none given "
+            "or saved",
             401: "no or wrong credentials",
             **ADMINS_ONLY,
         },

@@ -15,6 +15,7 @@ def account(a):
             isAdmin=a.role == "admin",
             isActive=a.active,
             isLdap=a.ldap_dn is not None,
+            isOidc=a.oidc_subject is not None,
         )
     body["createdAt"] = iso(a.created_at)
     return body
@@ -26,8 +27,9 @@ def team(t, org_name):
         "name": t.name,
         "organization": org_name,
         "description": t.description,
-        "type": "ldap" if t.ldap_group_dn else "managed",
+        "type": "ldap" if t.ldap_group_dn else "oidc" if t.oidc_group else "managed",
         "ldapGroupDN": t.ldap_group_dn,
+        "oidcGroup": t.oidc_group,
     }
 
 

@@ -17,6 +17,7 @@ def create_team(org):
         field(body, "name"),
         field(body, "description", required=False, default=""),
         field(body, "ldapGroupDN", required=False),
+        field(body, "oidcGroup", required=False),
     )
     return serialize.team(team, org), 201
 

@@ -9,7 +9,7 @@ import logging
 import re
 import ssl
 from contextlib import contextmanager
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlsplit
 
 import ldap3
@@ -29,6 +29,8 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from dtr.errors import DomainError, InvalidCredentials
+
+from .settings_records import settings_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -109,23 +111,7 @@ class LdapSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "LdapSettings":
         """Settings from JSON-like data; empty optional values take their defaults."""
-        if not isinstance(data, dict):
-            raise LdapConfigInvalid("settings: must be an object")
-        known = {f.name: f for f in fields(cls)}
-        for name in data:
-            if name not in known:
-                _invalid(name, "unknown setting")
-        values = {}
-        for name, spec in known.items():
-            value = data.get(name)
-            if isinstance(value, str) and name not in ("bind_password", "ca_certificate"):
-                value = value.strip()
-            if value is None or value == "":
-                if spec.default is MISSING:
-                    _invalid(name, "required")
-                continue
-            values[name] = value
-        return cls(**values)
+        return settings_from_dict(cls, data, _invalid, ("bind_password", "ca_certificate"))
 
     def to_dict(self, include_secrets=False) -> dict:
         data = asdict(self)

@@ -33,9 +33,8 @@ class SessionUser(UserMixin):
 
 
 def _fingerprint(account: Account) -> str:
-    return hashlib.sha256((account.password_hash or account.ldap_dn or "").encode()).hexdigest()[
-        :16
-    ]
+    held = account.password_hash or account.ldap_dn or account.oidc_subject or ""
+    return hashlib.sha256(held.encode()).hexdigest()[:16]
 
 
 def _epoch(account_id) -> int:

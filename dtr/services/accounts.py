@@ -210,6 +210,8 @@ def change_password(actor: Identity, name, old_password, new_password):
     account = user_or_404(name)
     if account.ldap_dn:
         raise InvalidInput(f"{name} logs in with the LDAP directory's password: change it there")
+    if account.oidc_subject:
+        raise InvalidInput(f"{name} signs in with the identity provider: DTR holds no password")
     check_password(new_password, "newPassword")
     if not access.is_admin(actor):
         if actor.account_id != account.id:

@@ -56,12 +56,13 @@ def get_team(actor, org_name, team_name) -> Team:
     return team_or_404(organization, team_name)
 
 
-def create_team(actor, org_name, name, description="", ldap_group_dn=None) -> Team:
+def create_team(actor, org_name, name, description="", ldap_group_dn=None, oidc_group=None) -> Team:
     organization = organization_or_404(org_name)
     authorize_organization(actor, organization, administer=True)
     check_account_name(name)
     if not isinstance(description, str):
         raise InvalidInput("description: a string", {"field": "description"})
+    _check_binding(ldap_group_dn or None, _checked_group(oidc_group))
     exists = db.session.execute(
         select(Team.id).where(Team.organization_id == organization.id, Team.name == name)
     ).first()
@@ -72,6 +73,7 @@ def create_team(actor, org_name, name, description="", ldap_group_dn=None) -> Te
         name=name,
         description=description,
         ldap_group_dn=ldap_group_dn or None,
+        oidc_group=oidc_group or None,
     )
     db.session.add(team)
     audit.record(actor.name, "team.create", f"{org_name}/{name}")
@@ -83,20 +85,56 @@ def update_team(actor, org_name, team_name, changes: dict) -> Team:
     organization = organization_or_404(org_name)
     authorize_organization(actor, organization, administer=True)
     team = team_or_404(organization, team_name)
-    unknown = sorted(set(changes) - {"description", "ldapGroupDN"})
+    unknown = sorted(set(changes) - {"description", "ldapGroupDN", "oidcGroup"})
     if unknown:
         raise InvalidInput(f"{unknown[0]}: cannot be changed", {"field": unknown[0]})
     if "ldapGroupDN" in changes and not isinstance(changes["ldapGroupDN"], str | None):
         raise InvalidInput("ldapGroupDN: a string or null", {"field": "ldapGroupDN"})
+    oidc_group = _checked_group(changes.get("oidcGroup", team.oidc_group))
+    _check_binding(changes.get("ldapGroupDN", team.ldap_group_dn) or None, oidc_group)
     if "description" in changes:
         if not isinstance(changes["description"], str):
             raise InvalidInput("description: a string", {"field": "description"})
         team.description = changes["description"]
     if "ldapGroupDN" in changes:
         team.ldap_group_dn = changes["ldapGroupDN"] or None
+    if "oidcGroup" in changes:
+        team.oidc_group = oidc_group
     audit.record(actor.name, "team.update", f"{org_name}/{team_name}", changes)
     db.session.commit()
     return team
+
+
+def _checked_group(group):
+    """An identity provider's group name, or None."""
+    if group is None or group == "":
+        return None
+    if not isinstance(group, str) or len(group) > 255 or not group.isprintable():
+        raise InvalidInput(
+            "oidcGroup: a group name of at most 255 printable characters, or null",
+            {"field": "oidcGroup"},
+        )
+    return group
+
+
+def _check_binding(ldap_group_dn, oidc_group):
+    if ldap_group_dn and oidc_group:
+        raise InvalidInput(
+            "oidcGroup: a team's members come from an LDAP group or from an identity "
+            "provider's group, not both",
+            {"field": "oidcGroup"},
+        )
+
+
+def _refuse_bound(team):
+    """Members of a bound team are set by their directory, never by hand."""
+    if team.ldap_group_dn:
+        raise InvalidInput("members of an LDAP team come from its LDAP group")
+    if team.oidc_group:
+        raise InvalidInput(
+            f"members of this team come from the identity provider's group {team.oidc_group}"
+            " (at each sign-in)"
+        )
 
 
 def delete_team(actor, org_name, team_name):
@@ -142,8 +180,7 @@ def add_member(actor, org_name, team_name, member_name) -> bool:
     member = account_or_404(member_name)
     if member.is_org:
         raise InvalidInput("only users can be team members")
-    if team.ldap_group_dn:
-        raise InvalidInput("members of an LDAP team come from its LDAP group")
+    _refuse_bound(team)
     if db.session.get(TeamMember, (team.id, member.id)) is not None:
         return False
     db.session.add(TeamMember(team_id=team.id, account_id=member.id))
@@ -173,6 +210,7 @@ def remove_member(actor, org_name, team_name, member_name):
     authorize_organization(actor, organization, administer=True)
     team = team_or_404(organization, team_name)
     member = account_or_404(member_name)
+    _refuse_bound(team)
     membership = db.session.get(TeamMember, (team.id, member.id))
     if membership is not None:
         db.session.delete(membership)

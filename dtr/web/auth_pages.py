@@ -1,13 +1,22 @@
-"""First run, login and logout."""
+"""First run, login (a password, or single sign-on with the OpenID Connect provider) and
+logout."""
 
-from flask import request, url_for
+import secrets
+import time
 
+from flask import redirect, request, session, url_for
+
+from ..auth import oidc_client
 from ..auth.authentication import WEB, log_in, request_is_local
 from ..auth.sessions import end_session, start_session
+from ..database import write_transaction
 from ..errors import DomainError, InvalidCredentials, TooManyRequests
 from ..logs import component_logger
+from ..services import audit
 from ..services.accounts import create_user
+from ..services.auth_settings import oidc_settings
 from ..services.credential_rules import password_min_length
+from ..services.oidc_login import account_for_claims, settings_for_login
 from ..services.settings import get_setting
 from .rendering import FormError, current_identity, form_error, go, page
 
@@ -59,6 +68,11 @@ def setup():
     )
 
 
+SIGNED_IN_WITH = "signed_in_with"  # session key: the provider's issuer, after single sign-on
+PENDING = "oidc_pending"  # session key: the sign-in under way (state, nonce, PKCE verifier)
+PENDING_SECONDS = 600  # a sign-in must come back from the provider within this
+
+
 def login():
     if get_setting("auth_mode") == "none":
         return go("web.setup")
@@ -79,7 +93,20 @@ def login():
             error = "Wrong username or password."
             if failure.message.startswith("access tokens"):
                 error = "Access tokens and robot accounts cannot log in here: use your password."
-    return page("login.html", _status_of(error), error=error, username=name, next=_next_page())
+    return _login_page(error, _status_of(error), username=name)
+
+
+def _login_page(error=None, status=200, username="", **context):
+    provider = oidc_settings() if get_setting("auth_mode") == "oidc" else None
+    return page(
+        "login.html",
+        status,
+        error=error,
+        username=username,
+        next=_next_page(),
+        provider=provider.label if provider else None,
+        **context,
+    )
 
 
 def _status_of(error):
@@ -88,6 +115,77 @@ def _status_of(error):
     if error.startswith("Too many"):
         return 429
     return 401 if error.startswith(("Wrong", "Access tokens")) else 400
+
+
+def _callback_url():
+    return url_for("web.oidc_callback", _external=True)
+
+
+def oidc_login():
+    """Single sign-on: off to the provider's login page, with a fresh state, nonce and PKCE
+    verifier kept in this browser's session to check what comes back."""
+    if get_setting("auth_mode") == "none":
+        return go("web.setup")
+    try:
+        settings = settings_for_login()
+        url, pending = oidc_client.authorization_request(settings, _callback_url())
+    except oidc_client.OidcUnavailable as failure:
+        log.warning("single sign-on unavailable: %s", failure.message)
+        return _provider_down(failure)
+    except DomainError as failure:
+        return _login_page(f"{failure.message[:1].upper()}{failure.message[1:]}.", 400)
+    session[PENDING] = {**pending.to_dict(), "next": _next_page(), "at": int(time.time())}
+    return redirect(url, code=303)
+
+
+def _provider_down(failure):
+    return _login_page(
+        "The identity provider cannot be reached, so single sign-on does not work right now "
+        f"({failure.message}). Local administrators can still log in with their password.",
+        503,
+    )
+
+
+def oidc_callback():
+    """The provider sends the browser back here with a code (or an error)."""
+    if get_setting("auth_mode") == "none":
+        return go("web.setup")
+    pending = session.pop(PENDING, None)
+    address = request.remote_addr
+    try:
+        settings = settings_for_login()
+        if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+            raise oidc_client.OidcLoginRefused(
+                "this sign-in was not started here, or took too long"
+            )
+        if request.args.get("error"):
+            reason = request.args.get("error_description") or request.args["error"]
+            raise oidc_client.OidcLoginRefused(f"the provider answered: {reason[:200]}")
+        state = request.args.get("state", "")
+        if not secrets.compare_digest(state.encode(), pending["state"].encode()):
+            raise oidc_client.OidcLoginRefused("the answer's state is not this sign-in's")
+        code = request.args.get("code", "")
+        if not code or len(code) > 4096:
+            raise oidc_client.OidcLoginRefused("the provider sent no code")
+        keep = {k: pending[k] for k in ("state", "nonce", "code_verifier")}
+        claims = oidc_client.finish_login(
+            settings, oidc_client.PendingLogin(**keep), code, _callback_url()
+        )
+        identity = account_for_claims(settings, claims)
+    except oidc_client.OidcUnavailable as failure:
+        log.warning("single sign-on unavailable: %s", failure.message)
+        return _provider_down(failure)
+    except DomainError as failure:
+        log.warning("single sign-on refused: %s", failure.message)
+        audit.set_client_address(address)
+        with write_transaction():
+            audit.record(None, "login.failed", "oidc", {"via": "oidc", "reason": failure.message})
+        return _login_page(f"Single sign-on failed: {failure.message}.", 401)
+    start_session(identity)
+    session[SIGNED_IN_WITH] = settings.issuer
+    log.info("%s signed in with %s", identity.name, settings.issuer)
+    target = pending.get("next") or ""
+    return redirect(target or url_for("web.repositories"), code=303)
 
 
 def _next_page():
@@ -106,5 +204,13 @@ def _after_login():
 
 
 def logout():
+    signed_in_with = session.get(SIGNED_IN_WITH)
     end_session()
-    return go("web.login", "You are logged out.")
+    settings = oidc_settings() if signed_in_with else None
+    if settings is None or settings.issuer != signed_in_with:
+        return go("web.login", "You are logged out.")
+    after = url_for("web.login", _external=True)
+    provider_logout = oidc_client.end_session_url(settings, after)
+    return _login_page(
+        logged_out=True, provider_logout=provider_logout, provider_label=settings.label
+    )

@@ -16,7 +16,12 @@ from .repository_pages import PAGE_SIZE, logged_in, page_number
 
 TABS = ("repositories", "teams", "members", "robots", "webhooks", "retention")
 ADMINISTRATORS_TABS = ("robots", "webhooks", "retention")
-NEW_TEAM_FIELDS = {"name": "name", "team": "name", "description": "description"}
+NEW_TEAM_FIELDS = {
+    "name": "name",
+    "team": "name",
+    "description": "description",
+    "oidcGroup": "oidc_group",
+}
 ADD_REPOSITORY_FIELDS = {
     "name": "name",
     "shortDescription": "shortDescription",
@@ -187,7 +192,13 @@ def new_team(org):
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
-            teams.create_team(me, org, name, request.form.get("description", ""))
+            teams.create_team(
+                me,
+                org,
+                name,
+                request.form.get("description", ""),
+                oidc_group=request.form.get("oidc_group", "").strip() or None,
+            )
             return go("web.team", f"Team {name} created. Add its members.", org=org, team=name)
         except DomainError as failure:
             error = form_error(failure, "new-team", NEW_TEAM_FIELDS)
@@ -230,7 +241,7 @@ def _members_context(me, organization, team, may_administer, typed=None, message
     those matching the search typed)."""
     typed = typed or {}
     query = typed.get("q", typed.get("member", "")).strip()[:100]
-    adding = may_administer and not team.ldap_group_dn
+    adding = may_administer and not team.ldap_group_dn and not team.oidc_group
     return dict(
         organization=organization,
         team=team,

@@ -4,8 +4,9 @@ modules."""
 
 from dataclasses import replace
 
-from flask import abort, request
+from flask import abort, request, url_for
 
+from ..auth.oidc_client import ROLES_FOR_NEW_ACCOUNTS
 from ..auth.sessions import keep_session
 from ..errors import DomainError, InvalidInput
 from ..models import ROLES
@@ -49,7 +50,7 @@ def settings_tab(tab):
     from .webhook_pages import registry_tab
 
     views = {
-        "auth": _auth_page,
+        "auth": auth_page,
         "license": _license_page,
         "general": _general_page,
         "storage": storage_tab,
@@ -70,10 +71,18 @@ def _render(tab, code=200, **context):
 # --- Auth -------------------------------------------------------------------------------
 
 
-def _auth_page(
-    me, error=None, ldap_form=None, try_result=None, status=None, rules_form=None, typed=None
+def auth_page(
+    me,
+    error=None,
+    ldap_form=None,
+    try_result=None,
+    status=None,
+    rules_form=None,
+    typed=None,
+    oidc_form=None,
 ):
-    """Settings > Auth; `typed`: what a refused form sent, to show again (never a password)."""
+    """Settings > Auth; `typed`: what a refused form sent, to show again (never a password
+    or a secret)."""
     described = auth_settings.describe(me)
     typed = typed or {}
     users, _ = accounts.list_accounts(me, 0, 1000)
@@ -83,6 +92,9 @@ def _auth_page(
         status or (400 if error else 200),
         mode=described["mode"],
         ldap=ldap_form or described["ldap"] or {},
+        oidc=oidc_form or described["oidc"] or {},
+        oidc_redirect_uri=url_for("web.oidc_callback", _external=True),
+        oidc_roles=ROLES_FOR_NEW_ACCOUNTS,
         users=[user for user in users if not user.is_org],
         roles=ROLES,
         error=error,
@@ -103,7 +115,7 @@ def save_credentials():
         auth_settings.update(me, {name: whole_number(value) for name, value in typed.items()})
     except DomainError as failure:
         error = form_error(failure, "credential-rules", tuple(auth_settings.RULES))
-        return _auth_page(me, error, rules_form=typed)
+        return auth_page(me, error, rules_form=typed)
     return go("web.settings_tab", "Credential rules saved.", tab="auth")
 
 
@@ -137,7 +149,7 @@ def save_auth():
             error = form_error(failure, "ldap-form", (*LDAP_TEXT_FIELDS, *LDAP_OTHER_FIELDS))
         else:
             error = form_error(failure, "auth-mode", ("mode",))
-        return _auth_page(me, error, _shown(ldap_form))
+        return auth_page(me, error, _shown(ldap_form))
     return go("web.settings_tab", "Auth settings saved.", tab="auth")
 
 
@@ -177,7 +189,7 @@ def add_user():
         accounts.create_user(name, form.get("password", ""), form.get("role", "none"), actor=me)
     except DomainError as failure:
         error = form_error(failure, "add-user", ADD_USER_FIELDS)
-        return _auth_page(me, error, typed={"username": name, "role": form.get("role", "")})
+        return auth_page(me, error, typed={"username": name, "role": form.get("role", "")})
     return go("web.settings_tab", f"User {name} added.", tab="auth")
 
 
@@ -190,7 +202,7 @@ def import_users():
         created = accounts.import_users_csv(me, text)
     except DomainError as failure:
         error = form_error(failure, "import-users", ("csv",), default="csv")
-        return _auth_page(me, replace(error, message=f"{error} (nobody was created)"))
+        return auth_page(me, replace(error, message=f"{error} (nobody was created)"))
     return go("web.settings_tab", f"{len(created)} users imported.", tab="auth")
 
 
@@ -220,7 +232,7 @@ def change_user(name):
             error = form_error(failure, dom_id("role-of", name), ("role",))
         else:
             error = form_error(failure, prefix=f"{name}: ")
-        return _auth_page(me, error)
+        return auth_page(me, error)
     return go("web.settings_tab", message, tab="auth")
 
 

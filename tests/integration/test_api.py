@@ -1480,6 +1480,7 @@ def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
     assert ok(root.get("/admin/settings/auth")) == {
         "mode": "managed",
         "ldap": None,
+        "oidc": None,
         "passwordMinLength": 12,
         "tokenMaxLifetimeDays": 365,
     }

@@ -115,7 +115,7 @@ def test_enumerations_are_what_the_brief_names():
     assert ROLES == ("none", "read-only", "read-write", "admin")
     assert ACCESS_LEVELS == ("read-only", "read-write", "admin")
     assert set(VISIBILITIES) == {"public", "private"}
-    assert set(MODES) == {"managed", "ldap"}
+    assert set(MODES) == {"managed", "ldap", "oidc"}
 
 
 def test_error_codes_and_statuses_are_the_codes():
