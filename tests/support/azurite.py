@@ -7,12 +7,8 @@ fresh container, with 1 MiB blocks so that tests exercise many blocks; the conta
 afterwards.
 """
 
-import ctypes
 import itertools
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ import requests
 from azure.storage.blob import BlobServiceClient
 
 from dtr.storage.azure import from_settings
+from tests.support.child_server import ChildServer
 from tests.support.server import free_port
 
 AZURITE = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "azurite-blob"
@@ -32,12 +29,7 @@ ACCOUNT_KEY = (
 _containers = itertools.count()
 
 
-def _die_with_parent():
-    """Runs in the child: Azurite gets SIGTERM if the test process dies without cleaning up."""
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Azurite:
+class Azurite(ChildServer):
     """A private Azurite blob service: `url` is the development account's blob endpoint."""
 
     def __init__(self, folder):
@@ -48,13 +40,12 @@ class Azurite:
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};"
             f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.url};"
         )
-        self.process = None
+        self.log_path = self.folder / "azurite.log"
 
     def start(self, timeout=30):
         if not AZURITE.exists():
             raise RuntimeError(f"{AZURITE} is missing: run `npm ci` (make install-dev)")
-        self.log = open(self.folder / "azurite.log", "ab")
-        self.process = subprocess.Popen(
+        self.spawn(
             [
                 str(AZURITE),
                 *("--blobHost", "127.0.0.1", "--blobPort", str(self.port)),
@@ -63,38 +54,14 @@ class Azurite:
                 "--skipApiVersionCheck",  # the SDK may speak a newer API version
                 "--disableTelemetry",
             ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            self.log_path,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"azurite exited: {self.log_text()}")
-            try:
-                requests.get(f"{self.url}?comp=list", timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"azurite did not start: {self.log_text()}")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-            self.log = None
-
-    def log_text(self):
-        return (self.folder / "azurite.log").read_text(errors="replace")
+        return self.wait_until_answering(
+            "azurite",
+            lambda: requests.get(f"{self.url}?comp=list", timeout=1) is not None,  # any answer
+            timeout,
+            errors=(requests.ConnectionError,),
+        )
 
     def service(self):
         return BlobServiceClient.from_connection_string(self.connection_string)

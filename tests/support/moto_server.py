@@ -7,59 +7,38 @@ to temporary files) and enforces S3's 5 MiB minimum part size like S3 does.
 """
 
 import os
-import subprocess
 import sys
-import time
 
 import boto3
 import pytest
 import requests
 
 from dtr.storage.s3 import S3Driver
+from tests.support.child_server import ChildServer
 from tests.support.server import free_port
-from tests.support.slapd import _die_with_parent
 
 BUCKET = "dtr-test"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
-class MotoServer:
+class MotoServer(ChildServer):
     def __init__(self, folder):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = folder / "moto.log"
-        self.process = None
 
     def start(self, timeout=30):
-        self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
+        self.spawn(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            self.log_path,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"moto_server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                requests.get(f"{self.url}/moto-api/data.json", timeout=1).raise_for_status()
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto_server did not start: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        self.log.close()
+        return self.wait_until_answering(
+            "moto_server",
+            lambda: requests.get(f"{self.url}/moto-api/data.json", timeout=1).ok,
+            timeout,
+            interval=0.1,
+            errors=(requests.RequestException,),
+        )
 
     def reset(self):
         """Forget every bucket, object and IAM user; requests need no credentials again."""

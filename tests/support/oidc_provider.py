@@ -16,16 +16,13 @@ button is "Sign out"). The login page (/interaction/<uid>) is a plain form: inpu
 without a page.
 """
 
-import ctypes
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import requests
 
+from tests.support.child_server import ChildServer
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +31,7 @@ MODULE = ROOT / "node_modules" / "oidc-provider"
 START_TIMEOUT = 20
 
 
-def _die_with_parent():
-    """Runs in the child: node gets SIGTERM if the test process dies without cleaning up."""
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class OidcProvider:
+class OidcProvider(ChildServer):
     """A private OpenID provider: `issuer` is its http://127.0.0.1:<port> URL (also the base of
     every endpoint). Stopped by `stop()` or at the end of a `with` block."""
 
@@ -49,8 +41,7 @@ class OidcProvider:
         self.port = port or free_port()
         self.clients: list[dict] = []
         self.users: dict[str, dict] = {}
-        self.process = None
-        self.log = None
+        self.log_path = self.folder / "oidc-provider.log"
         self._write_users()
 
     @property
@@ -102,54 +93,23 @@ class OidcProvider:
             raise RuntimeError(f"{MODULE} is missing: run `npm ci` (make install-dev)")
         config = {"issuer": self.issuer, "clients": self.clients, "rotate": bool(rotate_keys)}
         (self.folder / "config.json").write_text(json.dumps(config, indent=2))
-        self.log = open(self.folder / "oidc-provider.log", "ab")
-        self.process = subprocess.Popen(
+        self.spawn(
             ["node", str(SCRIPT), "--port", str(self.port), "--state", str(self.folder)],
+            self.log_path,
             cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
         )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                text = self.log_text()
-                self.stop()
-                raise RuntimeError(f"oidc-provider exited: {text}")
-            try:
-                if requests.get(self.discovery_url, timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        text = self.log_text()
-        self.stop()
-        raise RuntimeError(f"oidc-provider did not start in {START_TIMEOUT} s: {text}")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self.log is not None:
-            self.log.close()
-            self.log = None
+        return self.wait_until_answering(
+            "oidc-provider",
+            lambda: requests.get(self.discovery_url, timeout=1).status_code == 200,
+            START_TIMEOUT,
+            errors=(requests.ConnectionError,),
+        )
 
     def restart(self, rotate_keys=False):
         """Stops and starts again on the same port; sessions and codes (kept in memory) are
         lost, the signing key is kept unless `rotate_keys` (then a new one, another kid)."""
         self.stop()
         return self.start(rotate_keys=rotate_keys)
-
-    def log_text(self):
-        if self.log is not None:
-            self.log.flush()
-        path = self.folder / "oidc-provider.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     def discovery(self) -> dict:
         response = requests.get(self.discovery_url, timeout=5)

@@ -15,15 +15,12 @@ StartTLS is served with a CA and server certificate (127.0.0.1, localhost) made 
 """
 
 import base64
-import ctypes
 import datetime
 import hashlib
 import ipaddress
 import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import ldap3
@@ -32,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.support.child_server import ChildServer
 from tests.support.server import free_port
 
 SUFFIX = "dc=example,dc=org"
@@ -205,12 +203,7 @@ def _tool(name):
     return path
 
 
-def _die_with_parent():
-    """Runs in the child: slapd gets SIGTERM if the test process dies without cleaning up."""
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Slapd:
+class Slapd(ChildServer):
     """A private slapd: `url` is its ldap:// URL (StartTLS available), `ldaps_url` its ldaps://,
     `wrong_name_url` an ldap:// URL whose address the server certificate does not name."""
 
@@ -221,8 +214,8 @@ class Slapd:
         self.ldaps_url = f"ldaps://127.0.0.1:{free_port()}"
         # The same server on an address its certificate does not name.
         self.wrong_name_url = f"ldap://127.0.0.2:{self.port}"
-        self.process = None
         self.ca_pem = None
+        self.log_path = self.folder / "slapd.log"
 
     def _run(self, *args, stdin=None):
         result = subprocess.run(
@@ -243,47 +236,21 @@ class Slapd:
     def start(self, timeout=10):
         if self.ca_pem is None:
             self.setup()
-        self.log = open(self.folder / "slapd.log", "ab")
-        self.process = subprocess.Popen(
+        self.spawn(
             [
                 *(_tool("slapd"), "-d", "0", "-F", str(self.folder / "slapd.d")),
                 *("-h", f"{self.url}/ {self.ldaps_url}/ {self.wrong_name_url}/"),
             ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            self.log_path,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                text = self.log_text()
-                self.stop()
-                raise RuntimeError(f"slapd exited: {text}")
-            try:
-                self.connection().unbind()
-                return self
-            except ldap3.core.exceptions.LDAPException:
-                time.sleep(0.02)
-        text = self.log_text()
-        self.stop()
-        raise RuntimeError(f"slapd did not start: {text}")
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-            self.log = None
+        def answers():
+            self.connection().unbind()
+            return True
 
-    def log_text(self):
-        self.log.flush()
-        return (self.folder / "slapd.log").read_text(errors="replace")
+        return self.wait_until_answering(
+            "slapd", answers, timeout, interval=0.02, errors=(ldap3.core.exceptions.LDAPException,)
+        )
 
     def connection(self):
         """A connection bound as the rootdn (may write anything)."""

@@ -23,7 +23,6 @@ test:reader (no rights on containers it was not granted)), tempurl, slo and the 
 those need. `auth_url` is the v1 auth endpoint.
 """
 
-import ctypes
 import getpass
 import itertools
 import os
@@ -39,6 +38,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.child_server import die_with_parent
 from tests.support.server import free_port
 
 ADMIN = ("test:tester", "testing")
@@ -71,12 +71,6 @@ def _unused_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _die_with_parent():
-    """Runs in the child: the server gets SIGTERM if the test process dies without cleaning
-    up."""
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class SwiftAIO:
@@ -195,7 +189,7 @@ class SwiftAIO:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 process_group=0,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             log.close()

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from tests.support.child_server import ChildServer
 from tests.support.client import RegistryClient
 from tests.support.images import (
     OCI_INDEX,
@@ -45,9 +46,8 @@ from tests.support.images import (
     sha256,
     simple_image,
 )
-from tests.support.server import free_port, stop_process
+from tests.support.server import free_port
 from tests.support.signing import artifact, rsa_key
-from tests.support.slapd import _die_with_parent
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 SERVICE = "upstream-registry"
@@ -315,7 +315,7 @@ class _TokenHandler(_Handler):
 # --------------------------------------------------------------------------------------------
 
 
-class ReferenceRegistry:
+class ReferenceRegistry(ChildServer):
     """CNCF distribution on a free loopback port; `url` is http://127.0.0.1:PORT.
 
     Storage, configuration and log live in `folder` (a temporary folder, removed by
@@ -323,6 +323,8 @@ class ReferenceRegistry:
     the same port and data. With `token_auth`, a `TokenServer` (`token_server`) of `users`
     ({name: password}) runs beside it, on until `close()`. A context manager: started on
     entry, closed on exit."""
+
+    stop_wait = 15
 
     def __init__(
         self, folder=None, token_auth=False, users=None, anonymous_pull=False, binary=None
@@ -339,8 +341,7 @@ class ReferenceRegistry:
         self.users = users
         self.anonymous_pull = anonymous_pull
         self.token_server = None
-        self.process = None
-        self.log = None
+        self.log_path = self.folder / "registry.log"
 
     def config_text(self):
         text = CONFIG.format(root=self.storage, port=self.port)
@@ -362,40 +363,18 @@ class ReferenceRegistry:
         self.storage.mkdir(exist_ok=True)
         config = self.folder / "config.yml"
         config.write_text(self.config_text())
-        self.log = open(self.folder / "registry.log", "ab")
-        self.process = subprocess.Popen(
-            [self.binary, "serve", str(config)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+        self.spawn([self.binary, "serve", str(config)], self.log_path, stdin=subprocess.DEVNULL)
+        return self.wait_until_answering(
+            "docker-registry",
+            # 401 when token auth is on: it answers, so it is ready
+            lambda: requests.get(f"{self.url}/v2/", timeout=1).status_code in (200, 401),
+            timeout,
+            errors=(requests.RequestException,),
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                text = self.log_text()
-                self.stop()
-                raise RuntimeError(f"docker-registry exited: {text}")
-            try:
-                # 401 when token auth is on: it answers, so it is ready
-                if requests.get(f"{self.url}/v2/", timeout=1).status_code in (200, 401):
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        text = self.log_text()
-        self.stop()
-        raise RuntimeError(f"docker-registry did not start: {text}")
 
     @property
     def running(self):
         return self.process is not None and self.process.poll() is None
-
-    def stop(self):
-        """End the process (the token server and the data stay)."""
-        stop_process(self.process, self.log)
-        self.process = None
-        self.log = None
 
     def close(self):
         """Stop everything; remove the folder when it was made here."""
@@ -405,12 +384,6 @@ class ReferenceRegistry:
             self.token_server = None
         if self.owns_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
-
-    def log_text(self):
-        if self.log:
-            self.log.flush()
-        path = self.folder / "registry.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     def client(self, user=None, password=None):
         """An UpstreamClient of this registry (user None: anonymous)."""
