@@ -27,6 +27,7 @@ from dtr.errors import DomainError
 from .settings_records import settings_from_dict
 
 DISCOVERY_SECONDS = 300  # how long a discovery document and a key set are reused
+LIVENESS_SECONDS = 2  # a sign-in checks that the provider answers, at most this often
 KEYS_REFETCH_SECONDS = 1  # an unknown key id fetches the keys again at most this often
 MAX_DOCUMENT_BYTES = 512 * 1024  # a discovery document, a key set, a token answer
 # Asymmetric algorithms only: an HMAC "signature" would be made with the client secret, and
@@ -227,12 +228,13 @@ def _reason(error) -> str:
     return text[:200]
 
 
-def discover(settings: OidcSettings, fresh=False) -> ProviderMetadata:
-    """The provider's metadata from its discovery document (cached)."""
+def discover(settings: OidcSettings, max_age=DISCOVERY_SECONDS) -> ProviderMetadata:
+    """The provider's metadata from its discovery document, fetched again when the one at
+    hand is older than `max_age` seconds."""
     now = time.monotonic()
     with _lock:
         cached = _documents.get(settings.issuer)
-    if cached and not fresh and now - cached[1] < DISCOVERY_SECONDS:
+    if cached and now - cached[1] < max_age:
         return cached[0]
     url = settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
     data = _get_json(url, settings, "the discovery document")
@@ -300,7 +302,7 @@ def key_set(settings: OidcSettings, metadata: ProviderMetadata, fresh=False) -> 
 def check_provider(settings: OidcSettings) -> dict:
     """Fetch the discovery document and the keys now (for "Test" and before saving); raises
     OidcUnavailable saying what is wrong."""
-    metadata = discover(settings, fresh=True)
+    metadata = discover(settings, max_age=0)
     with _lock:
         _key_sets.pop(metadata.jwks_uri, None)
     keys = key_set(settings, metadata)
@@ -329,9 +331,10 @@ class PendingLogin:
 
 def authorization_request(settings: OidcSettings, redirect_uri) -> tuple[str, PendingLogin]:
     """The provider's login URL for this browser, and what to keep to check its answer. The
-    discovery document is fetched afresh: a provider that is down is told now, on DTR's
-    login page, rather than by the browser failing to reach it."""
-    metadata = discover(settings, fresh=True)
+    discovery document is fetched again when older than LIVENESS_SECONDS: a provider that
+    is down is told on DTR's login page, rather than by the browser failing to reach it
+    (and a flood of sign-ins costs the provider one request per LIVENESS_SECONDS)."""
+    metadata = discover(settings, max_age=LIVENESS_SECONDS)
     pending = PendingLogin(generate_token(32), generate_token(32), generate_token(64))
     client = _client(settings, metadata, redirect_uri)
     url, _ = client.create_authorization_url(

@@ -18,6 +18,7 @@ from ..names import check_account_name
 from . import audit
 from .auth_settings import oidc_settings
 from .credentials import forget_cached, revoke_credentials
+from .settings import get_setting
 
 
 class OidcLoginFailed(DomainError):
@@ -25,8 +26,6 @@ class OidcLoginFailed(DomainError):
 
 
 def settings_for_login() -> oidc_client.OidcSettings:
-    from .settings import get_setting
-
     settings = oidc_settings()
     if get_setting("auth_mode") != "oidc" or settings is None:
         raise OidcLoginFailed("single sign-on is not enabled")

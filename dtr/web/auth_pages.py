@@ -177,9 +177,11 @@ def oidc_callback():
         return _provider_down(failure)
     except DomainError as failure:
         log.warning("single sign-on refused: %s", failure.message)
-        audit.set_client_address(address)
-        with write_transaction():
-            audit.record(None, "login.failed", "oidc", {"via": "oidc", "reason": failure.message})
+        if isinstance(pending, dict):  # unsolicited answers are not audited: no row each
+            audit.set_client_address(address)
+            with write_transaction():
+                detail = {"via": "oidc", "reason": failure.message}
+                audit.record(None, "login.failed", "oidc", detail)
         return _login_page(f"Single sign-on failed: {failure.message}.", 401)
     start_session(identity)
     session[SIGNED_IN_WITH] = settings.issuer

@@ -6,6 +6,7 @@ browser (a forged state, and ID tokens from tests/support/hostile_oidc_provider.
 provider that is down is said so, and the local admin still logs in with a password."""
 
 import re
+import time
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import pytest
@@ -259,6 +260,7 @@ def test_bad_id_tokens_are_refused_in_the_browser(sso, page, signing, claims, sh
 def test_provider_down_is_said_and_the_local_admin_still_logs_in(sso, page):
     dtr, provider = sso
     provider.stop()
+    time.sleep(2.1)  # a sign-in checks that the provider answers at most every 2 s
     try:
         page.goto(f"{dtr.url}/login")
         page.get_by_role("button", name="Sign in with Test IdP").click()

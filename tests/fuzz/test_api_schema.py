@@ -37,6 +37,9 @@ Excluded operations and fixed inputs (each would break the run or reach out of i
   server_url is LDAP_UNREACHABLE (nothing listens: refused at once) and its timeout_seconds
   1, so no case waits on a generated host (and the auth mode cannot become LDAP: saving it
   needs a bind that works); every other field is sent as generated.
+- PUT /admin/settings/auth and POST /admin/settings/auth/oidc/test: an `oidc` object's issuer
+  is OIDC_UNREACHABLE and its timeout_seconds 1, for the same reasons (the mode cannot become
+  OIDC: saving it needs the provider's discovery document).
 """
 
 import copy
@@ -63,6 +66,7 @@ from tests.support.server import USERS, DTRProcess
 FUZZ_USERS = ("nobody", "admin")  # per operation, role none first: the admin changes more
 VICTIM = ("fuzz-victim", "victim-password-1")
 LDAP_UNREACHABLE = "ldap://127.0.0.1:9"
+OIDC_UNREACHABLE = "http://127.0.0.1:9"
 EXCLUDED = ["putStorageSettings", "testStorageSettings"]
 ACCOUNT_CHANGES = {
     "PATCH /accounts/{name}",
@@ -70,7 +74,15 @@ ACCOUNT_CHANGES = {
     "PUT /accounts/{name}/deactivate",
     "POST /accounts/{name}/changePassword",
 }
-LDAP_BODIES = {"PUT /admin/settings/auth", "POST /admin/settings/auth/ldap/tryLogin"}
+# operation -> the directories' settings its body may hold: (key, address field, address)
+UNREACHABLE_DIRECTORIES = {
+    "PUT /admin/settings/auth": (
+        ("ldap", "server_url", LDAP_UNREACHABLE),
+        ("oidc", "issuer", OIDC_UNREACHABLE),
+    ),
+    "POST /admin/settings/auth/ldap/tryLogin": (("ldap", "server_url", LDAP_UNREACHABLE),),
+    "POST /admin/settings/auth/oidc/test": (("oidc", "issuer", OIDC_UNREACHABLE),),
+}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -196,13 +208,10 @@ def _make_safe(case):
     parameters = case.path_parameters or {}
     if label in ACCOUNT_CHANGES and parameters.get("name") in FUZZ_USERS:
         parameters["name"] = VICTIM[0]
-    if (
-        label in LDAP_BODIES
-        and isinstance(case.body, dict)
-        and isinstance(case.body.get("ldap"), dict)
-    ):
-        case.body["ldap"]["server_url"] = LDAP_UNREACHABLE
-        case.body["ldap"]["timeout_seconds"] = 1
+    for key, field, address in UNREACHABLE_DIRECTORIES.get(label, ()):
+        if isinstance(case.body, dict) and isinstance(case.body.get(key), dict):
+            case.body[key][field] = address
+            case.body[key]["timeout_seconds"] = 1
 
 
 def _string_leaves(value, path=()):
