@@ -35,14 +35,15 @@ system-deps:
 ## The integration tests run again on PostgreSQL: those whose SQL differs there or that took
 ## a database-specific path (every API service through test_api; registry writes, deletion and
 ## GC; several processes on one database; login throttling; hostile input, NUL among it;
-## webhooks, usage and quotas, retention, restore, pull statistics; /metrics). The others
-## (portal pages, LDAP, TLS, storage backends, signatures, logs...) run on SQLite only, so
-## that CI stays within its time; tests/e2e/test_replicas.py runs on PostgreSQL regardless.
+## webhooks, usage and quotas, retention, restore, pull statistics; /metrics; pull-through
+## and replication; single sign-on). The others (portal pages, LDAP, TLS, storage backends,
+## signatures, logs...) run on SQLite only, so that CI stays within its time;
+## tests/e2e/test_replicas.py runs on PostgreSQL regardless.
 PG_TESTS := test_api.py test_hostile_client.py test_manifests.py test_blobs_and_uploads.py \
 	test_gc.py test_deletion.py test_shared_database.py test_uploads_across_processes.py \
 	test_workers.py test_login_security.py test_webhooks.py test_storage_usage.py \
 	test_retention.py test_tag_restore.py test_pull_statistics.py test_metrics.py \
-	test_pull_through.py test_replication.py
+	test_pull_through.py test_replication.py test_oidc_login.py
 
 ## Install what the tests need and run every test; the database-bound ones again on PostgreSQL.
 test: system-deps install-dev

@@ -175,6 +175,20 @@ def test_logout_ends_the_dtr_session_and_offers_the_providers(sso, page):
     expect(page.locator("#password")).to_be_visible()
 
 
+def test_the_providers_new_signing_key_is_fetched_by_itself(sso, page):
+    dtr, provider = sso
+    old_kid = provider.jwks()["keys"][0]["kid"]
+    sign_in(page, dtr, "ada")
+    page.wait_for_url(re.compile(r"/repositories$"))
+    provider.restart(rotate_keys=True)  # a new key, the old one gone
+    assert provider.jwks()["keys"][0]["kid"] != old_kid
+    time.sleep(1.1)  # DTR fetches the keys again at most once a second
+    page.context.clear_cookies()
+    sign_in(page, dtr, "ada")
+    page.wait_for_url(re.compile(r"/repositories$"))
+    expect(page.locator(".user-menu summary")).to_contain_text("ada")
+
+
 def test_a_forged_state_is_refused_in_the_browser(sso, page):
     """The provider's answer comes back with a state this browser never sent (an attacker's
     link): the redirect chain after the provider's login form is followed here, and the

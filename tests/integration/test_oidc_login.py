@@ -117,6 +117,12 @@ def test_sign_in_creates_the_account_then_follows_the_admin_group(server, idp):
         server, "POST", "/accounts/ada/changePassword", json={"newPassword": "a-new-password-1"}
     )
     assert change.status_code == 400 and "identity provider" in change.text
+    # a deactivated account does not sign in, whatever the provider says
+    assert api(server, "PUT", "/accounts/ada/deactivate").ok
+    session, answer, _ = sign_in(server)
+    refused(server, answer, session, "deactivated")
+    assert api(server, "PUT", "/accounts/ada/activate").ok
+    assert sign_in(server)[1].status_code == 303
 
 
 @pytest.mark.parametrize(
