@@ -8,6 +8,7 @@ local account or an organization of that name.
 """
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth import oidc_client, passwords
 from ..auth.identity import Identity, identity_of
@@ -39,17 +40,24 @@ def account_for_claims(settings: oidc_client.OidcSettings, claims: dict) -> Iden
     groups = _groups(settings, claims)
     _check_allowed(settings, claims, groups)
     subject = f"{settings.issuer} {claims['sub']}"
-    with write_transaction():  # one transaction, whatever the request's method
-        account = _account(settings, subject, name)
-        _update_role(settings, account, groups)
-        _sync_teams(account, groups)
-        db.session.flush()
-        identity = identity_of(account) if account.active else None
+    try:
+        account, identity = _account_in_step(settings, subject, name, groups)
+    except IntegrityError:  # the same person's first sign-in twice at once: the other won
+        account, identity = _account_in_step(settings, subject, name, groups)
     forget_cached()
     passwords.forget_checks(account.name)
     if identity is None:
         raise OidcLoginFailed(f"the account {account.name} is deactivated: ask an administrator")
     return identity
+
+
+def _account_in_step(settings, subject, name, groups):
+    with write_transaction():  # one transaction, whatever the request's method
+        account = _account(settings, subject, name)
+        _update_role(settings, account, groups)
+        _sync_teams(account, groups)
+        db.session.flush()
+        return account, identity_of(account) if account.active else None
 
 
 def _username(settings, claims) -> str:
