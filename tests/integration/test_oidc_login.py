@@ -349,3 +349,23 @@ def test_settings_are_saved_only_when_the_provider_answers(server, idp):
     narrowed = ("admin", made.json()["token"])
     answer = api(server, "PUT", "/admin/settings/auth", auth=narrowed, json={"mode": "managed"})
     assert answer.status_code == 403
+
+
+def test_switching_modes_keeps_every_account(server, idp):
+    idp.user = {**idp.user, "sub": "sub-keep", "preferred_username": "keep"}
+    assert sign_in(server)[1].status_code == 303
+    local = ("local", "local-password-1")
+    assert requests.get(f"{server.url}/auth/token", auth=local).status_code == 401
+    managed = api(server, "PUT", "/admin/settings/auth", json={"mode": "managed"})
+    assert managed.status_code == 200
+    try:
+        # the local user logs in again; the provider's account is still there, marked
+        assert requests.get(f"{server.url}/auth/token", auth=local).status_code == 200
+        assert account(server, "keep")["isOidc"] is True
+        refused = requests.Session().get(f"{server.url}/login/oidc", allow_redirects=False)
+        assert refused.status_code == 400 and "not enabled" in refused.text
+    finally:
+        back = api(server, "PUT", "/admin/settings/auth", json={"mode": "oidc"})
+        assert back.status_code == 200
+    assert sign_in(server)[1].status_code == 303
+    assert account(server, "keep")["isOidc"] is True
