@@ -11,6 +11,7 @@ python app.py gc [--dry-run] [--instance DIR]
 python app.py license keygen|issue|install|show ...
 python app.py storage migrate --to CONFIG.json [--switch] [--jobs N] [--instance DIR]
 python app.py storage verify [--jobs N] [--instance DIR]
+python app.py migrate [--instance DIR]
 python app.py db ...  (schema migrations: Flask-Migrate)
 """
 
@@ -55,14 +56,16 @@ def checked_app(instance_dir):
 def prepared_app(instance_dir):
     """The application with its database migrated to the current schema (and the install
     date, which starts the trial, recorded)."""
-    from flask_migrate import upgrade
-
     from dtr.application import load_shared_keys
+    from dtr.schema_migrations import SchemaTooNew, migrate_to_head
     from dtr.services.license import record_install_date
 
     app = checked_app(instance_dir)
     with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
+        try:
+            migrate_to_head()
+        except SchemaTooNew as error:
+            raise click.ClickException(str(error)) from None
         record_install_date()
     load_shared_keys(app)  # a database's first start makes them
     return app
@@ -302,6 +305,26 @@ def set_domain_command(domain, instance_dir):
         set_setting("domain_name", domain)
         ensure_certificate(app.instance_path, domain)
     click.echo(f"domain name set to {domain}; certificate regenerated")
+
+
+@cli.command("migrate")
+@instance_option
+def migrate_command(instance_dir):
+    """Bring the database's schema up to this version of DTR (every start does it too), in a
+    transaction where the database allows (PostgreSQL). Refused, changing nothing, on a
+    database made by a newer DTR. Back up the instance folder and the database first."""
+    from dtr.schema_migrations import SchemaTooNew, migrate_to_head
+
+    app = checked_app(instance_dir)
+    with app.app_context():
+        try:
+            before, after = migrate_to_head()
+        except SchemaTooNew as error:
+            raise click.ClickException(str(error)) from None
+    if before == after:
+        click.echo(f"the database is up to date (schema revision {after}, DTR {__version__})")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to {after} (DTR {__version__})")
 
 
 @cli.command("rotate-token-key")

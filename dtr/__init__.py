@@ -4,7 +4,7 @@ The package imports nothing heavy, so the server's master process (`dtr.server`)
 `create_app` builds the application (see `application.py`).
 """
 
-__version__ = "0.13.0"  # `python app.py --version`
+__version__ = "0.14.0"  # `python app.py --version`
 
 
 def create_app(instance_dir="instance", overrides=None):

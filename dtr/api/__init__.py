@@ -29,6 +29,7 @@ from . import (
 )
 from .common import error_response
 from .openapi import openapi_document
+from .version import version
 
 bp = Blueprint("api", __name__, url_prefix="/api/v0")
 
@@ -163,6 +164,7 @@ ROUTES = [
     ("/index/search", search.search, "GET"),
     ("/index/autocomplete", search.autocomplete, "GET"),
     ("/openapi.json", openapi_document, "GET"),
+    ("/version", version, "GET"),
 ]
 
 for rule, view, method in ROUTES:

@@ -1005,6 +1005,13 @@ SCHEMAS = {
         additionalProperties=False,
         description="OpenID Connect settings to test; left out: the saved ones",
     ),
+    "Version": obj(
+        {
+            "version": string("DTR's version, such as 0.14.0"),
+            "schemaRevision": string("the database's schema revision (its latest migration)"),
+        },
+        required=["version", "schemaRevision"],
+    ),
     "OidcTestResult": obj(
         {
             "ok": boolean("the discovery document and the keys were fetched"),
@@ -3213,6 +3220,17 @@ OPERATIONS = [
     ),
     Op(
         "GET",
+        "/version",
+        "getVersion",
+        "meta",
+        "DTR's version",
+        "The version of DTR answering and its database schema revision (CHANGELOG.md says "
+        "what each version brought and which upgrades need steps); for anyone.",
+        {200: ("the version", "Version")},
+        authenticated=False,
+    ),
+    Op(
+        "GET",
         R + "/deletedTags",
         "listDeletedTags",
         "repositories",
@@ -3532,7 +3550,7 @@ TAGS = [
         "description": "Where blobs are stored: backend, options, test; storage verification",
     },
     {"name": "search", "description": "Search and autocompletion"},
-    {"name": "meta", "description": "This API's description"},
+    {"name": "meta", "description": "This API's description and DTR's version"},
 ]
 
 # --- assembly --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, session, url_for
 
+from .. import __version__
 from ..auth.authentication import WEB, caller_of_request
 from ..errors import (
     BlobUnknown,
@@ -185,4 +186,5 @@ def common_context():
         "navigation": navigation_for(identity),
         "banners": banners_for(identity),
         "notices": notices_for(identity),
+        "dtr_version": __version__,
     }
