@@ -12,6 +12,9 @@ python app.py license keygen|issue|install|show ...
 python app.py storage migrate --to CONFIG.json [--switch] [--jobs N] [--instance DIR]
 python app.py storage verify [--jobs N] [--instance DIR]
 python app.py migrate [--instance DIR]
+python app.py backup --to DIR|FILE.tar.gz [--include-blobs] [--instance DIR]
+python app.py backup --verify DIR|FILE.tar.gz
+python app.py restore --from DIR|FILE.tar.gz [--instance DIR]
 python app.py db ...  (schema migrations: Flask-Migrate)
 """
 
@@ -325,6 +328,122 @@ def migrate_command(instance_dir):
         click.echo(f"the database is up to date (schema revision {after}, DTR {__version__})")
     else:
         click.echo(f"database migrated from {before or 'empty'} to {after} (DTR {__version__})")
+
+
+@cli.command("backup")
+@click.option(
+    "--to",
+    "target",
+    metavar="DIR|FILE.tar.gz",
+    help="Where to write the backup: a new folder, or a file ending .tar.gz.",
+)
+@click.option(
+    "--include-blobs",
+    is_flag=True,
+    help="Copy the blobs into the backup too (from any storage backend). Without it, the "
+    "backup lists the blobs its database references, for the storage's own backup.",
+)
+@click.option(
+    "--verify",
+    "verify_source",
+    metavar="DIR|FILE.tar.gz",
+    help="Check a backup instead of making one: every file against its recorded hash, the "
+    "database copy, each included blob against its digest.",
+)
+@instance_option
+def backup_command(target, include_blobs, verify_source, instance_dir):
+    """Back up the instance while it serves: a consistent copy of the database (SQLite's
+    online backup API, or pg_dump of one snapshot), the instance's own files (config.json,
+    certs) and the blobs (--include-blobs) or their list. The database holds the users,
+    teams, grants, settings, signatures, trust data and the keys. Garbage collection waits
+    while a backup runs. `restore` puts a backup into an empty instance."""
+    from dtr.services.backups import BackupFailed, make_backup, opened_backup, verify_backup
+
+    if (target is None) == (verify_source is None):
+        raise click.UsageError("give --to (make a backup) or --verify (check one)")
+    try:
+        if verify_source is not None:
+            with opened_backup(verify_source) as folder:
+                description, problems = verify_backup(folder)
+            for problem in problems:
+                click.echo(f"problem: {problem}")
+            if problems:
+                raise click.ClickException(f"the backup {verify_source} is damaged")
+            click.echo(
+                f"backup {verify_source} is sound: DTR {description['dtrVersion']}, "
+                f"{description['database']} database, {description['blobCount']} blobs "
+                f"{'included' if description['blobsIncluded'] else 'listed'}"
+            )
+            return
+        app = prepared_app(instance_dir)
+        with app.app_context():
+            description = make_backup(target, include_blobs, click.echo)
+    except BackupFailed as error:
+        raise click.ClickException(error.message) from None
+    click.echo(
+        f"backup written to {target}: {description['blobCount']} blobs "
+        f"({description['blobBytes']} bytes) "
+        f"{'included' if include_blobs else 'listed, not included'}"
+    )
+
+
+@cli.command("restore")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="DIR|FILE.tar.gz",
+    help="The backup to restore (made by `backup --to`).",
+)
+@instance_option
+def restore_command(source, instance_dir):
+    """Restore a backup into an empty instance (a new --instance folder, and with
+    DATABASE_URL an empty PostgreSQL database): the backup is verified first, then its
+    database, files and blobs are put in place and the schema is migrated to this
+    version. Blobs not in the backup must be in the storage already (its own backup)."""
+    from dtr.services.backups import BackupFailed, opened_backup, verify_backup
+
+    try:
+        with opened_backup(source) as folder:
+            description, problems = verify_backup(folder)  # before the instance is touched
+            if problems:
+                raise BackupFailed(f"the backup is damaged: {'; '.join(problems[:5])}")
+            app = checked_app(instance_dir)
+            with app.app_context():
+                before, after, missing = _restore_into(app, folder, description)
+    except BackupFailed as error:
+        raise click.ClickException(error.message) from None
+    click.echo(
+        f"restored {source} (DTR {description['dtrVersion']}, schema {before}) into "
+        f"{app.instance_path}; schema now {after}"
+    )
+    if missing:
+        for digest in missing[:20]:
+            click.echo(f"missing from the storage: {digest}")
+        raise click.ClickException(
+            f"{len(missing)} blobs the database references are not in the storage: restore "
+            "the storage's own backup, then run `python app.py storage verify`"
+        )
+
+
+def _restore_into(app, folder, description):
+    """The restore's steps in an empty instance: (schema before, after, missing blobs)."""
+    from dtr.schema_migrations import migrate_to_head
+    from dtr.services.backups import (
+        BackupFailed,
+        empty_instance_problem,
+        restore_blobs,
+        restore_database,
+        restore_instance_files,
+    )
+
+    problem = empty_instance_problem()
+    if problem:
+        raise BackupFailed(f"cannot restore into {app.instance_path}: {problem}")
+    restore_database(folder, description)
+    restore_instance_files(folder)
+    before, after = migrate_to_head()
+    return before, after, restore_blobs(folder, description, click.echo)
 
 
 @cli.command("rotate-token-key")
