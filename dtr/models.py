@@ -33,6 +33,7 @@ class Account(db.Model):
     """A namespace: a user (who can log in) or an organization."""
 
     __tablename__ = "accounts"
+    __table_args__ = (Index("uq_accounts_oidc_subject", "oidc_subject", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     is_org: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -41,7 +42,7 @@ class Account(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     ldap_dn: Mapped[str | None] = mapped_column(String(1024))  # set for users synced from LDAP
     # "<issuer> <sub>" for users who sign in with an OpenID Connect provider (auth/oidc_client)
-    oidc_subject: Mapped[str | None] = mapped_column(String(1300), unique=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(1300))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Moves on when the password, role or state changes: registry and refresh tokens carry it
     # and stop working when it moved (dtr/auth/credentials.py).

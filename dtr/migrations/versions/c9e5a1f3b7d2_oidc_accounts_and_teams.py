@@ -16,17 +16,16 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD COLUMN and CREATE INDEX, never a batch table rebuild: on SQLite a rebuild drops
+# the old `accounts` table, and with foreign keys on (DTR turns them on for every connection)
+# that deletes every row that references an account through ON DELETE CASCADE.
 def upgrade():
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('oidc_subject', sa.String(length=1300), nullable=True))
-        batch_op.create_unique_constraint('uq_accounts_oidc_subject', ['oidc_subject'])
-    with op.batch_alter_table('teams', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('oidc_group', sa.String(length=255), nullable=True))
+    op.add_column('accounts', sa.Column('oidc_subject', sa.String(length=1300), nullable=True))
+    op.create_index('uq_accounts_oidc_subject', 'accounts', ['oidc_subject'], unique=True)
+    op.add_column('teams', sa.Column('oidc_group', sa.String(length=255), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('teams', schema=None) as batch_op:
-        batch_op.drop_column('oidc_group')
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_accounts_oidc_subject', type_='unique')
-        batch_op.drop_column('oidc_subject')
+    op.drop_column('teams', 'oidc_group')
+    op.drop_index('uq_accounts_oidc_subject', table_name='accounts')
+    op.drop_column('accounts', 'oidc_subject')
