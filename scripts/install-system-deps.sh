@@ -8,6 +8,7 @@ packages+=(memcached)  # tests/support/swift_aio.py: Swift's tempauth keeps toke
 packages+=(nginx)  # tests/support/nginx.py: the README's reverse proxy set-up, tested in front of DTR
 packages+=(postgresql)  # tests/support/postgres.py: a private cluster; the integration suite runs on it too
 packages+=(haproxy)  # tests/support/haproxy.py: a load balancer in front of several DTR replicas
+packages+=(debootstrap docker-compose)  # tests/e2e/test_container_image.py: DTR's image and compose.yaml
 # npm ci (Makefile) installs Azurite, the Azure Blob emulator of tests/support/azurite.py: a
 # machine without Node.js gets Debian's (18 on Debian 12, which azurite 3.35 supports).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
