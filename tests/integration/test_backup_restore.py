@@ -2,11 +2,13 @@
 empty instance, on SQLite and on PostgreSQL, with real servers: every tag of the backup pulls
 byte-identical from the restored DTR, users, teams, grants, settings and signatures are back,
 a registry token and an access token made before the backup still work; a damaged backup is
-refused, and so is a restore into an instance that is not empty."""
+refused, and so is a restore into an instance that is not empty. Content trust data is
+published before the backup and read back after the restore."""
 
 import json
 import shutil
 import threading
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -15,9 +17,13 @@ from tests.support.client import RegistryClient
 from tests.support.images import sha256, simple_image
 from tests.support.server import USERS, DTRProcess, run_cli
 from tests.support.signing import CosignSignature, ec_key
+from tests.support.tuf_client import TrustClient
+
+from .test_content_trust import post_update, server_key, trust_path
 
 ADMIN = ("admin", USERS["admin"][0])
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOMAIN = "registry.example.test"
+AT_DOMAIN = SimpleNamespace(host=DOMAIN)  # for trust_path: the GUN starts with the domain
 
 
 def api(server, method, path, auth=ADMIN, **kwargs):
@@ -42,7 +48,7 @@ def fill(dtr):
     assert api(dtr, "POST", "/repositories/acme", json={"name": "app"}).status_code == 201
     grant = {"accessLevel": "read-only"}
     assert api(dtr, "PUT", "/repositories/acme/app/teamAccess/devs", json=grant).ok
-    general = {"createOnPush": True, "tokenLifetimeSeconds": 1200}
+    general = {"createOnPush": True, "tokenLifetimeSeconds": 1200, "domainName": DOMAIN}
     assert api(dtr, "PUT", "/admin/settings/general", json=general).ok
     admin = RegistryClient(dtr.url, *ADMIN)
     pushed = {}
@@ -61,7 +67,16 @@ def fill(dtr):
         "application/vnd.oci.image.manifest.v1+json",
     )
     assert put.status_code == 201, put.text
-    return pushed, signature
+    # Docker Content Trust data of acme/app, as docker publishes it
+    trust = TrustClient(
+        f"{DOMAIN}/acme/app",
+        server_key(admin, AT_DOMAIN, "acme/app", "timestamp"),
+        server_key(admin, AT_DOMAIN, "acme/app", "snapshot"),
+    )
+    root, targets = trust.root(), trust.targets(tags={"1": signed.manifest})
+    published = post_update(admin, AT_DOMAIN, "acme/app", {"root": root, "targets": targets})
+    assert published.status_code == 200, published.text
+    return pushed, signature, {"root.json": root, "targets.json": targets}
 
 
 def pull_identical(client, repo, tag, image):
@@ -84,7 +99,7 @@ def test_backup_while_pushing_then_restore_into_an_empty_instance(tmp_path, kind
     source.create_users()
     source.start()
     try:
-        pushed, signature = fill(source)
+        pushed, signature, trust_files = fill(source)
         token = api(
             source,
             "POST",
@@ -154,6 +169,11 @@ def test_backup_while_pushing_then_restore_into_an_empty_instance(tmp_path, kind
         tags = admin.request("GET", "/v2/writer/busy/tags/list").json().get("tags") or []
         for tag in tags:  # what the backup caught of the pushes under way: whole images
             pull_identical(admin, "writer/busy", tag, during["writer/busy", tag])
+        # the trust data, under its GUN: the registry's address (its domain name), restored
+        assert api(target, "GET", "/admin/settings/general").json()["domainName"] == DOMAIN
+        for name, content in trust_files.items():
+            got = reader.request("GET", trust_path(AT_DOMAIN, "acme/app", name))
+            assert got.status_code == 200 and got.content == content, (name, got.text)
         referrers = admin.request("GET", f"/v2/acme/app/referrers/{signature.subject_digest}")
         assert [m["digest"] for m in referrers.json()["manifests"]] == [signature.digest]
         for name, (password, role) in USERS.items():
