@@ -302,6 +302,17 @@ def test_referrers_are_listed_with_their_subject(upgraded):
     assert tag["signed"] is True and tag["signatures"][0]["signer"] == "release"
 
 
+def test_content_trust_data_reads_back_byte_identical(upgraded):
+    trust = upgraded.facts["contentTrust"]
+    reader = RegistryClient(upgraded.url, "reader", upgraded.facts["users"]["reader"]["password"])
+    for name, text in trust["files"].items():
+        answer = reader.request("GET", f"/v2/{trust['gun']}/_trust/tuf/{name}")
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.content == text.encode()
+    timestamp = reader.request("GET", f"/v2/{trust['gun']}/_trust/tuf/timestamp.json")
+    assert timestamp.status_code == 200  # signed again by the restored server key
+
+
 def test_deleted_tags_are_listed_and_restore(upgraded):
     for repo, deleted in upgraded.facts["deletedTags"].items():
         listed = upgraded.get(f"/repositories/{repo}/deletedTags")["deletedTags"]

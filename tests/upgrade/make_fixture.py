@@ -8,11 +8,11 @@ worktree, runs THAT code's server (`app.py serve --http`, with this repository's
 on a fresh instance, fills it through the old server's API and registry as people would
 (users of every role, an organization with teams and members, grants, private and public
 repositories, tags of every manifest kind, a signature and an SBOM attached as referrers, a
-trusted key, an immutable tag rule, a quota, a webhook, a deleted tag, a garbage collection
-run, changed settings, an access token, a robot, a registry refresh token), stops it, starts
-it again and records what it then answers. It does so twice: on SQLite (the instance's
-dtr.db) and on PostgreSQL (a private cluster, tests/support/postgres.py). Written under
-tests/upgrade/fixtures/:
+trusted key, Docker Content Trust data, an immutable tag rule, a quota, a webhook, a deleted
+tag, a garbage collection run, changed settings, an access token, a robot, a registry
+refresh token), stops it, starts it again and records what it then answers. It does so
+twice: on SQLite (the instance's dtr.db) and on PostgreSQL (a private cluster,
+tests/support/postgres.py). Written under tests/upgrade/fixtures/:
 
 - dtr-0.13.0-sqlite.tar.gz: `instance/`, the whole instance folder but its logs;
 - dtr-0.13.0-postgresql.tar.gz: `instance/` (blobs, certificate) and `database.sql`, a
@@ -52,6 +52,7 @@ from tests.support.signing import (
     ec_key,
     public_pem,
 )
+from tests.support.tuf_client import TrustClient
 
 RELEASE = "0.13.0"
 COMMIT = "eebcd93"
@@ -226,6 +227,23 @@ def wait_for_job(admin, job_id):
     raise RuntimeError(f"garbage collection {job_id} did not finish")
 
 
+def publish_trust(client, manifest) -> dict:
+    """Docker Content Trust data of APP (root, and targets naming tag 1.0), published as
+    docker does under the GUN of the registry's domain name: {"gun", "files": {name: text}}."""
+    gun = f"{DOMAIN}/{APP}"
+    keys = {}
+    for role in ("timestamp", "snapshot"):
+        answer = client.request("GET", f"/v2/{gun}/_trust/tuf/{role}.key")
+        assert answer.status_code == 200, answer.text
+        keys[role] = answer.json()
+    trust = TrustClient(gun, keys["timestamp"], keys["snapshot"])
+    root, targets = trust.root(), trust.targets(tags={"1.0": manifest})
+    parts = [("files", ("root", root)), ("files", ("targets", targets))]
+    answer = client.request("POST", f"/v2/{gun}/_trust/tuf/", files=parts)
+    assert answer.status_code == 200, answer.text
+    return {"gun": gun, "files": {"root.json": root.decode(), "targets.json": targets.decode()}}
+
+
 def fill(dtr: OldDTR, content: Content) -> dict:
     """Fill the running old server; the facts the upgrade test checks (besides `api`)."""
     admin, writer = Api(dtr.url, "admin"), Api(dtr.url, "writer")
@@ -297,6 +315,7 @@ def fill(dtr: OldDTR, content: Content) -> dict:
     response = client.push_manifest(APP, sbom_digest, content.sbom, images["1.0"].media_type)
     assert response.status_code == 201, response.text
     client.push_image(SITE, "stable", images["stable"])
+    trust = publish_trust(client, images["1.0"].manifest)
     as_writer = RegistryClient(dtr.url, "writer", password_of("writer"))
     as_writer.push_image(TOOLS, "v1", images["v1"])
     as_writer.push_image(PUSHED, "1", images["pushed"])  # created on push
@@ -411,6 +430,7 @@ def fill(dtr: OldDTR, content: Content) -> dict:
         "oldManifest": manifest_facts(images["old"].manifest, images["old"].media_type),
         "settings": {"general": general, "auth": auth, "gc": {"graceWindowMinutes": 0}},
         "trustedKeys": {APP: [{"name": "release", "pem": key["pem"]}]},
+        "contentTrust": trust,
         "immutableTagRules": {APP: ["release-*"]},
         "quota": {ORG: quota},
         "webhooks": {APP: {key: webhook[key] for key in ("url", "events", "enabled")}},
