@@ -9,7 +9,7 @@ INSTANCE ?= instance
 BIND ?= 0.0.0.0:8443
 
 .PHONY: run test lint format install install-dev system-deps bench bench-auth bench-pages \
-	bench-replicas
+	bench-replicas bench-oidc
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,7 @@ bench-pages: install-dev
 ## 1, 2 and 3 replicas on PostgreSQL behind HAProxy, and one DTR on SQLite (bench/README.md).
 bench-replicas: system-deps install-dev
 	$(BIN)/python bench/bench_replicas.py
+
+## Single sign-on: a whole sign-in with a real OpenID provider; floods of its endpoints.
+bench-oidc: system-deps install-dev
+	$(BIN)/python bench/bench_oidc.py

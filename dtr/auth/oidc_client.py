@@ -190,7 +190,8 @@ class ProviderMetadata:
     algorithms: tuple
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # the caches below
+_fetching = threading.Lock()  # one fetch from the provider at a time, per process
 _documents: dict = {}  # issuer -> (ProviderMetadata, fetched at)
 _key_sets: dict = {}  # jwks_uri -> (KeySet, fetched at)
 
@@ -228,14 +229,30 @@ def _reason(error) -> str:
     return text[:200]
 
 
+def _cached(cache, key, max_age):
+    with _lock:
+        found = cache.get(key)
+    if found and time.monotonic() - found[1] < max_age:
+        return found[0]
+    return None
+
+
 def discover(settings: OidcSettings, max_age=DISCOVERY_SECONDS) -> ProviderMetadata:
     """The provider's metadata from its discovery document, fetched again when the one at
-    hand is older than `max_age` seconds."""
-    now = time.monotonic()
-    with _lock:
-        cached = _documents.get(settings.issuer)
-    if cached and now - cached[1] < max_age:
-        return cached[0]
+    hand is older than `max_age` seconds: by one thread, the others use what it fetched."""
+    metadata = _cached(_documents, settings.issuer, max_age)
+    if metadata is not None:
+        return metadata
+    with _fetching:
+        metadata = _cached(_documents, settings.issuer, max_age)
+        if metadata is None:
+            metadata = _fetch_metadata(settings)
+            with _lock:
+                _documents[settings.issuer] = (metadata, time.monotonic())
+    return metadata
+
+
+def _fetch_metadata(settings: OidcSettings) -> ProviderMetadata:
     url = settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
     data = _get_json(url, settings, "the discovery document")
     if data.get("issuer") != settings.issuer:
@@ -257,7 +274,7 @@ def discover(settings: OidcSettings, max_age=DISCOVERY_SECONDS) -> ProviderMetad
         raise OidcUnavailable(
             "the provider signs ID tokens with none of " + ", ".join(SIGNING_ALGORITHMS)
         )
-    metadata = ProviderMetadata(
+    return ProviderMetadata(
         issuer=data["issuer"],
         authorization_endpoint=data["authorization_endpoint"],
         token_endpoint=data["token_endpoint"],
@@ -269,9 +286,6 @@ def discover(settings: OidcSettings, max_age=DISCOVERY_SECONDS) -> ProviderMetad
         else "client_secret_post",
         algorithms=usable,
     )
-    with _lock:
-        _documents[settings.issuer] = (metadata, now)
-    return metadata
 
 
 def _optional_url(value):
@@ -280,23 +294,27 @@ def _optional_url(value):
 
 def key_set(settings: OidcSettings, metadata: ProviderMetadata, fresh=False) -> KeySet:
     """The provider's signing keys (cached); `fresh` fetches them again unless they were
-    fetched less than KEYS_REFETCH_SECONDS ago."""
-    now = time.monotonic()
-    with _lock:
-        cached = _key_sets.get(metadata.jwks_uri)
-    if cached:
-        age = now - cached[1]
-        if age < (KEYS_REFETCH_SECONDS if fresh else DISCOVERY_SECONDS):
-            return cached[0]
+    fetched less than KEYS_REFETCH_SECONDS ago (by one thread, as `discover`)."""
+    max_age = KEYS_REFETCH_SECONDS if fresh else DISCOVERY_SECONDS
+    keys = _cached(_key_sets, metadata.jwks_uri, max_age)
+    if keys is not None:
+        return keys
+    with _fetching:
+        keys = _cached(_key_sets, metadata.jwks_uri, max_age)
+        if keys is None:
+            keys = _fetch_keys(settings, metadata)
+            with _lock:
+                _key_sets[metadata.jwks_uri] = (keys, time.monotonic())
+    return keys
+
+
+def _fetch_keys(settings: OidcSettings, metadata: ProviderMetadata) -> KeySet:
     data = _get_json(metadata.jwks_uri, settings, "the key set")
     keys = [k for k in data.get("keys", []) if isinstance(k, dict) and k.get("use") != "enc"]
     try:
-        keys = KeySet.import_key_set({"keys": keys})
+        return KeySet.import_key_set({"keys": keys})
     except (JoseError, ValueError, TypeError) as error:
         raise OidcUnavailable(f"the key set at {metadata.jwks_uri} is not valid: {error}") from None
-    with _lock:
-        _key_sets[metadata.jwks_uri] = (keys, now)
-    return keys
 
 
 def check_provider(settings: OidcSettings) -> dict:
