@@ -59,8 +59,10 @@ def make_backup(target: str, include_blobs: bool, progress=print) -> dict:
     """Back up the instance to `target` (a new folder, or a file ending .tar.gz); returns
     the backup's description."""
     archive = target.endswith((".tar.gz", ".tgz"))
-    target_path = Path(target)
-    if target_path.exists() and (archive or any(target_path.iterdir())):
+    target_path = Path(target).absolute()
+    if not target_path.parent.is_dir():
+        raise BackupFailed(f"{target_path.parent} is not a folder: make it first")
+    if target_path.exists() and (archive or not target_path.is_dir() or any(target_path.iterdir())):
         raise BackupFailed(f"{target} exists already: give a new folder or file")
     work = Path(tempfile.mkdtemp(dir=target_path.parent, prefix=".dtr-backup-"))
     try:
@@ -273,7 +275,7 @@ def verify_backup(folder: Path) -> tuple[dict, list]:
         copy.close()
         if result != "ok":
             problems.append(f"database.sqlite: not a sound SQLite database ({result})")
-    if description.get("blobsIncluded"):
+    if description.get("blobsIncluded") and not problems:  # blobs.json is then sound
         for blob in json.loads((folder / "blobs.json").read_text()):
             path = folder / blob_path(blob["digest"])
             if path.is_file() and _sha256_of(path) != blob["digest"]:

@@ -220,6 +220,9 @@ def test_a_damaged_backup_is_refused(tmp_path):
         assert made.returncode == 0, made.stderr
         exists = source.cli("backup", "--to", str(with_blobs))
         assert exists.returncode != 0 and "exists already" in exists.stderr
+        nowhere = source.cli("backup", "--to", str(tmp_path / "no" / "such" / "b.tar.gz"))
+        assert nowhere.returncode != 0 and "is not a folder: make it first" in nowhere.stderr
+        assert "Traceback" not in nowhere.stderr
     finally:
         source.stop()
     description = json.loads((with_blobs / "dtr-backup.json").read_text())
