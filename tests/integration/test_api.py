@@ -14,10 +14,14 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from dtr import __version__
 from dtr.api.openapi import DOCUMENT
 from tests.support.client import RegistryClient
 from tests.support.images import simple_image
 from tests.support.server import USERS, DTRProcess
+
+# operations for anyone, whatever the credentials (the OpenAPI document: authenticated=False)
+PUBLIC_PATHS = ("/openapi.json", "/version")
 
 RUN = uuid.uuid4().hex[:6]
 _counter = itertools.count()
@@ -274,7 +278,7 @@ def test_wrong_credentials_are_refused_by_every_operation(world):
     refused = set()
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
-            if path == "/openapi.json":
+            if path in PUBLIC_PATHS:
                 continue
             body = VALID_BODIES.get(operation["operationId"], {})
             kwargs = {"json": body} if "requestBody" in operation else {}
@@ -283,8 +287,11 @@ def test_wrong_credentials_are_refused_by_every_operation(world):
             response = wrong.request(method.upper(), concrete, **kwargs)
             expect_error(response, 401, "NOT_AUTHENTICATED")
             refused.add((method, path))
-    assert len(refused) == sum(len(item) for item in DOCUMENT["paths"].values()) - 1
+    total = sum(len(item) for item in DOCUMENT["paths"].values())
+    assert len(refused) == total - len(PUBLIC_PATHS)
+    # the public operations answer whatever credentials come with the request
     assert ok(wrong.get("/openapi.json"))["openapi"] == "3.0.3"
+    assert ok(wrong.get("/version"))["version"] == __version__
 
 
 def test_create_user_then_get_and_log_in(world):
@@ -1450,7 +1457,7 @@ def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
     answers = {}
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
-            if (method, path) in (("post", "/accounts"), ("get", "/openapi.json")):
+            if (method, path) == ("post", "/accounts") or path in PUBLIC_PATHS:
                 continue
             concrete = re.sub(r"{\w+}", "x", path)
             body = VALID_BODIES.get(operation["operationId"], {})
@@ -1459,9 +1466,11 @@ def test_fresh_server_answers_not_set_up_until_the_first_admin(fresh):
                 response = caller.request(method.upper(), concrete, **kwargs)
                 code = response.json()["errors"][0]["code"] if response.status_code >= 400 else ""
                 answers[(method, path, caller.name)] = (response.status_code, code)
-    assert len(answers) == 2 * (sum(len(item) for item in DOCUMENT["paths"].values()) - 2)
+    total = sum(len(item) for item in DOCUMENT["paths"].values())
+    assert len(answers) == 2 * (total - 1 - len(PUBLIC_PATHS))
     assert {k: v for k, v in answers.items() if v != (409, "NOT_SET_UP")} == {}
     assert ok(anonymous.get("/openapi.json")) == DOCUMENT
+    assert ok(anonymous.get("/version"))["version"] == __version__  # before set-up too
 
     for body in (
         {"name": "first", "password": "long-enough-pw", "role": "read-write"},
