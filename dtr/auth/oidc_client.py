@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -202,9 +203,13 @@ def forget_provider_cache():
         _key_sets.clear()
 
 
-def _get_json(url, settings: OidcSettings, what) -> dict:
+def _get_json(url, settings: OidcSettings, what, headers=None) -> dict:
+    """A JSON object from the provider, read up to MAX_DOCUMENT_BYTES; OidcUnavailable
+    naming `what` when it cannot be had."""
     try:
-        with requests.get(url, timeout=settings.timeout_seconds, stream=True) as response:
+        with requests.get(
+            url, headers=headers, timeout=settings.timeout_seconds, stream=True
+        ) as response:
             if response.status_code != 200:
                 raise OidcUnavailable(f"{what} at {url} answered HTTP {response.status_code}")
             body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
@@ -237,19 +242,26 @@ def _cached(cache, key, max_age):
     return None
 
 
+def _fetched_once(cache, key, max_age, fetch):
+    """What `cache` holds for `key` when younger than `max_age` seconds, else `fetch()` by one
+    thread at a time (those who waited use what it fetched), remembered."""
+    value = _cached(cache, key, max_age)
+    if value is not None:
+        return value
+    with _fetching:
+        value = _cached(cache, key, max_age)
+        if value is None:
+            value = fetch()
+            with _lock:
+                cache[key] = (value, time.monotonic())
+    return value
+
+
 def discover(settings: OidcSettings, max_age=DISCOVERY_SECONDS) -> ProviderMetadata:
     """The provider's metadata from its discovery document, fetched again when the one at
-    hand is older than `max_age` seconds: by one thread, the others use what it fetched."""
-    metadata = _cached(_documents, settings.issuer, max_age)
-    if metadata is not None:
-        return metadata
-    with _fetching:
-        metadata = _cached(_documents, settings.issuer, max_age)
-        if metadata is None:
-            metadata = _fetch_metadata(settings)
-            with _lock:
-                _documents[settings.issuer] = (metadata, time.monotonic())
-    return metadata
+    hand is older than `max_age` seconds."""
+    fetch = partial(_fetch_metadata, settings)
+    return _fetched_once(_documents, settings.issuer, max_age, fetch)
 
 
 def _fetch_metadata(settings: OidcSettings) -> ProviderMetadata:
@@ -294,18 +306,10 @@ def _optional_url(value):
 
 def key_set(settings: OidcSettings, metadata: ProviderMetadata, fresh=False) -> KeySet:
     """The provider's signing keys (cached); `fresh` fetches them again unless they were
-    fetched less than KEYS_REFETCH_SECONDS ago (by one thread, as `discover`)."""
+    fetched less than KEYS_REFETCH_SECONDS ago."""
     max_age = KEYS_REFETCH_SECONDS if fresh else DISCOVERY_SECONDS
-    keys = _cached(_key_sets, metadata.jwks_uri, max_age)
-    if keys is not None:
-        return keys
-    with _fetching:
-        keys = _cached(_key_sets, metadata.jwks_uri, max_age)
-        if keys is None:
-            keys = _fetch_keys(settings, metadata)
-            with _lock:
-                _key_sets[metadata.jwks_uri] = (keys, time.monotonic())
-    return keys
+    fetch = partial(_fetch_keys, settings, metadata)
+    return _fetched_once(_key_sets, metadata.jwks_uri, max_age, fetch)
 
 
 def _fetch_keys(settings: OidcSettings, metadata: ProviderMetadata) -> KeySet:
@@ -445,24 +449,9 @@ def _describe(error) -> str:
 
 
 def _userinfo(settings, metadata, access_token, subject) -> dict:
-    try:
-        with requests.get(
-            metadata.userinfo_endpoint,
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=settings.timeout_seconds,
-            stream=True,
-        ) as response:
-            if response.status_code != 200:
-                raise OidcUnavailable(f"the userinfo endpoint answered {response.status_code}")
-            body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
-        data = requests.models.complexjson.loads(body)
-    except requests.RequestException as error:
-        raise OidcUnavailable(
-            f"the userinfo endpoint cannot be reached: {_reason(error)}"
-        ) from None
-    except ValueError:
-        raise OidcUnavailable("the userinfo endpoint's answer is not JSON") from None
-    if not isinstance(data, dict) or data.get("sub") != subject:
+    headers = {"Authorization": f"Bearer {access_token}"}
+    data = _get_json(metadata.userinfo_endpoint, settings, "the userinfo endpoint", headers)
+    if data.get("sub") != subject:
         # OpenID Connect Core 5.3.2: the userinfo of another subject must not be used
         raise OidcLoginRefused("the userinfo endpoint answered for another subject")
     return data
