@@ -170,7 +170,7 @@ def _dump_postgresql(destination: Path) -> list:
     exported by a repeatable-read transaction that stays open while pg_dump reads it."""
     import psycopg
 
-    url = db.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    url = _libpq_url()
     with psycopg.connect(url, autocommit=False) as connection:
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
@@ -192,6 +192,11 @@ def _dump_postgresql(destination: Path) -> list:
     if done.returncode != 0:
         raise BackupFailed(f"pg_dump failed: {done.stderr.strip()[:500]}")
     return [{"digest": digest, "size": size} for digest, size in rows]
+
+
+def _libpq_url() -> str:
+    """The database's URL as pg_dump, psql and psycopg take it (no SQLAlchemy driver name)."""
+    return db.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
 
 
 def _copy_blobs_out(blobs, folder: Path, progress):
@@ -302,7 +307,7 @@ def restore_database(folder: Path, description: dict):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(folder / "database.sqlite", target)
     else:
-        url = db.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+        url = _libpq_url()
         done = subprocess.run(
             [
                 "psql",
